@@ -1,0 +1,52 @@
+"""Errors that carry their exit code, so retries are decided by type, not by text.
+
+The CLI maps these to process exit codes; a stage pod's exit code is read by the
+Job's podFailurePolicy (2 and 3 fail the Job at once) and by the operator.
+Messages say what was wrong, where, and what to do, but never repeat data values.
+"""
+
+from __future__ import annotations
+
+
+class SafeSynthError(Exception):
+    """Base error. Anything not a subclass below is retryable (exit 1)."""
+
+    exit_code: int = 1
+    reason: str = "Error"
+
+
+class BadInputError(SafeSynthError):
+    """Bad input data or configuration: retrying cannot help (exit 2)."""
+
+    exit_code = 2
+    reason = "BadInput"
+
+
+class SpecError(BadInputError):
+    """The SafeSynthJob manifest or spec is invalid; `problems` lists each by field path."""
+
+    reason = "InvalidSpec"
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = problems or []
+        full = message if not self.problems else message + "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(full)
+
+
+class PrivacyBudgetError(SafeSynthError):
+    """The requested privacy budget cannot be met with these settings (exit 3, never retried)."""
+
+    exit_code = 3
+    reason = "PrivacyBudget"
+
+
+class ArtifactNotFoundError(BadInputError):
+    """A key that a stage needs is missing from the artifact store."""
+
+    reason = "ArtifactNotFound"
+
+
+class StorageError(SafeSynthError):
+    """The artifact store failed in a way that may pass (network, throttling): retryable."""
+
+    reason = "StorageError"

@@ -1,0 +1,526 @@
+"""The SafeSynthJob spec: the single source of truth for every driver.
+
+The CLI, the local driver, each stage and the operator validate with these
+models; the CRD's OpenAPI schema is generated from them (`safesynth crd`).
+Defaults live here and nowhere else. Field names are snake_case in Python and
+camelCase on the wire, as Kubernetes expects; unknown fields are errors.
+
+Cross-field rules are declared once per model in `CEL_RULES` (rule, message,
+field path). The CRD carries them as `x-kubernetes-validations`, and
+`safesynth.spec.rules` evaluates the very same expressions with cel-python, so
+the API server and `safesynth validate` reject the same manifests.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any, ClassVar, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+API_GROUP = "safesynth.io"
+API_VERSION = "v1alpha1"
+KIND = "SafeSynthJob"
+PLURAL = "safesynthjobs"
+SHORT_NAMES = ["ssj"]
+
+# Child objects are named "<job>-<stage>"; the longest stage name is "generate"
+# (8 chars + 1 dash). Job names feed pod names too, which get a 6-char suffix
+# from the Job controller ("-xxxxx") and must stay ≤ 63 characters.
+MAX_JOB_NAME_LENGTH = 52
+DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+QUANTITY = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?[0-9]+))?$"
+COLUMN_NAME_MAX = 256
+MAX_COLUMNS = 1000
+
+ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=253)]
+UriStr = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=COLUMN_NAME_MAX)]
+
+
+class StageName(str, Enum):
+    """Pipeline stages in execution order."""
+
+    PREPARE = "prepare"
+    PII = "pii"
+    TRAIN = "train"
+    GENERATE = "generate"
+    EVALUATE = "evaluate"
+
+
+STAGE_ORDER: tuple[StageName, ...] = tuple(StageName)
+
+
+class DataFormat(str, Enum):
+    AUTO = "auto"
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+
+
+class PiiAction(str, Enum):
+    """What to do with a PII value. Each action is one module in safesynth.pii."""
+
+    FAKE = "fake"
+    HASH = "hash"
+    MASK = "mask"
+    REDACT = "redact"
+    DROP = "drop"
+    KEEP = "keep"
+    DATE_SHIFT = "dateShift"
+    GENERALIZE = "generalize"
+    PERTURB = "perturb"
+    TOKENIZE = "tokenize"
+
+
+class PiiEntity(str, Enum):
+    """Entity types, named as presidio names them where presidio has one."""
+
+    PERSON = "PERSON"
+    FIRST_NAME = "FIRST_NAME"
+    LAST_NAME = "LAST_NAME"
+    EMAIL_ADDRESS = "EMAIL_ADDRESS"
+    PHONE_NUMBER = "PHONE_NUMBER"
+    US_SSN = "US_SSN"
+    CREDIT_CARD = "CREDIT_CARD"
+    IBAN_CODE = "IBAN_CODE"
+    IP_ADDRESS = "IP_ADDRESS"
+    URL = "URL"
+    DATE_OF_BIRTH = "DATE_OF_BIRTH"
+    DATE_TIME = "DATE_TIME"
+    STREET_ADDRESS = "STREET_ADDRESS"
+    CITY = "CITY"
+    STATE = "STATE"
+    ZIP_CODE = "ZIP_CODE"
+    LOCATION = "LOCATION"
+    AGE = "AGE"
+    ORGANIZATION = "ORGANIZATION"
+    US_DRIVER_LICENSE = "US_DRIVER_LICENSE"
+    US_PASSPORT = "US_PASSPORT"
+    US_BANK_NUMBER = "US_BANK_NUMBER"
+    MEDICAL_RECORD_NUMBER = "MEDICAL_RECORD_NUMBER"
+    IDENTIFIER = "IDENTIFIER"
+
+
+class Accountant(str, Enum):
+    PRV = "prv"
+    RDP = "rdp"
+
+
+class Device(str, Enum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class LrScheduler(str, Enum):
+    COSINE = "cosine"
+    LINEAR = "linear"
+    CONSTANT = "constant"
+
+
+class CelRule(BaseModel):
+    """A cross-field rule, as the CRD carries it and as Python checks it."""
+
+    rule: str
+    message: str
+    field_path: Optional[str] = None
+
+
+class SpecModel(BaseModel):
+    """Base for every spec section: camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_default=True,
+        use_enum_values=False,
+    )
+    CEL_RULES: ClassVar[tuple[CelRule, ...]] = ()
+
+
+def _quantity(value: Any) -> Any:
+    """Kubernetes quantities may be written as numbers; keep them as strings."""
+    if isinstance(value, bool):
+        raise ValueError("a resource quantity must be a number or a string such as '500m' or '2Gi'")
+    if isinstance(value, (int, float)):
+        value = str(value)
+    if isinstance(value, str) and not re.match(QUANTITY, value):
+        raise ValueError("not a Kubernetes quantity (examples: '500m', '2', '4Gi')")
+    return value
+
+
+Quantity = Annotated[str, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
+
+
+# --------------------------------------------------------------------------- data
+
+
+class DataSpec(SpecModel):
+    """Where the sensitive table is and how to split off the holdout."""
+
+    uri: UriStr = Field(description="The table: s3://bucket/key, file:///path or a path. CSV, Parquet or JSONL.")
+    format: DataFormat = Field(DataFormat.AUTO, description="File format; auto picks it from the extension.")
+    holdout_fraction: float = Field(
+        0.1,
+        gt=0,
+        le=0.5,
+        description="Share of rows kept out of training as the privacy control and the utility test set.",
+    )
+    holdout_rows: Optional[int] = Field(
+        None, ge=1, le=1_000_000, description="Exact holdout size; overrides holdoutFraction when set."
+    )
+    min_holdout_rows: int = Field(
+        100,
+        ge=10,
+        le=100_000,
+        description="Smallest holdout allowed: below ~100 rows attack scores are noise, so prepare fails instead.",
+    )
+    max_holdout_rows: int = Field(
+        5000,
+        ge=10,
+        le=1_000_000,
+        description="Cap on the holdout: more adds little to the evaluation and takes rows from training.",
+    )
+    min_train_rows: int = Field(
+        100, ge=1, le=1_000_000, description="Fewest training rows left after the holdout; fewer is an error."
+    )
+    max_rows: Optional[int] = Field(
+        None, ge=1, le=100_000_000, description="Seeded random subsample of the input before the split, if set."
+    )
+    seed: int = Field(
+        42,
+        ge=0,
+        le=2**32 - 1,
+        description="The job's seed: the split and, unless a stage names its own, every other random choice.",
+    )
+
+    CEL_RULES = (
+        CelRule(
+            rule="self.minHoldoutRows <= self.maxHoldoutRows",
+            message="minHoldoutRows must not exceed maxHoldoutRows",
+            field_path=".minHoldoutRows",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------- artifacts
+
+
+class LocalObjectReference(SpecModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+
+
+class SecretKeyReference(SpecModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class ArtifactsSpec(SpecModel):
+    """Where stages write. Credentials never appear here: only a Secret's name."""
+
+    uri: Optional[UriStr] = Field(
+        None,
+        description=(
+            "Root for run folders: s3://bucket/prefix, file:///path or a path. Locally defaults to ./safesynth-runs; "
+            "on Kubernetes the operator's default applies."
+        ),
+    )
+    endpoint: Optional[Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://")]] = Field(
+        None, description="S3-compatible endpoint URL (MinIO, Ceph, R2). Unset: AWS or $AWS_ENDPOINT_URL."
+    )
+    region: Optional[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        None, description="S3 region. Unset: from the environment."
+    )
+    path_style: bool = Field(True, description="Path-style S3 addressing, which most S3-compatible servers need.")
+    secret_ref: Optional[LocalObjectReference] = Field(
+        None,
+        description=(
+            "Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, passed to stage pods by secretKeyRef. "
+            "The operator never reads it."
+        ),
+    )
+    delete_on_removal: bool = Field(
+        False, description="Delete the run's artifacts when the SafeSynthJob is deleted (through a finalizer)."
+    )
+
+
+# ---------------------------------------------------------------------------- pii
+
+
+class ColumnRule(SpecModel):
+    """How one column is treated, overriding detection."""
+
+    action: PiiAction = Field(description="What to do with the column's values.")
+    entity: Optional[PiiEntity] = Field(None, description="Entity type, when detection should not decide it.")
+    keep_last: Optional[int] = Field(None, ge=0, le=64, description="mask: characters left visible at the end.")
+    max_shift_days: Optional[int] = Field(
+        None, ge=1, le=3650, description="dateShift/perturb on dates: largest shift in days."
+    )
+    relative_noise: Optional[float] = Field(
+        None, gt=0, le=1, description="perturb on numbers: largest offset as a share of the value's magnitude."
+    )
+    keep_digits: Optional[int] = Field(
+        None, ge=0, le=10, description="generalize on codes such as zip: leading digits kept."
+    )
+    band_width: Optional[float] = Field(None, gt=0, description="generalize on numbers such as age: width of a band.")
+
+
+PiiColumnMap = Annotated[dict[ColumnName, ColumnRule], Field(max_length=MAX_COLUMNS)]
+
+
+class PiiSpec(SpecModel):
+    """Detection and replacement of PII before anything is learned."""
+
+    enabled: bool = Field(True, description="Find and replace PII. On by default.")
+    entities: Optional[Annotated[list[PiiEntity], Field(max_length=64)]] = Field(
+        None, description="Entity types to look for; unset means all."
+    )
+    columns: PiiColumnMap = Field(default_factory=dict, description="Per-column rules, e.g. {ssn: {action: hash}}.")
+    locked_columns: Annotated[list[ColumnName], Field(max_length=MAX_COLUMNS)] = Field(
+        default_factory=list, description="Columns never changed by the PII stage."
+    )
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$", max_length=10)] = Field(
+        "en_US", description="Faker locale for fake replacements."
+    )
+    threshold: float = Field(
+        0.5, ge=0, le=1, description="Combined evidence a column needs to be treated as PII (0–1)."
+    )
+    ner_score_threshold: float = Field(0.5, ge=0, le=1, description="Lowest NER score counted as a vote.")
+    sample_size: int = Field(500, ge=10, le=100_000, description="Values sampled per column for classification.")
+    free_text: bool = Field(True, description="Find and replace PII spans inside free-text columns.")
+    key_secret_ref: Optional[SecretKeyReference] = Field(
+        None,
+        description=(
+            "Secret key for keyed hashing and consistent replacement across jobs. Unset: a key is made per job "
+            "and never written out."
+        ),
+    )
+    vault_uri: Optional[UriStr] = Field(
+        None, description="Where tokenize writes its reverse lookup table. Unset: no table is written."
+    )
+
+    CEL_RULES = (
+        CelRule(
+            rule="self.lockedColumns.all(c, !(c in self.columns))",
+            message="a column cannot be both locked and given a rule",
+            field_path=".lockedColumns",
+        ),
+    )
+
+
+# ----------------------------------------------------------------------- training
+
+
+class LoraSpec(SpecModel):
+    r: int = Field(16, ge=1, le=1024, description="LoRA rank.")
+    alpha: float = Field(32, gt=0, le=4096, description="LoRA scaling alpha.")
+    dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=128)]], Field(max_length=64)] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        description="Module names LoRA adapts.",
+    )
+
+
+class TrainingSpec(SpecModel):
+    """The generator. Unset sizes are chosen from the data's size."""
+
+    base_model: Optional[Annotated[str, StringConstraints(min_length=1, max_length=1024)]] = Field(
+        None,
+        description=(
+            "Pretrained causal LM to fine-tune with LoRA: a Hugging Face id, a local directory or a .gguf file. "
+            "Unset: a small model trained from scratch (CPU-friendly)."
+        ),
+    )
+    epochs: Optional[float] = Field(None, gt=0, le=1000, description="Passes over the training rows. Unset: auto.")
+    max_steps: Optional[int] = Field(None, ge=1, le=10_000_000, description="Stop after this many optimizer steps.")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Rows per optimizer step (expected size under DP).")
+    learning_rate: Optional[float] = Field(None, gt=0, le=1, description="Peak learning rate. Unset: auto.")
+    lr_scheduler: LrScheduler = Field(LrScheduler.COSINE, description="Cosine after warmup was the stable choice.")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps spent warming up the learning rate.")
+    weight_decay: float = Field(0.01, ge=0, le=1, description="AdamW weight decay.")
+    layers: Optional[int] = Field(None, ge=1, le=64, description="From-scratch model: transformer layers.")
+    hidden_size: Optional[int] = Field(None, ge=16, le=8192, description="From-scratch model: hidden size.")
+    heads: Optional[int] = Field(None, ge=1, le=128, description="From-scratch model: attention heads.")
+    vocab_size: int = Field(1024, ge=260, le=65_536, description="From-scratch tokenizer: byte-level BPE vocabulary.")
+    max_sequence_length: Optional[int] = Field(
+        None, ge=16, le=32_768, description="Longest serialized row in tokens. Unset: from the data."
+    )
+    lora: LoraSpec = Field(default_factory=LoraSpec, description="LoRA settings for the pretrained path.")
+    qlora: bool = Field(False, description="Load the base model in 4 bits (needs bitsandbytes and a GPU).")
+    device: Device = Field(Device.AUTO, description="auto uses CUDA when present.")
+    threads: Optional[int] = Field(
+        None, ge=1, le=256, description="torch CPU threads. Unset: 1 (two threads on a busy 2-core box ran 6x slower)."
+    )
+    seed: Optional[int] = Field(None, ge=0, le=2**32 - 1, description="Unset: data.seed.")
+
+    CEL_RULES = (
+        CelRule(
+            rule="!has(self.hiddenSize) || !has(self.heads) || self.hiddenSize % self.heads == 0",
+            message="hiddenSize must be a multiple of heads",
+            field_path=".hiddenSize",
+        ),
+    )
+
+
+# ------------------------------------------------------------------------ privacy
+
+
+class PrivacySpec(SpecModel):
+    """Record-level differential privacy for training (DP-SGD)."""
+
+    enabled: bool = Field(False, description="Train with DP-SGD to a target (epsilon, delta).")
+    epsilon: float = Field(
+        8.0, gt=0, le=100, description="Target epsilon for the whole job (training plus any DP schema release)."
+    )
+    delta: Optional[float] = Field(
+        None, gt=0, lt=0.01, description="Target delta. Unset: 1/n^1.2 for n training rows (always below 1/n)."
+    )
+    max_grad_norm: float = Field(1.0, gt=0, le=100, description="Per-sample gradient clipping bound.")
+    accountant: Accountant = Field(
+        Accountant.PRV, description="PRV was tighter than RDP here; RDP is the fallback."
+    )
+    public_pretrain: bool = Field(
+        True,
+        description="Pretrain without DP on rows made only from the schema (no private values) before DP fine-tuning.",
+    )
+
+
+# --------------------------------------------------------------------- generation
+
+
+class GenerationSpec(SpecModel):
+    num_records: Optional[int] = Field(
+        None, ge=1, le=100_000_000, description="Rows to generate. Unset: as many as training rows."
+    )
+    temperature: float = Field(0.9, gt=0, le=5, description="Sampling temperature.")
+    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
+    batch_size: int = Field(256, ge=1, le=65_536, description="Sequences sampled at once.")
+    max_invalid_fraction: float = Field(
+        0.5, ge=0, le=1, description="Stop when more than this share of rows is invalid for `patience` batches."
+    )
+    patience: int = Field(3, ge=1, le=1000, description="Batches over maxInvalidFraction tolerated before stopping.")
+    drop_training_copies: bool = Field(True, description="Reject generated rows that copy a training row exactly.")
+    fixed_values: Annotated[dict[ColumnName, Annotated[str, StringConstraints(max_length=1024)]], Field(max_length=MAX_COLUMNS)] = Field(
+        default_factory=dict, description="Conditional generation: columns held at given values (as strings)."
+    )
+    seed: Optional[int] = Field(None, ge=0, le=2**32 - 1, description="Unset: data.seed.")
+
+
+# --------------------------------------------------------------------- evaluation
+
+
+class EvaluationSpec(SpecModel):
+    enabled: bool = Field(True, description="Score quality and privacy and write the HTML report.")
+    target: Optional[ColumnName] = Field(
+        None, description="Column predicted in the ML-utility test. Unset: chosen automatically."
+    )
+    quasi_identifiers: Annotated[list[ColumnName], Field(max_length=MAX_COLUMNS)] = Field(
+        default_factory=list, description="Columns an attacker is assumed to know. Unset: chosen automatically."
+    )
+    sensitive_columns: Annotated[list[ColumnName], Field(max_length=MAX_COLUMNS)] = Field(
+        default_factory=list, description="Columns the attribute-inference attack tries to learn."
+    )
+    max_rows: int = Field(
+        5000, ge=100, le=10_000_000, description="Rows sampled per table for costly statistics (said in the report)."
+    )
+    seed: Optional[int] = Field(None, ge=0, le=2**32 - 1, description="Unset: data.seed.")
+
+    CEL_RULES = (
+        CelRule(
+            rule="!has(self.target) || !(self.target in self.quasiIdentifiers)",
+            message="the target column cannot also be a quasi-identifier",
+            field_path=".target",
+        ),
+    )
+
+
+# ---------------------------------------------------------------------- resources
+
+
+class Toleration(SpecModel):
+    key: Optional[Annotated[str, StringConstraints(max_length=253)]] = None
+    operator: Optional[Literal["Exists", "Equal"]] = None
+    value: Optional[Annotated[str, StringConstraints(max_length=253)]] = None
+    effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
+    toleration_seconds: Optional[int] = Field(None, ge=0)
+
+
+QuantityMap = Annotated[dict[Annotated[str, StringConstraints(max_length=253)], Quantity], Field(max_length=32)]
+
+
+class StageOverrides(SpecModel):
+    """Per-stage scheduling, merged over the operator's defaults. Ignored by `safesynth run`."""
+
+    requests: Optional[QuantityMap] = Field(None, description="Resource requests, e.g. {cpu: '2', memory: 8Gi}.")
+    limits: Optional[QuantityMap] = Field(None, description="Resource limits.")
+    gpu: Optional[int] = Field(None, ge=0, le=16, description="nvidia.com/gpu count; 0 runs the stage on CPU nodes.")
+    node_selector: Optional[Annotated[dict[Annotated[str, StringConstraints(max_length=317)], Annotated[str, StringConstraints(max_length=63)]], Field(max_length=32)]] = None
+    tolerations: Optional[Annotated[list[Toleration], Field(max_length=32)]] = None
+    runtime_class_name: Optional[Annotated[str, StringConstraints(max_length=253)]] = None
+    priority_class_name: Optional[Annotated[str, StringConstraints(max_length=253)]] = None
+    backoff_limit: Optional[int] = Field(None, ge=0, le=100, description="Retries of a retryable failure.")
+    active_deadline_seconds: Optional[int] = Field(None, ge=1, description="Wall-clock limit of the stage's Job.")
+
+    @field_validator("requests", "limits", mode="before")
+    @classmethod
+    def _quantities(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _quantity(v) for k, v in value.items()}
+        return value
+
+
+class ResourcesSpec(SpecModel):
+    prepare: Optional[StageOverrides] = None
+    pii: Optional[StageOverrides] = None
+    train: Optional[StageOverrides] = None
+    generate: Optional[StageOverrides] = None
+    evaluate: Optional[StageOverrides] = None
+
+
+# --------------------------------------------------------------------------- spec
+
+
+class SafeSynthJobSpec(SpecModel):
+    """What to synthesize, how privately, and where the artifacts go."""
+
+    data: DataSpec = Field(description="The sensitive input table.")
+    artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec, description="Where run artifacts go.")
+    pii: PiiSpec = Field(default_factory=PiiSpec, description="PII detection and replacement.")
+    training: TrainingSpec = Field(default_factory=TrainingSpec, description="Generator training.")
+    privacy: PrivacySpec = Field(default_factory=PrivacySpec, description="Differential privacy.")
+    generation: GenerationSpec = Field(default_factory=GenerationSpec, description="Sampling.")
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec, description="Quality and privacy scoring.")
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="Per-stage scheduling overrides.")
+    suspend: bool = Field(False, description="Stop launching stages (Kueue-friendly); set false to continue.")
+
+
+class ObjectMeta(BaseModel):
+    """The parts of metadata safesynth reads; the rest is the API server's business."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=MAX_JOB_NAME_LENGTH, pattern=DNS1123_LABEL)]
+    namespace: Optional[Annotated[str, StringConstraints(max_length=63, pattern=DNS1123_LABEL)]] = None
+    uid: Optional[str] = None
+    labels: Optional[dict[str, str]] = None
+    annotations: Optional[dict[str, str]] = None
+
+
+class SafeSynthJob(BaseModel):
+    """A whole manifest, exactly what `kubectl apply` takes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_version: Literal["safesynth.io/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["SafeSynthJob"]
+    metadata: ObjectMeta
+    spec: SafeSynthJobSpec
+    status: Optional[dict[str, Any]] = None
+
+
+def iter_cel_rules(model: type[BaseModel]) -> tuple[CelRule, ...]:
+    return getattr(model, "CEL_RULES", ())

@@ -1,0 +1,120 @@
+"""The shape of `.status`: written by the operator on the CR and by
+`safesynth run` to `status.json`, so both drivers report the same way.
+
+Conditions follow metav1.Condition (type, status, reason, message,
+lastTransitionTime, observedGeneration) so kstatus readers such as Flux and
+Argo CD understand them. Summaries hold counts, scores and timings only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class StatusModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class JobPhase(str, Enum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+class StagePhase(str, Enum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    SKIPPED = "Skipped"  # finished earlier for the same spec hash
+    FAILED = "Failed"
+
+
+class Condition(StatusModel):
+    type: str = Field(max_length=316)
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(max_length=1024)
+    message: str = Field("", max_length=32768)
+    last_transition_time: str
+    observed_generation: Optional[int] = Field(None, ge=0)
+
+
+class StageStatus(StatusModel):
+    name: str
+    phase: StagePhase = StagePhase.PENDING
+    job_name: Optional[str] = None
+    start_time: Optional[str] = None
+    completion_time: Optional[str] = None
+    attempts: int = 0
+    message: Optional[str] = None
+    summary: Optional[dict[str, Any]] = Field(None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+
+class ArtifactUris(StatusModel):
+    run_uri: Optional[str] = None
+    synthetic_table: Optional[str] = None
+    report: Optional[str] = None
+
+
+class Headline(StatusModel):
+    """The numbers a user looks at first; also the printer columns."""
+
+    sqs: Optional[float] = Field(None, description="Synthetic quality score, 0-10.")
+    dps: Optional[float] = Field(None, description="Data privacy score, 0-10.")
+    epsilon_spent: Optional[float] = Field(None, description="Differential-privacy epsilon spent; unset without DP.")
+    rows_generated: Optional[int] = None
+
+
+class JobStatus(StatusModel):
+    phase: JobPhase = JobPhase.PENDING
+    stage: Optional[str] = None
+    message: Optional[str] = None
+    observed_generation: Optional[int] = None
+    start_time: Optional[str] = None
+    completion_time: Optional[str] = None
+    stages: list[StageStatus] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)
+    artifacts: ArtifactUris = Field(default_factory=ArtifactUris)
+    headline: Headline = Field(default_factory=Headline)
+
+
+def now_iso() -> str:
+    """RFC 3339 UTC with a Z, as Kubernetes writes timestamps."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def set_condition(
+    conditions: list[Condition],
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str = "",
+    generation: Optional[int] = None,
+) -> list[Condition]:
+    """Upsert a condition; lastTransitionTime moves only when the status flips."""
+    value: Literal["True", "False"] = "True" if status else "False"
+    out = []
+    found = False
+    for c in conditions:
+        if c.type == type_:
+            found = True
+            ts = c.last_transition_time if c.status == value else now_iso()
+            c = Condition(
+                type=type_, status=value, reason=reason, message=message, last_transition_time=ts,
+                observed_generation=generation,
+            )
+        out.append(c)
+    if not found:
+        out.append(
+            Condition(
+                type=type_, status=value, reason=reason, message=message, last_transition_time=now_iso(),
+                observed_generation=generation,
+            )
+        )
+    return out
