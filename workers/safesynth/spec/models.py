@@ -369,6 +369,18 @@ class TrainingSpec(SpecModel):
 # ------------------------------------------------------------------------ privacy
 
 
+class ColumnDomain(SpecModel):
+    """A column's public value domain: declared here, it costs no privacy budget."""
+
+    categories: Optional[Annotated[list[Annotated[str, StringConstraints(max_length=1024)]], Field(max_length=10_000)]] = Field(
+        None, description="Every value the column may take, as strings (booleans: 'true'/'false')."
+    )
+    min: Optional[float] = Field(None, description="Smallest value (numbers), inclusive.")
+    max: Optional[float] = Field(None, description="Largest value (numbers), inclusive.")
+    min_date: Optional[Annotated[str, StringConstraints(max_length=64)]] = Field(None, description="Earliest date/time, ISO 8601.")
+    max_date: Optional[Annotated[str, StringConstraints(max_length=64)]] = Field(None, description="Latest date/time, ISO 8601.")
+
+
 class PrivacySpec(SpecModel):
     """Record-level differential privacy for training (DP-SGD)."""
 
@@ -386,6 +398,20 @@ class PrivacySpec(SpecModel):
     public_pretrain: bool = Field(
         True,
         description="Pretrain without DP on rows made only from the schema (no private values) before DP fine-tuning.",
+    )
+    domains: Annotated[dict[ColumnName, ColumnDomain], Field(max_length=MAX_COLUMNS)] = Field(
+        default_factory=dict,
+        description=(
+            "Public domains per column, e.g. {sex: {categories: [F, M]}, age: {min: 0, max: 120}}. With DP on, "
+            "categories and bounds not declared here are released by a DP mechanism that spends schemaEpsilon."
+        ),
+    )
+    schema_epsilon: Optional[float] = Field(
+        None, gt=0, le=10,
+        description=(
+            "Part of epsilon (absolute, not extra) spent releasing undeclared categories and bounds under DP; "
+            "unspent when every needed domain is declared. Unset: 1, or epsilon/8 when that is smaller."
+        ),
     )
 
 

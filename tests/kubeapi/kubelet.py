@@ -1,0 +1,560 @@
+"""A test "kubelet + Job controller": turns batch/v1 Jobs in the emulated server into finished Pods.
+
+There is no scheduler, kubelet or kube-controller-manager behind the emulated
+API server, so nothing would ever happen to a Job an operator creates. This
+module plays their part, deterministically and in-process (it uses the
+`ObjectStore` directly, so its own writes do not show up in the server's
+request log or the operator's RBAC comparison):
+
+- for each new Job (not suspended, not finished) it creates a Pod the way
+  the Job controller does (`generateName: <job>-`, the template's labels
+  including `job-name`/`controller-uid`, a controlling ownerReference), marks
+  it Running, runs it, and records the outcome;
+- **fast variant** (`outcome=` given): a function `(job, attempt) ->
+  PodResult | (exit_code, message)` decides the result, nothing is executed;
+- **subprocess variant** (default): the first container's `command + args`
+  run as a local process (`$(VAR)` expanded), with env resolved from
+  `value`, `valueFrom.secretKeyRef/configMapKeyRef/fieldRef` and `envFrom`
+  (Secrets and ConfigMaps read from the emulated server; a missing one
+  leaves the pod Pending with `CreateContainerConfigError`, as on a node).
+  ConfigMap and Secret volumes are written under `<root>/<ns>/<pod>/volumes/`
+  and `emptyDir` gets an empty folder there; every occurrence of a mount path
+  in the command, args, env values and workingDir is rewritten to that local
+  folder (`/etc/safesynth/spec.json` -> `<root>/.../volumes/spec/spec.json`),
+  and the container's `terminationMessagePath` likewise to a local file, read
+  back after exit (4096 bytes max; `FallbackToLogsOnError` uses the log
+  tail). stdout+stderr become the pod log (served at pods/log);
+- then it writes Pod status (phase, `containerStatuses[0].state.terminated`
+  exitCode/reason/message) and Job status as the Job controller of 1.33
+  does: `Complete` + `SuccessCriteriaMet`, or a new Pod per retry until
+  failures exceed `backoffLimit` (`FailureTarget` + `Failed`,
+  BackoffLimitExceeded), `podFailurePolicy` rules on exit codes
+  (FailJob -> reason PodFailurePolicy at once, Ignore -> not counted, Count),
+  `activeDeadlineSeconds` (DeadlineExceeded), with `active`, `ready`,
+  `failed`, `succeeded`, `startTime`, `completionTime`.
+
+Not emulated: retry back-off delays (retries are immediate, or `retry_delay`),
+parallelism/completions > 1, Indexed jobs, pod-condition rules
+(DisruptionTarget), the `batch.kubernetes.io/job-tracking` pod finalizer,
+resources and node selection (every pod "runs" on node `kubeapi-emulation`),
+init and sidecar containers (only the first container runs).
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import logging
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Union
+
+from tests.kubeapi import errors
+from tests.kubeapi.store import ObjectStore, WatchEvent, now_rfc3339
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+NODE_NAME = "kubeapi-emulation"
+#: kubelet's cap on a termination message (bytes), and the log tail used by FallbackToLogsOnError.
+MAX_MESSAGE_BYTES = 4096
+FALLBACK_LOG_LINES = 80
+FALLBACK_LOG_BYTES = 2048
+
+
+@dataclass(frozen=True)
+class PodResult:
+    """How a pod ended: container exit code, termination message, and its log."""
+
+    exit_code: int
+    message: str = ""
+    logs: str = ""
+
+
+OutcomeFn = Callable[[Obj, int], Union[PodResult, tuple[int, str]]]
+
+
+class _Stuck(Exception):
+    """The container cannot start (missing Secret/ConfigMap): the pod stays Pending, the Job active."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class Kubelet:
+    """Runs Jobs of an `ObjectStore`; `start()` and `stop()` it (the `kube_api` fixture does both)."""
+
+    def __init__(self, store: ObjectStore, root: Path, *, outcome: OutcomeFn | None = None,
+                 workdir: Path | None = None, extra_env: dict[str, str] | None = None,
+                 entrypoints: dict[str, list[str]] | None = None, pod_timeout: float = 120.0,
+                 retry_delay: float = 0.0, step_delay: float = 0.0, max_parallel: int = 2) -> None:
+        """
+        root: folder for materialized volumes and termination-message files.
+        outcome: the fast variant's decision function; None runs containers as subprocesses.
+        workdir: the cwd of container processes (default: current directory), unless workingDir maps to a mount.
+        extra_env: added to every container's environment (e.g. PYTHONPATH); pod env wins over it.
+        entrypoints: image -> command, for containers that rely on the image's ENTRYPOINT ("*": any image).
+        pod_timeout: seconds before a process is killed when the Job has no activeDeadlineSeconds.
+        retry_delay: seconds between a failed pod and its replacement (the real controller backs off 10 s, 20 s...).
+        step_delay: seconds between Pending, Running and terminated, to let watchers see each phase.
+        """
+        self.store = store
+        self.root = root
+        self.outcome = outcome
+        self.workdir = workdir or Path.cwd()
+        self.extra_env = dict(extra_env or {})
+        self.entrypoints = dict(entrypoints or {})
+        self.pod_timeout = pod_timeout
+        self.retry_delay = retry_delay
+        self.step_delay = step_delay
+        self._jobs_rt = store.type("batch", "v1", "jobs")
+        self._pods_rt = store.type("", "v1", "pods")
+        self._events: queue.Queue[WatchEvent | None] = queue.Queue()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_parallel,
+                                                           thread_name_prefix="kubelet-pod")
+        self._started: set[str] = set()  # job uids
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}  # job uid -> running process
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self.errors: list[BaseException] = []
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> Kubelet:
+        initial, self._unsubscribe = self.store.watch(self._jobs_rt, None, self._events.put)
+        for event in initial:
+            self._events.put(event)
+        self._thread = threading.Thread(target=self._loop, name="kubelet", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self._events.put(None)
+        with self._lock:
+            for proc in self._procs.values():
+                _kill(proc)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def wait_for_job(self, namespace: str, name: str, timeout: float = 20.0) -> Obj:
+        """Block until the Job has a Complete or Failed condition; returns it (raises TimeoutError)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                job = self.store.get(self._jobs_rt, namespace, name)
+            except errors.ApiError:
+                job = None
+            if job and finished(job):
+                return job
+            if self.errors:
+                raise self.errors[0]
+            time.sleep(0.02)
+        raise TimeoutError(f"job {namespace}/{name} did not finish in {timeout}s")
+
+    # -- dispatch ----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            event = self._events.get()
+            if event is None:
+                return
+            job, uid = event.obj, event.obj["metadata"]["uid"]
+            if event.type == "DELETED":
+                with self._lock:
+                    proc = self._procs.get(uid)
+                if proc is not None:
+                    _kill(proc)
+                continue
+            if uid in self._started or finished(job) or (job.get("spec") or {}).get("suspend"):
+                continue
+            self._started.add(uid)
+            self._pool.submit(self._guarded, job["metadata"]["namespace"], job["metadata"]["name"], uid)
+
+    def _guarded(self, namespace: str, name: str, uid: str) -> None:
+        try:
+            self._run_job(namespace, name, uid)
+        except errors.ApiError as exc:
+            if exc.code != 404:  # the Job (or a pod) was deleted under us: nothing left to do
+                self.errors.append(exc)
+                log.exception("kubelet: job %s/%s", namespace, name)
+        except BaseException as exc:  # noqa: BLE001 - surfaced through wait_for_job and the fixture
+            self.errors.append(exc)
+            log.exception("kubelet: job %s/%s", namespace, name)
+
+    # -- the Job controller ------------------------------------------------------------
+    def _job(self, namespace: str, name: str, uid: str) -> Obj | None:
+        try:
+            job = self.store.get(self._jobs_rt, namespace, name)
+        except errors.ApiError:
+            return None
+        return job if job["metadata"]["uid"] == uid else None
+
+    def _job_status(self, namespace: str, name: str, status: Obj) -> None:
+        self.store.patch(self._jobs_rt, namespace, name, {"status": status}, "application/merge-patch+json",
+                         subresource="status")
+
+    def _pod_status(self, namespace: str, name: str, status: Obj) -> None:
+        self.store.patch(self._pods_rt, namespace, name, {"status": status}, "application/merge-patch+json",
+                         subresource="status")
+
+    def _run_job(self, namespace: str, name: str, uid: str) -> None:
+        job = self._job(namespace, name, uid)
+        if job is None:
+            return
+        spec = job["spec"]
+        start_time = now_rfc3339()
+        started = time.monotonic()
+        deadline = spec.get("activeDeadlineSeconds")
+        backoff_limit = int(spec.get("backoffLimit", 6))
+        failed = 0
+        attempt = 0
+        self._job_status(namespace, name, {"startTime": start_time, "active": 1, "ready": 0, "terminating": 0,
+                                           "uncountedTerminatedPods": {}})
+        while not self._stop.is_set():
+            job = self._job(namespace, name, uid)
+            if job is None:
+                return
+            pod = self._create_pod(job)
+            pod_name = pod["metadata"]["name"]
+            self._job_status(namespace, name, {"active": 1, "ready": 0})
+            self._sleep()
+            timeout = self.pod_timeout
+            if deadline is not None:
+                timeout = max(0.0, float(deadline) - (time.monotonic() - started))
+            try:
+                self._mark_running(pod)
+                self._job_status(namespace, name, {"ready": 1})
+                self._sleep()
+                result, deadline_hit = self._execute(job, pod, attempt, timeout)
+            except _Stuck as stuck:
+                self._pod_status(namespace, pod_name, {"phase": "Pending", "containerStatuses": [
+                    self._container_status(pod, {"waiting": {"reason": stuck.reason, "message": stuck.message}})]})
+                self._job_status(namespace, name, {"ready": 0})
+                return
+            if self._job(namespace, name, uid) is None:
+                return
+            self._mark_terminated(pod, result)
+            if deadline_hit:
+                failed += 1
+                self._fail(namespace, name, failed, "DeadlineExceeded", "Job was active longer than specified "
+                                                                         "deadline")
+                return
+            if result.exit_code == 0:
+                message = "Reached expected number of succeeded pods"
+                now = now_rfc3339()
+                self._job_status(namespace, name, {
+                    "active": None, "ready": 0, "succeeded": 1, "completionTime": now,
+                    "conditions": [_condition("SuccessCriteriaMet", "CompletionsReached", message, now),
+                                   _condition("Complete", "CompletionsReached", message, now)]})
+                return
+            action, index = _pod_failure_action(spec.get("podFailurePolicy"), pod, result.exit_code)
+            if action == "FailJob":
+                failed += 1
+                container = (pod["spec"].get("containers") or [{}])[0].get("name", "")
+                self._fail(namespace, name, failed, "PodFailurePolicy",
+                           f"Container {container} for pod {namespace}/{pod_name} failed with exit code "
+                           f"{result.exit_code} matching FailJob rule at index {index}")
+                return
+            if action != "Ignore":
+                failed += 1
+            if failed > backoff_limit:
+                self._fail(namespace, name, failed, "BackoffLimitExceeded", "Job has reached the specified backoff "
+                                                                            "limit")
+                return
+            self._job_status(namespace, name, {"active": None, "ready": 0, "failed": failed or None})
+            attempt += 1
+            if self.retry_delay:
+                self._stop.wait(self.retry_delay)
+
+    def _fail(self, namespace: str, name: str, failed: int, reason: str, message: str) -> None:
+        now = now_rfc3339()
+        self._job_status(namespace, name, {
+            "active": None, "ready": 0, "failed": failed,
+            "conditions": [_condition("FailureTarget", reason, message, now),
+                           _condition("Failed", reason, message, now)]})
+
+    def _sleep(self) -> None:
+        if self.step_delay:
+            self._stop.wait(self.step_delay)
+
+    # -- pods --------------------------------------------------------------------------
+    def _create_pod(self, job: Obj) -> Obj:
+        template = job["spec"].get("template") or {}
+        tmeta = template.get("metadata") or {}
+        meta = job["metadata"]
+        body = {
+            "metadata": {
+                "generateName": f"{meta['name']}-",
+                "namespace": meta["namespace"],
+                "labels": dict(tmeta.get("labels") or {}),
+                "annotations": dict(tmeta.get("annotations") or {}),
+                "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                                     "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}],
+            },
+            "spec": {**(template.get("spec") or {}), "nodeName": NODE_NAME},
+        }
+        return self.store.create(self._pods_rt, meta["namespace"], body).obj
+
+    def _container_status(self, pod: Obj, state: Obj, ready: bool = False) -> Obj:
+        container = (pod["spec"].get("containers") or [{}])[0]
+        return {"name": container.get("name", ""), "image": container.get("image", ""), "imageID": "",
+                "containerID": f"emulated://{pod['metadata']['uid']}", "ready": ready, "restartCount": 0,
+                "started": ready, "state": state}
+
+    def _mark_running(self, pod: Obj) -> None:
+        now = now_rfc3339()
+        self._pod_status(pod["metadata"]["namespace"], pod["metadata"]["name"], {
+            "phase": "Running", "startTime": now, "hostIP": "127.0.0.1", "podIP": "127.0.0.1",
+            "conditions": [_condition("PodScheduled", None, None, now), _condition("Initialized", None, None, now),
+                           _condition("ContainersReady", None, None, now), _condition("Ready", None, None, now)],
+            "containerStatuses": [self._container_status(pod, {"running": {"startedAt": now}}, ready=True)],
+        })
+
+    def _mark_terminated(self, pod: Obj, result: PodResult) -> None:
+        now = now_rfc3339()
+        ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        terminated: Obj = {"exitCode": result.exit_code, "reason": "Completed" if result.exit_code == 0 else "Error",
+                           "startedAt": now, "finishedAt": now, "containerID": f"emulated://{pod['metadata']['uid']}"}
+        if result.message:
+            terminated["message"] = result.message
+        not_ready = {"status": "False", "reason": "PodCompleted" if result.exit_code == 0 else "PodFailed"}
+        self.store.pod_logs[(ns, name)] = result.logs
+        self._pod_status(ns, name, {
+            "phase": "Succeeded" if result.exit_code == 0 else "Failed",
+            "conditions": [_condition("PodScheduled", None, None, now), _condition("Initialized", None, None, now),
+                           {**_condition("ContainersReady", None, None, now), **not_ready},
+                           {**_condition("Ready", None, None, now), **not_ready}],
+            "containerStatuses": [self._container_status(pod, {"terminated": terminated})],
+        })
+
+    # -- running a container -----------------------------------------------------------
+    def _execute(self, job: Obj, pod: Obj, attempt: int, timeout: float) -> tuple[PodResult, bool]:
+        """(result, deadline_hit)."""
+        if self.outcome is not None:
+            got = self.outcome(job, attempt)
+            return (got if isinstance(got, PodResult) else PodResult(int(got[0]), str(got[1]))), False
+        return self._subprocess(job, pod, timeout)
+
+    def _subprocess(self, job: Obj, pod: Obj, timeout: float) -> tuple[PodResult, bool]:
+        ns, pod_name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        spec = pod["spec"]
+        container = (spec.get("containers") or [{}])[0]
+        pod_root = self.root / ns / pod_name
+        (pod_root / "home").mkdir(parents=True, exist_ok=True)
+        mounts = self._materialize_volumes(pod, container, pod_root)
+        message_path = container.get("terminationMessagePath", "/dev/termination-log")
+        message_file = pod_root / "termination-log"
+        message_file.write_text("")
+        mounts[message_path] = str(message_file)
+        env = self._resolve_env(pod, container)
+        rewrite = _rewriter(mounts)
+        env = {k: rewrite(v) for k, v in env.items()}
+        image = container.get("image", "")
+        command = list(container.get("command") or self.entrypoints.get(image) or self.entrypoints.get("*") or [])
+        if not command:
+            return PodResult(128, f"no command for image {container.get('image')!r} (give Kubelet entrypoints=)"), False
+        argv = [rewrite(_expand(a, env)) for a in command + list(container.get("args") or [])]
+        workdir = rewrite(container["workingDir"]) if container.get("workingDir") else str(self.workdir)
+        if not Path(workdir).is_dir():
+            workdir = str(self.workdir)
+        # The running interpreter's bin folder first, so `python`/`safesynth` resolve to this virtualenv
+        # even when pytest was started as .venv/bin/python without activating it.
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+        full_env = {"PATH": path, "HOME": str(pod_root / "home"),
+                    "HOSTNAME": pod_name, **self.extra_env, **env}
+        proc = subprocess.Popen(argv, cwd=workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        uid = job["metadata"]["uid"]
+        with self._lock:
+            self._procs[uid] = proc
+        deadline_hit = False
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(proc)
+            out, _ = proc.communicate()
+            deadline_hit = True
+        finally:
+            with self._lock:
+                self._procs.pop(uid, None)
+        logs = out.decode(errors="replace")
+        code = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode  # killed by signal N -> 128+N
+        message = message_file.read_bytes()[:MAX_MESSAGE_BYTES].decode(errors="replace")
+        if not message.strip() and code != 0 and container.get("terminationMessagePolicy") == \
+                "FallbackToLogsOnError":
+            tail = "".join(logs.splitlines(keepends=True)[-FALLBACK_LOG_LINES:])
+            message = tail.encode()[-FALLBACK_LOG_BYTES:].decode(errors="replace")
+        return PodResult(code, message, logs), deadline_hit
+
+    def _lookup(self, plural: str, namespace: str, name: str) -> Obj | None:
+        try:
+            return self.store.get(self.store.type("", "v1", plural), namespace, name)
+        except errors.ApiError:
+            return None
+
+    def _source_data(self, kind: str, namespace: str, name: str, optional: bool) -> dict[str, str] | None:
+        """A ConfigMap's or Secret's data as text (Secrets decoded); raises _Stuck when required and missing."""
+        obj = self._lookup("configmaps" if kind == "configMap" else "secrets", namespace, name)
+        if obj is None:
+            if optional:
+                return None
+            raise _Stuck("CreateContainerConfigError", f'{"configmap" if kind == "configMap" else "secret"} '
+                                                       f'"{name}" not found')
+        if kind == "configMap":
+            data = dict(obj.get("data") or {})
+            for key, value in (obj.get("binaryData") or {}).items():
+                data[key] = base64.b64decode(value).decode(errors="replace")
+            return data
+        return {k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("data") or {}).items()}
+
+    def _resolve_env(self, pod: Obj, container: Obj) -> dict[str, str]:
+        ns = pod["metadata"]["namespace"]
+        env: dict[str, str] = {}
+        for source in container.get("envFrom") or []:
+            prefix = source.get("prefix", "")
+            for kind, ref in (("configMap", source.get("configMapRef")), ("secret", source.get("secretRef"))):
+                if ref:
+                    data = self._source_data(kind, ns, ref["name"], bool(ref.get("optional")))
+                    for key, value in (data or {}).items():
+                        env[prefix + key] = value
+        for var in container.get("env") or []:
+            name = var["name"]
+            if "value" in var:
+                env[name] = _expand(str(var["value"]), env)
+                continue
+            source = var.get("valueFrom") or {}
+            for kind, key in (("configMap", "configMapKeyRef"), ("secret", "secretKeyRef")):
+                ref = source.get(key)
+                if ref:
+                    data = self._source_data(kind, ns, ref["name"], bool(ref.get("optional")))
+                    if data is None:
+                        break
+                    if ref["key"] not in data:
+                        if ref.get("optional"):
+                            break
+                        raise _Stuck("CreateContainerConfigError", f'couldn\'t find key {ref["key"]} in '
+                                                                   f'{"ConfigMap" if kind == "configMap" else "Secret"}'
+                                                                   f' {ns}/{ref["name"]}')
+                    env[name] = data[ref["key"]]
+            if "fieldRef" in source:
+                env[name] = _field_ref(pod, source["fieldRef"]["fieldPath"])
+        return env
+
+    def _materialize_volumes(self, pod: Obj, container: Obj, pod_root: Path) -> dict[str, str]:
+        """Write ConfigMap/Secret/emptyDir volumes under pod_root; returns mountPath -> local path."""
+        ns = pod["metadata"]["namespace"]
+        volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
+        mounts: dict[str, str] = {}
+        for mount in container.get("volumeMounts") or []:
+            volume = volumes.get(mount["name"], {})
+            folder = pod_root / "volumes" / mount["name"]
+            folder.mkdir(parents=True, exist_ok=True)
+            for kind, field, name_key in (("configMap", "configMap", "name"), ("secret", "secret", "secretName")):
+                source = volume.get(field)
+                if source is None:
+                    continue
+                data = self._source_data(kind, ns, source.get(name_key, ""), bool(source.get("optional"))) or {}
+                items = source.get("items") or [{"key": k, "path": k} for k in data]
+                for item in items:
+                    if item["key"] not in data:
+                        if source.get("optional"):
+                            continue
+                        raise _Stuck("ContainerCreating", f'configmap references non-existent config key: '
+                                                          f'{item["key"]}')
+                    target = folder / item["path"]
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(data[item["key"]])
+            if "hostPath" in volume:
+                folder = Path(volume["hostPath"]["path"])
+            local = folder / mount["subPath"] if mount.get("subPath") else folder
+            mounts[mount["mountPath"].rstrip("/") or "/"] = str(local)
+        return mounts
+
+
+def finished(job: Obj) -> bool:
+    """A Job with a Complete or Failed condition set to True."""
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+               for c in (job.get("status") or {}).get("conditions") or [])
+
+
+def _condition(kind: str, reason: str | None, message: str | None, now: str) -> Obj:
+    cond: Obj = {"type": kind, "status": "True", "lastProbeTime": now, "lastTransitionTime": now}
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    if kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready"):
+        cond["lastProbeTime"] = None  # pods report it as null; Jobs set it
+    return cond
+
+
+def _pod_failure_action(policy: Obj | None, pod: Obj, exit_code: int) -> tuple[str, int]:
+    """The first podFailurePolicy rule matching the container's exit code: (action, rule index)."""
+    container = (pod["spec"].get("containers") or [{}])[0].get("name")
+    for index, rule in enumerate((policy or {}).get("rules") or []):
+        codes = rule.get("onExitCodes")
+        if not codes or (codes.get("containerName") not in (None, container)):
+            continue
+        values = codes.get("values") or []
+        hit = exit_code in values if codes.get("operator") == "In" else (exit_code != 0 and exit_code not in values)
+        if hit:
+            return rule.get("action", "Count"), index
+    return "Count", -1
+
+
+def _field_ref(pod: Obj, path: str) -> str:
+    meta = pod["metadata"]
+    m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
+    if m:
+        return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
+    simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
+              "metadata.uid": meta.get("uid"), "spec.nodeName": NODE_NAME,
+              "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
+              "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1"}
+    return str(simple.get(path) or "")
+
+
+def _expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes `$(VAR)` expansion: known variables are substituted, `$$(VAR)` stays literal `$(VAR)`."""
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) is not None:
+            return f"$({m.group(1)})"
+        return env.get(m.group(2), m.group(0))
+
+    return re.sub(r"\$\$\(([A-Za-z_][\w.-]*)\)|\$\(([A-Za-z_][\w.-]*)\)", sub, text)
+
+
+def _rewriter(mounts: dict[str, str]) -> Callable[[str], str]:
+    """Replace container paths (mount points, the termination-message path) with their local copies."""
+    ordered = sorted(mounts.items(), key=lambda kv: -len(kv[0]))
+    patterns = [(re.compile(r"(?<![\w.\-/])" + re.escape(path) + r"(?=/|$|[\s\"'=:,;])"), local)
+                for path, local in ordered]
+
+    def rewrite(text: str) -> str:
+        for pattern, local in patterns:
+            text = pattern.sub(lambda _m, loc=local: loc, text)
+        return text
+
+    return rewrite
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a container process and its children (it runs in its own session, so its group is its pid)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -1,0 +1,302 @@
+"""The operator process against the emulated API server (tests/kubeapi), through kubectl.
+
+Each test starts the real operator (`python -m safesynth_operator`) with the
+emulation's kubeconfig and a test kubelet: the fast one completes pods with the
+exit codes and termination messages a test decides; the subprocess one runs the
+real `safesynth stage` command. What the emulation cannot check (real
+scheduling, the Job controller's back-off timing, RBAC enforcement) is listed in
+tests/kubeapi's README.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import pytest
+import yaml
+
+from safesynth.spec.models import STAGE_ORDER
+
+from safesynth_operator import rbac
+from tests.kubeapi.fixtures import KubeAPI, kube_api  # noqa: F401  (the fixture, until the root conftest registers it)
+from tests.kubeapi.kubelet import Kubelet
+from tests.operator.operator_process import OperatorProcess, free_port
+
+pytestmark = pytest.mark.cluster
+
+NS = "team"
+REPO = Path(__file__).resolve().parents[2]
+SUMMARIES: dict[str, dict[str, Any]] = {
+    "prepare": {"trainRows": 360, "holdoutRows": 40},
+    "pii": {"columnsReplaced": 2},
+    "train": {"epsilonSpent": 3.25},
+    "generate": {"rowsGenerated": 500},
+    "evaluate": {"sqs": 8.4, "dps": 9.2},
+}
+
+
+def ok(stage: str) -> tuple[int, str]:
+    return 0, json.dumps({"stage": stage, "specHash": "h", "durationSeconds": 0.5, "skipped": False,
+                          **SUMMARIES.get(stage, {})})
+
+
+def error(stage: str, code: int, reason: str, message: str) -> tuple[int, str]:
+    return code, json.dumps({"stage": stage, "error": reason, "exitCode": code, "message": message})
+
+
+def stage_of(job: dict[str, Any]) -> str:
+    return job["metadata"]["labels"].get("safesynth.io/stage", "cleanup")
+
+
+def manifest(name: str = "demo", **spec: Any) -> str:
+    return yaml.safe_dump({"apiVersion": "safesynth.io/v1alpha1", "kind": "SafeSynthJob",
+                           "metadata": {"name": name, "namespace": NS},
+                           "spec": {"data": {"uri": "s3://in/table.csv"}, **spec}})
+
+
+def wait_for(what: Callable[[], Any], timeout: float = 20.0, op: Optional[OperatorProcess] = None) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out" + (f"; operator log:\n{op.log()}" if op else ""))
+
+
+@pytest.fixture
+def cluster(kube_api: KubeAPI) -> KubeAPI:  # noqa: F811
+    kube_api.install_crds()
+    kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    return kube_api
+
+
+@pytest.fixture
+def operator(cluster: KubeAPI, tmp_path: Path) -> Iterator[Callable[..., OperatorProcess]]:
+    """Start operators with settings; all are stopped at teardown."""
+    started: list[OperatorProcess] = []
+
+    def start(**settings: Any) -> OperatorProcess:
+        settings.setdefault("watch_namespaces", NS)
+        settings.setdefault("artifacts_uri", "s3://runs")
+        op = OperatorProcess(cluster.env, tmp_path / "operator.log", **settings).start()
+        started.append(op)
+        return op
+
+    yield start
+    for op in started:
+        op.stop()
+
+
+def status(cluster: KubeAPI, name: str = "demo") -> dict[str, Any]:
+    obj = cluster.objects.find("safesynthjobs", name, NS)
+    return (obj or {}).get("status") or {}
+
+
+def phase_is(cluster: KubeAPI, phase: str, name: str = "demo") -> Callable[[], bool]:
+    return lambda: status(cluster, name).get("phase") == phase
+
+
+def job_creates(cluster: KubeAPI) -> list[int]:
+    return [r.status for r in cluster.requests
+            if r.resource == "jobs" and r.verb == "create" and "kopf" in r.user_agent]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_example_runs_every_stage_in_order_to_success(cluster: KubeAPI, operator: Callable[..., OperatorProcess]
+                                                      ) -> None:
+    ran: list[str] = []
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        ran.append(stage_of(job))
+        return ok(stage_of(job))
+
+    cluster.start_kubelet(outcome=outcome)
+    metrics_port = free_port()
+    op = operator(metrics_port=metrics_port)
+    cluster.kubectl("apply", "-n", NS, "-f", str(REPO / "examples" / "quickstart.yaml"), check=True)
+    wait_for(phase_is(cluster, "Succeeded", "quickstart"), op=op)
+
+    assert ran == [s.value for s in STAGE_ORDER]
+    assert job_creates(cluster) == [201] * len(STAGE_ORDER), "one Job per stage, never a second try"
+    st = status(cluster, "quickstart")
+    assert st["headline"] == {"sqs": 8.4, "dps": 9.2, "epsilonSpent": 3.25, "rowsGenerated": 500}
+    assert [s["phase"] for s in st["stages"]] == ["Succeeded"] * 5 and st["observedGeneration"] == 1
+    assert st["artifacts"]["runUri"].startswith(f"s3://runs/{NS}/quickstart-")
+    assert {c["type"]: c["status"] for c in st["conditions"]} == {"Ready": "True", "Failed": "False"}
+
+    for stage in STAGE_ORDER:
+        job = cluster.objects.get("jobs", f"quickstart-{stage.value}", NS)
+        pod = job["spec"]["template"]["spec"]
+        gpu = stage.value in ("train", "generate")
+        assert (pod["containers"][0]["resources"]["limits"].get("nvidia.com/gpu") == "1") is gpu
+        assert ("nodeSelector" in pod and "tolerations" in pod) is gpu
+        wait_for(lambda: cluster.objects.get("jobs", f"quickstart-{stage.value}", NS)["spec"]
+                 .get("ttlSecondsAfterFinished") == 3600, op=op)
+
+    table = cluster.kubectl("get", "ssj", "-n", NS, check=True).stdout
+    assert "Succeeded" in table and "8.4" in table and "9.2" in table
+    events = cluster.objects.list("events", NS)
+    reasons = {e.get("reason") for e in events}
+    assert {"StageJobCreated", "StageSucceeded", "Succeeded"} <= reasons
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert 'safesynth_jobs{phase="Succeeded"} 1.0' in metrics
+    assert 'safesynth_stage_results_total{phase="Succeeded",stage="train"} 1.0' in metrics
+
+    # Every permission the operator used is granted by its role, and none touches Secrets.
+    granted = {(g, r, v) for rule in rbac.RULES for g in rule["apiGroups"] for r in rule["resources"]
+               for v in rule["verbs"]}
+    used = cluster.server.permissions(user_agent="kopf")
+    assert used <= granted, f"missing from rbac.RULES: {sorted(used - granted)}"
+    assert not any(r.startswith("secrets") for _, r, _ in used)
+
+
+def test_invalid_cr_is_rejected_at_admission_with_the_field_named(cluster: KubeAPI) -> None:
+    bad = cluster.kubectl("apply", "-f", "-", input=manifest(privacy={"epsilon": -1}))
+    assert bad.returncode != 0 and "spec.privacy.epsilon" in bad.stderr
+    rule = cluster.kubectl("apply", "-f", "-", input=manifest(training={"hiddenSize": 100, "heads": 3}))
+    assert rule.returncode != 0 and "hiddenSize must be a multiple of heads" in rule.stderr
+
+
+def test_exit_2_fails_with_the_reason_and_retry_annotation_resumes(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    broken = {"pii": True}
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        stage = stage_of(job)
+        if stage == "pii" and broken["pii"]:
+            return error(stage, 2, "BadInput", "pii.columns.ssn: no such column in the table")
+        return ok(stage)
+
+    cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare,pii,evaluate")
+    cluster.kubectl("apply", "-f", "-", input=manifest(), check=True)
+    wait_for(phase_is(cluster, "Failed"), op=op)
+    st = status(cluster)
+    assert st["stage"] == "pii" and st["message"] == "stage pii failed: BadInput"
+    assert st["stages"][1]["message"] == "pii.columns.ssn: no such column in the table"
+    failed = next(c for c in st["conditions"] if c["type"] == "Failed")
+    assert failed["status"] == "True" and failed["reason"] == "BadInput"
+    assert len(cluster.objects.list("pods", NS, {"safesynth.io/stage": "pii"})) == 1, "exit 2 is never retried"
+    assert cluster.objects.find("jobs", "demo-evaluate", NS) is None
+
+    broken["pii"] = False
+    cluster.kubectl("annotate", "-n", NS, "ssj", "demo", "retry.safesynth.io/at=1", check=True)
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+    st = status(cluster)
+    assert [s["phase"] for s in st["stages"]] == ["Succeeded"] * 3
+    assert job_creates(cluster).count(201) == 4, "prepare once, pii twice, evaluate once"
+
+
+def test_retryable_failure_is_retried_by_the_job(cluster: KubeAPI, operator: Callable[..., OperatorProcess]
+                                                 ) -> None:
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        if attempt == 0:
+            return error(stage_of(job), 1, "StorageError", "s3 endpoint unreachable; retrying")
+        return ok(stage_of(job))
+
+    cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare")
+    cluster.kubectl("apply", "-f", "-", input=manifest(), check=True)
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+    assert status(cluster)["stages"][0]["attempts"] == 2
+    assert job_creates(cluster) == [201]
+
+
+def test_restart_at_every_stage_boundary_never_duplicates_a_job(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    kubelet = cluster.start_kubelet(outcome=lambda job, attempt: ok(stage_of(job)))
+    cluster.kubectl("apply", "-f", "-", input=manifest(), check=True)
+    op = operator()
+    for stage in STAGE_ORDER:
+        wait_for(lambda: cluster.objects.find("jobs", f"demo-{stage.value}", NS), op=op)
+        op.stop(kill=True)  # killed right after creating the Job, before it has seen its result
+        kubelet.wait_for_job(NS, f"demo-{stage.value}")
+        op = operator()
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+    assert job_creates(cluster) == [201] * len(STAGE_ORDER)
+    assert status(cluster)["headline"]["sqs"] == 8.4
+
+
+def test_suspend_then_resume(cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    cluster.start_kubelet(outcome=lambda job, attempt: ok(stage_of(job)))
+    op = operator(stages="prepare,pii")
+    cluster.kubectl("apply", "-f", "-", input=manifest(suspend=True), check=True)
+    wait_for(phase_is(cluster, "Suspended"), op=op)
+    time.sleep(0.5)
+    assert cluster.objects.list("jobs", NS) == []
+    ready = next(c for c in status(cluster)["conditions"] if c["type"] == "Ready")
+    assert ready["reason"] == "Suspended"
+    cluster.kubectl("patch", "-n", NS, "ssj", "demo", "--type", "merge", "-p", '{"spec":{"suspend":false}}',
+                    check=True)
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+
+
+def test_delete_removes_jobs_and_configmap(cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    cluster.start_kubelet(outcome=lambda job, attempt: ok(stage_of(job)))
+    op = operator(stages="prepare,pii")
+    cluster.kubectl("apply", "-f", "-", input=manifest(), check=True)
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+    assert cluster.objects.find("configmaps", "demo-spec", NS) is not None
+    cluster.kubectl("delete", "-n", NS, "ssj", "demo", "--wait=true", check=True)
+    wait_for(lambda: not cluster.objects.list("jobs", NS) and cluster.objects.find("configmaps", "demo-spec", NS)
+             is None, op=op)
+
+
+def test_delete_on_removal_runs_cleanup_before_the_finalizer_goes(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    commands: list[list[str]] = []
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        commands.append(job["spec"]["template"]["spec"]["containers"][0]["command"])
+        return ok(stage_of(job))
+
+    cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare")
+    cluster.kubectl("apply", "-f", "-", input=manifest(artifacts={"deleteOnRemoval": True}), check=True)
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+    assert "safesynth.io/finalizer" in cluster.objects.get("safesynthjobs", "demo", NS)["metadata"]["finalizers"]
+    cluster.kubectl("delete", "-n", NS, "ssj", "demo", "--wait=false", check=True)
+    wait_for(lambda: cluster.objects.find("safesynthjobs", "demo", NS) is None, op=op)
+    assert commands[-1][:2] == ["safesynth", "clean"] and commands[-1][-1].startswith(f"s3://runs/{NS}/demo-")
+
+
+@pytest.mark.slow
+def test_real_prepare_stage_in_a_subprocess(cluster: KubeAPI, operator: Callable[..., OperatorProcess],
+                                            small_csv: Path, tmp_path: Path) -> None:
+    """The stage contract end to end: spec from the ConfigMap, summary through the termination message."""
+    bin_dir = Path(sys.executable).parent
+    # The kubelet maps the pod's /tmp emptyDir to a local folder; a root outside /tmp keeps its
+    # path rewriting from applying the /tmp mapping to already-mapped paths.
+    root = Path(tempfile.mkdtemp(prefix="kubelet-", dir=REPO / ".cache"))
+    kubelet = Kubelet(cluster.store, root, workdir=REPO, extra_env={"PATH": f"{bin_dir}:/usr/bin:/bin"}).start()
+    try:
+        _run_prepare(cluster, operator, small_csv, tmp_path)
+    finally:
+        kubelet.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _run_prepare(cluster: KubeAPI, operator: Callable[..., OperatorProcess], small_csv: Path, tmp_path: Path
+                 ) -> None:
+    # file:// keeps the kubelet from mapping the run folder into the pod's /tmp emptyDir.
+    op = operator(stages="prepare", artifacts_uri=(tmp_path / "runs").as_uri())
+    cluster.kubectl("apply", "-f", "-", input=manifest(data={"uri": str(small_csv)}), check=True)
+    wait_for(lambda: status(cluster).get("phase") in ("Succeeded", "Failed"), timeout=60, op=op)
+    st = status(cluster)
+    assert st["phase"] == "Succeeded", st
+    summary = st["stages"][0]["summary"]
+    assert summary["stage"] == "prepare" and summary["skipped"] is False and summary["specHash"]
+    run = Path(st["artifacts"]["runUri"].removeprefix("file://"))
+    assert (run / "prepare" / "summary.json").exists() and (run / "prepare" / "train.parquet").exists()

@@ -1,0 +1,62 @@
+"""The training loop: schedule shapes, step planning, learning, reproducibility."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from safesynth.generator import model as M
+from safesynth.generator import training as T
+from safesynth.progress import LogProgress
+
+
+def test_warmup_then_cosine_linear_or_constant() -> None:
+    f = [T.lr_factor(s, 100, 10, "cosine") for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == 1.0 and f[10] == 1.0
+    assert f[55] == pytest.approx(0.5, abs=0.02) and f[-1] < 0.01 and all(a >= b for a, b in zip(f[10:], f[11:]))
+    assert T.lr_factor(55, 100, 10, "linear") == pytest.approx(0.5)
+    assert T.lr_factor(99, 100, 10, "constant") == 1.0
+
+
+@pytest.mark.parametrize(("rows", "tokens", "device", "epochs"), [
+    (2000, 1e5, "cpu", 8.0), (2000, 5e5, "cpu", 2.0), (32_000, 1e6, "cpu", 1.0), (200_000, 1e7, "cuda", 1.0),
+    (500, 1e4, "cuda", 8.0),
+])
+def test_auto_epochs(rows: int, tokens: float, device: str, epochs: float) -> None:
+    assert T.auto_epochs(rows, tokens, device) == epochs
+
+
+def test_plan_steps_rounds_up_and_respects_max_steps() -> None:
+    assert T.plan_steps(100, 32, 2, None) == 8 and T.plan_steps(100, 32, 2, 5) == 5 and T.plan_steps(10, 32, 1, None) == 1
+
+
+def tiny_fit(seed: int, steps: int = 30):  # type: ignore[no-untyped-def]
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    rows = [[1, 5 + i % 3, 9, 5 + i % 3, 2] for i in range(40)]  # a pattern worth learning
+    specials = type("S", (), {"bos": 1, "eos": 2, "pad": 0})
+    model = M.build_scratch_model(M.ModelSize(1, 16, 2, 16), 16, specials)
+    cfg = T.FitConfig(steps=steps, batch_size=8, learning_rate=1e-2, seed=seed)
+    loader = T.make_loader(T.RowDataset(rows), 8, 0, seed)
+    return model, T.fit(model, T.make_optimizer(model, cfg), loader, cfg, LogProgress())
+
+
+def test_fit_learns_and_is_reproducible() -> None:
+    model_a, res = tiny_fit(0)
+    model_b, _ = tiny_fit(0)
+    assert res.steps == 30 and res.losses[-1] < res.losses[0] / 2 and res.tokens > 0
+    assert all(torch.equal(a, b) for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()))
+    assert len(res.curve(5)) == 5 and res.final_loss is not None
+
+
+def test_loss_per_row_weights_rows_equally() -> None:
+    torch.manual_seed(0)
+    specials = type("S", (), {"bos": 1, "eos": 2, "pad": 0})
+    model = M.build_scratch_model(M.ModelSize(1, 16, 2, 16), 16, specials)
+    batch = T.make_collate(0)([(torch.tensor([1, 5, 2]),), (torch.tensor([1, 5, 6, 7, 8, 9, 2]),)])
+    per_row = T.sequence_loss(model, *batch, per_row=True)
+    per_token = T.sequence_loss(model, *batch, per_row=False)
+    short = T.sequence_loss(model, batch[0][:1, :3], batch[1][:1, :3], per_row=False)
+    long = T.sequence_loss(model, batch[0][1:], batch[1][1:], per_row=False)
+    assert per_row.item() == pytest.approx((short.item() + long.item()) / 2, rel=1e-4)
+    assert per_token.item() == pytest.approx((2 * short.item() + 6 * long.item()) / 8, rel=1e-4)

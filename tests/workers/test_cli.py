@@ -1,0 +1,114 @@
+"""The command line as a user and a pod run it: real subprocesses, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.conftest import REPO, minimal_manifest
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "safesynth.cli", *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd or REPO, timeout=120,
+    )
+
+
+@pytest.mark.parametrize("args", [[], ["run"], ["stage"], ["validate"], ["crd"]])
+def test_every_command_answers_help(args: list[str]) -> None:
+    result = cli(*args, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage" in result.stdout
+
+
+def test_version() -> None:
+    assert cli("--version").stdout.startswith("safesynth ")
+
+
+def test_crd_command_prints_the_checked_in_crd() -> None:
+    assert cli("crd").stdout == (REPO / "crds" / "safesynthjobs.safesynth.io.yaml").read_text()
+
+
+def test_validate_accepts_good_and_lists_every_problem_of_bad(write_manifest) -> None:
+    good = write_manifest(minimal_manifest("t.csv"), "good.yaml")
+    bad = write_manifest(
+        minimal_manifest("t.csv", privacy={"epsilon": -1}, pii={"columns": {"x": {"action": "shred"}}}), "bad.yaml"
+    )
+    assert cli("validate", str(good), str(REPO / "examples" / "quickstart.yaml")).returncode == 0
+    result = cli("validate", str(good), str(bad))
+    assert result.returncode == 2
+    assert "spec.privacy.epsilon" in result.stderr and "spec.pii.columns.x.action" in result.stderr
+    assert "bad.yaml" in result.stderr
+
+
+def test_validate_names_yaml_syntax_error_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("apiVersion: safesynth.io/v1alpha1\nkind: SafeSynthJob\nspec: [unclosed\n")
+    result = cli("validate", str(path))
+    assert result.returncode == 2 and "broken.yaml:4" in result.stderr or "broken.yaml:3" in result.stderr
+
+
+def test_stage_command_writes_summary_and_termination_message(small_csv: Path, tmp_path: Path, write_manifest) -> None:
+    spec_only = write_manifest(minimal_manifest(str(small_csv))["spec"], "spec.yaml")
+    term = tmp_path / "termination-log"
+    result = cli(
+        "stage", "prepare", "--spec", str(spec_only), "--run-uri", str(tmp_path / "run"),
+        env={"SAFESYNTH_TERMINATION_LOG": str(term)},
+    )
+    assert result.returncode == 0, result.stderr
+    message = json.loads(term.read_text())
+    assert message["stage"] == "prepare" and message["trainRows"] + message["holdoutRows"] == 400
+    assert json.loads((tmp_path / "run" / "prepare" / "summary.json").read_text())["specHash"] == message["specHash"]
+
+
+def test_stage_failure_exits_2_with_reason_in_termination_message(tmp_path: Path, write_manifest) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    spec = write_manifest(minimal_manifest(str(empty)), "job.yaml")
+    term = tmp_path / "termination-log"
+    result = cli("stage", "prepare", "--spec", str(spec), "--run-uri", str(tmp_path / "run"),
+                 env={"SAFESYNTH_TERMINATION_LOG": str(term)})
+    assert result.returncode == 2
+    assert "empty.csv" in result.stderr
+    assert json.loads(term.read_text())["exitCode"] == 2
+    assert not (tmp_path / "run" / "prepare").exists()
+
+
+def test_unknown_stage_is_exit_2() -> None:
+    result = cli("stage", "polish", "--spec", "x.yaml", "--run-uri", "/tmp/x")
+    assert result.returncode == 2 and "prepare" in result.stderr
+
+
+def test_run_against_s3_from_environment(small_csv: Path, write_manifest, s3_env: str, s3_bucket: str) -> None:
+    """`safesynth run JOB --run-uri s3://...` with the endpoint given only by environment."""
+    job = write_manifest(minimal_manifest(str(small_csv)))
+    uri = f"s3://{s3_bucket}/runs/demo"
+    first = cli("run", str(job), "--run-uri", uri)
+    assert first.returncode == 0, first.stderr
+    s3 = boto3.client("s3", endpoint_url=s3_env)
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=s3_bucket)["Contents"]}
+    assert {"runs/demo/prepare/train.parquet", "runs/demo/prepare/summary.json", "runs/demo/status.json"} <= keys
+    second = cli("run", str(job), "--run-uri", uri)
+    assert second.returncode == 0 and "Skipped" in second.stdout
+
+
+def test_input_table_read_from_s3(small_csv: Path, tmp_path: Path, write_manifest, s3_env: str, s3_bucket: str) -> None:
+    boto3.client("s3", endpoint_url=s3_env).upload_file(str(small_csv), s3_bucket, "in/small.csv")
+    job = write_manifest(minimal_manifest(f"s3://{s3_bucket}/in/small.csv"))
+    result = cli("run", str(job), "--run-uri", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "prepare" / "holdout.parquet").exists()
+
+
+def test_missing_bucket_is_exit_2_naming_it(small_csv: Path, write_manifest, s3_env: str) -> None:
+    job = write_manifest(minimal_manifest(str(small_csv)))
+    result = cli("run", str(job), "--run-uri", "s3://no-such-bucket-here/runs")
+    assert result.returncode == 2
+    assert "no-such-bucket-here" in result.stderr

@@ -1,0 +1,76 @@
+"""Mixed tables as numeric matrices, fitted on the real table and applied to any other.
+
+Used where a metric needs vectors (PCA for deep structure, models for ML
+utility). Numbers and dates: the value, with nulls as the real mean plus a
+null indicator column when the real column has nulls; categories: one-hot of
+the real table's most frequent labels, the rest pooled, nulls a label of
+their own. `standardize` then scales every column by the real mean and
+standard deviation (a PCA on the correlation matrix, so no unit dominates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from safesynth.metrics.columns import CONTINUOUS, Kind, canonical, to_float
+
+MAX_ONE_HOT = 20  # labels per categorical column; a column with 5,000 labels must not make 5,000 features
+
+
+@dataclass
+class TableEncoder:
+    columns: list[str]
+    kinds: Mapping[str, Kind]
+    max_one_hot: int = MAX_ONE_HOT
+    means: dict[str, float] = field(default_factory=dict)
+    null_cols: set[str] = field(default_factory=set)
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    center: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def fit(self, real: pd.DataFrame, standardize: bool = True) -> TableEncoder:
+        for c in self.columns:
+            if self.kinds[c] in CONTINUOUS:
+                x = to_float(real[c])
+                finite = x[np.isfinite(x)]
+                self.means[c] = float(finite.mean()) if finite.size else 0.0
+                if not np.isfinite(x).all():
+                    self.null_cols.add(c)
+            else:
+                self.labels[c] = list(canonical(real[c]).value_counts().index[: self.max_one_hot])
+        if standardize:
+            m = self._raw(real)
+            self.center = m.mean(axis=0)
+            sd = m.std(axis=0)
+            self.scale = np.where(sd > 0, sd, 1.0)
+        return self
+
+    def _raw(self, df: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for c in self.columns:
+            if self.kinds[c] in CONTINUOUS:
+                x = to_float(df[c])
+                null = ~np.isfinite(x)
+                parts.append(np.where(null, self.means[c], x)[:, None])
+                if c in self.null_cols:
+                    parts.append(null.astype(float)[:, None])
+            else:
+                lab = canonical(df[c]).to_numpy()
+                parts.append(np.stack([lab == v for v in self.labels[c]], axis=1).astype(float)
+                             if self.labels[c] else np.zeros((len(df), 0)))
+        return np.hstack(parts) if parts else np.zeros((len(df), 0))
+
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        m = self._raw(df)
+        if self.center is not None and self.scale is not None:
+            m = (m - self.center) / self.scale
+        return m
+
+
+def fit_encoder(real: pd.DataFrame, columns: Sequence[str], kinds: Mapping[str, Kind],
+                standardize: bool = True) -> TableEncoder:
+    return TableEncoder(list(columns), kinds).fit(real, standardize=standardize)

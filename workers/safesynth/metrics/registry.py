@@ -1,0 +1,38 @@
+"""The metrics an evaluation runs, in report order. Add a metric: one module, one line here."""
+
+from __future__ import annotations
+
+from safesynth.metrics.attribute_inference import AttributeInference
+from safesynth.metrics.base import Metric
+from safesynth.metrics.correlation import ColumnCorrelation
+from safesynth.metrics.dcr import DistanceToClosestRecord
+from safesynth.metrics.deep_structure import DeepStructure
+from safesynth.metrics.distribution import ColumnDistribution
+from safesynth.metrics.membership import MembershipInference
+from safesynth.metrics.ml_utility import MLUtility
+from safesynth.metrics.pii_replay import PiiReplay
+from safesynth.metrics.sdmetrics_compat import SDMetricsQuality
+from safesynth.metrics.text_semantic import TextSemantic
+from safesynth.metrics.text_structure import TextStructure
+
+METRICS: tuple[type[Metric], ...] = (
+    ColumnDistribution,
+    ColumnCorrelation,
+    DeepStructure,
+    TextStructure,
+    TextSemantic,
+    SDMetricsQuality,
+    MLUtility,
+    MembershipInference,
+    AttributeInference,
+    DistanceToClosestRecord,
+    PiiReplay,
+)
+
+
+def all_metrics() -> list[Metric]:
+    return [cls() for cls in METRICS]
+
+
+def by_name() -> dict[str, type[Metric]]:
+    return {cls.name: cls for cls in METRICS}

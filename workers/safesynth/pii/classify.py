@@ -1,0 +1,332 @@
+"""Per-column PII decisions from combined evidence: entity, confidence, and the signals that fired.
+
+Evidence for an entity E comes as signals, each a number in [0, 1]:
+
+* **name**: the column name matches a hint rule for E (`hints`; 0.3–0.75);
+* **pattern**: when at least half the sampled values match a validated
+  pattern of E (`patterns`), the mean over values of the best matching
+  pattern's reliability (a column mixing phone formats counts them all);
+* **gazetteer**: a share of the distinct sampled values are known given or
+  family names, or "Given Family" pairs (`gazetteer`): 0.55 × r (0.6 for full
+  names), times the cardinality factor below;
+* **ner**: a share of distinct sampled values is covered (≥ 60 % of its
+  characters) by one presidio/spaCy entity (`ner`): PERSON 0.75 × r,
+  LOCATION 0.45 × r, ORGANIZATION 0.35 × r, times the cardinality factor.
+
+They combine by noisy-OR, conf(E) = 1 − Π(1 − sᵢ) (Pearl, *Probabilistic
+Reasoning in Intelligent Systems*, 1988, §4.3.2): independent clues each
+raise the confidence, none can lower it. Then:
+
+* **contradiction**: when E has a validating pattern (email, phone, SSN, card,
+  IBAN, IP, URL, postcode, US state) or is a date, but under 20 % of at least
+  5 sampled values look like E, conf(E) is multiplied by 0.25 (a column
+  "email" holding yes/no is not an email column);
+* **cardinality**: name and place evidence from values alone is scaled by
+  min(1, distinct values / 20): a column with a handful of distinct values is
+  a category ("Brown", "White", "Green"), not a list of people;
+* **kinds**: an entity is only considered for compatible column kinds (no
+  email in a float column); booleans and empty columns are never PII;
+* **names** are one family: given-name, family-name and person evidence add
+  up, and the member is chosen by the name hint, else by the values (two or
+  more words: PERSON; one: FIRST_NAME or LAST_NAME, whichever list matches
+  more). Place evidence from NER likewise supports a hinted CITY, STATE or
+  STREET_ADDRESS.
+
+The column's entity is the best-scoring candidate; `plan` compares its
+confidence with spec.pii.threshold. NER runs only where needed: on string
+columns whose other evidence is not already decisive (≥ 0.9), over at most
+`NER_SAMPLE` distinct values. Free-text columns (kind text with no
+structured entity) get span statistics for the preview instead.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from safesynth.pii import gazetteer, hints, patterns
+from safesynth.pii.spans import Span
+from safesynth.schema import ColumnKind, ColumnSchema, TableSchema
+from safesynth.spec.models import PiiEntity, PiiSpec
+
+if TYPE_CHECKING:
+    from safesynth.pii.ner import NerEngine
+
+E = PiiEntity
+STRINGS = frozenset({ColumnKind.CATEGORICAL, ColumnKind.IDENTIFIER, ColumnKind.TEXT})
+CODES = STRINGS | {ColumnKind.INTEGER}
+COMPATIBLE: dict[PiiEntity, frozenset[ColumnKind]] = {
+    **{e: STRINGS for e in (E.PERSON, E.FIRST_NAME, E.LAST_NAME, E.EMAIL_ADDRESS, E.URL, E.STREET_ADDRESS, E.CITY,
+                            E.STATE, E.LOCATION, E.ORGANIZATION, E.IBAN_CODE, E.IP_ADDRESS)},
+    **{e: CODES for e in (E.PHONE_NUMBER, E.US_SSN, E.CREDIT_CARD, E.ZIP_CODE, E.IDENTIFIER,
+                          E.MEDICAL_RECORD_NUMBER, E.US_DRIVER_LICENSE, E.US_PASSPORT, E.US_BANK_NUMBER)},
+    E.DATE_OF_BIRTH: STRINGS | {ColumnKind.DATETIME},
+    E.DATE_TIME: STRINGS | {ColumnKind.DATETIME},
+    E.AGE: frozenset({ColumnKind.INTEGER, ColumnKind.FLOAT}),
+}
+NAME_FAMILY = frozenset({E.PERSON, E.FIRST_NAME, E.LAST_NAME})
+PLACE_FAMILY = frozenset({E.CITY, E.STATE, E.STREET_ADDRESS, E.LOCATION})
+DATE_ENTITIES = frozenset({E.DATE_OF_BIRTH, E.DATE_TIME})
+
+GAZETTEER_WEIGHT = 0.55
+GAZETTEER_FULL_WEIGHT = 0.6
+NER_WEIGHT = {E.PERSON: 0.75, E.LOCATION: 0.45, E.ORGANIZATION: 0.35}
+NER_COVERAGE = 0.6  # share of a value's non-space characters an entity must cover to count as a vote
+NER_SAMPLE = 200  # distinct values per column sent to NER
+NER_TEXT_SAMPLE = 50  # free-text values per column scanned for the preview
+DECISIVE = 0.9  # other evidence this strong makes NER unnecessary
+CARDINALITY_FULL = 20  # distinct values at which value-only name/place evidence counts fully
+CONTRADICT_RATE = 0.2
+CONTRADICT_MIN_VALUES = 5
+CONTRADICT_FACTOR = 0.25
+MULTI_TOKEN = 1.5  # mean words per value from which a name column holds full names
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One piece of evidence: where it came from, for which entity, how strong, and why (no values)."""
+
+    source: str
+    entity: PiiEntity
+    score: float
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "entity": self.entity.value, "score": round(self.score, 3),
+                "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class ColumnEvidence:
+    """The classifier's verdict on one column."""
+
+    column: str
+    kind: ColumnKind
+    entity: Optional[PiiEntity]
+    confidence: float
+    signals: tuple[Signal, ...] = ()
+    sampled: int = 0
+    scores: dict[PiiEntity, float] = field(default_factory=dict)
+    # Free text: share of scanned values holding at least one span of each entity.
+    span_rates: dict[PiiEntity, float] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def free_text(self) -> bool:
+        return self.kind == ColumnKind.TEXT and self.entity is None
+
+
+def noisy_or(scores: Iterable[float]) -> float:
+    """1 − Π(1 − s): the combined strength of independent pieces of evidence."""
+    out = 1.0
+    for s in scores:
+        out *= 1.0 - min(max(s, 0.0), 1.0)
+    return 1.0 - out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def classify_column(
+    name: str,
+    column: ColumnSchema,
+    sample: Sequence[Any],
+    *,
+    ner: Optional["NerEngine"] = None,
+    allowed: Optional[frozenset[PiiEntity]] = None,
+    ner_threshold: float = 0.5,
+) -> ColumnEvidence:
+    """The decision for one column from its name, schema kind and a sample of non-null values."""
+    kind = column.kind
+    if kind in (ColumnKind.BOOLEAN, ColumnKind.EMPTY):
+        return ColumnEvidence(name, kind, None, 0.0, (), len(sample), note=f"{kind.value} columns hold no PII")
+
+    def ok(entity: PiiEntity) -> bool:
+        return kind in COMPATIBLE.get(entity, frozenset()) and (allowed is None or entity in allowed)
+
+    texts = [patterns.as_text(v) for v in sample]
+    distinct = list(dict.fromkeys(t for t in texts if t))
+    n = len(texts)
+    card = min(1.0, len(distinct) / CARDINALITY_FULL)
+    signals: list[Signal] = []
+
+    # (a) the column name
+    name_hints = [h for h in hints.hints_for(name) if ok(h.entity)]
+    for h in name_hints:
+        signals.append(Signal("name", h.entity, h.strength, f"column name matches the {h.rule!r} rule"))
+    if (kind == ColumnKind.IDENTIFIER and hints.generic_id(name) and ok(E.IDENTIFIER)
+            and not any(h.entity == E.IDENTIFIER for h in name_hints)):
+        signals.append(Signal("name", E.IDENTIFIER, hints.GENERIC_ID_STRENGTH,
+                              "ID-like column name and mostly distinct values"))
+    hinted = {h.entity for h in name_hints}
+    hinted_strong = {h.entity for h in name_hints if h.strength >= hints.STRONG}
+
+    # (b) value patterns
+    evidence = patterns.entity_evidence(texts) if kind != ColumnKind.DATETIME else {}
+    looks: dict[PiiEntity, float] = {e: ev.loose_rate for e, ev in evidence.items()}
+    if kind == ColumnKind.DATETIME:
+        looks[E.DATE_TIME] = 1.0
+        signals.append(Signal("pattern", E.DATE_TIME, 0.3, "values are dates (schema kind datetime)"))
+    for entity, ev in evidence.items():
+        if ev.rate >= patterns.MIN_MATCH_RATE and ok(entity):
+            signals.append(Signal("pattern", entity, ev.strength,
+                                  f"{_pct(ev.rate)} of {n} sampled values match {entity.value} patterns "
+                                  f"(mostly {ev.top})"))
+
+    # (c) name lists
+    rates_names = gazetteer.NameRates(0.0, 0.0, 0.0, 0.0)
+    if kind in STRINGS and distinct and any(ok(e) for e in NAME_FAMILY):
+        rates_names = gazetteer.name_rates(distinct)
+        if rates_names.mean_tokens < MULTI_TOKEN:
+            # One signal, from the better-matching list: many names are on both (James, Thomas).
+            entity, r, label = max((E.FIRST_NAME, rates_names.first, "given"), (E.LAST_NAME, rates_names.last, "family"),
+                                   key=lambda t: t[1])
+            s = GAZETTEER_WEIGHT * r * card
+            if s >= 0.05 and ok(entity):
+                signals.append(Signal("gazetteer", entity, s,
+                                      f"{_pct(r)} of {len(distinct)} distinct values are known {label} names"))
+        elif ok(E.PERSON):
+            s = GAZETTEER_FULL_WEIGHT * rates_names.full * card
+            if s >= 0.05:
+                signals.append(Signal("gazetteer", E.PERSON, s, f"{_pct(rates_names.full)} of {len(distinct)} "
+                                      "distinct values are a known given name followed by a known family name"))
+
+    # (d) NER, where the rest is not decisive
+    span_rates: dict[PiiEntity, float] = {}
+    if ner is not None and kind in STRINGS and distinct:
+        before = _combine(signals, hinted_strong, rates_names)
+        if max(before.values(), default=0.0) < DECISIVE:
+            if kind == ColumnKind.TEXT:
+                span_rates = _text_span_rates(distinct[:NER_TEXT_SAMPLE], ner, ner_threshold, allowed)
+            else:
+                signals.extend(_ner_signals(distinct[:NER_SAMPLE], ner, ner_threshold, card, hinted, ok))
+
+    scores = _combine(signals, hinted_strong, rates_names)
+    # contradiction: the name promises a checkable entity the values do not show
+    for entity in list(scores):
+        if entity not in hinted or n < CONTRADICT_MIN_VALUES:
+            continue
+        checkable = entity in patterns.CHECKABLE or (entity in DATE_ENTITIES and kind != ColumnKind.DATETIME)
+        look = looks.get(E.DATE_TIME if entity in DATE_ENTITIES else entity, 0.0)
+        if checkable and look < CONTRADICT_RATE:
+            scores[entity] *= CONTRADICT_FACTOR
+            signals.append(Signal("values", entity, -(1 - CONTRADICT_FACTOR),
+                                  f"only {_pct(look)} of {n} sampled values look like {entity.value}"))
+    if not scores:
+        return ColumnEvidence(name, kind, None, 0.0, tuple(signals), n, {}, span_rates)
+    entity = max(scores, key=lambda e: (scores[e], -list(E).index(e)))
+    if kind == ColumnKind.TEXT and not any(s.entity == entity and s.source in ("name", "pattern") for s in signals):
+        # Text with no name or pattern evidence for one entity is free text, whatever NER says about parts of it.
+        return ColumnEvidence(name, kind, None, 0.0, tuple(signals), n, scores, span_rates)
+    return ColumnEvidence(name, kind, entity, scores[entity], tuple(signals), n, scores, span_rates)
+
+
+def _combine(signals: list[Signal], hinted: set[PiiEntity], rates_names: gazetteer.NameRates) -> dict[PiiEntity, float]:
+    """Noisy-OR per entity, with the name family merged into one member (see module docstring)."""
+    by_entity: dict[PiiEntity, list[float]] = defaultdict(list)
+    for s in signals:
+        if s.score > 0:
+            by_entity[s.entity].append(s.score)
+    scores = {e: noisy_or(v) for e, v in by_entity.items()}
+    family = [e for e in scores if e in NAME_FAMILY]
+    if family:
+        merged = noisy_or(s.score for s in signals if s.entity in NAME_FAMILY and s.score > 0)
+        for e in family:
+            del scores[e]
+        scores[_name_member(hinted, rates_names)] = merged
+    return scores
+
+
+def _name_member(hinted: set[PiiEntity], rates_names: gazetteer.NameRates) -> PiiEntity:
+    """The family member a name column is: a strong name hint decides, else the values do."""
+    for e in (E.FIRST_NAME, E.LAST_NAME, E.PERSON):
+        if e in hinted:
+            return e
+    if rates_names.mean_tokens >= MULTI_TOKEN or rates_names.mean_tokens == 0.0:
+        return E.PERSON
+    return E.FIRST_NAME if rates_names.first >= rates_names.last else E.LAST_NAME
+
+
+def _covered(text: str, spans: list[Span]) -> dict[PiiEntity, float]:
+    """Share of the value's non-space characters covered by each entity."""
+    total = sum(not c.isspace() for c in text) or 1
+    out: dict[PiiEntity, float] = defaultdict(float)
+    for s in spans:
+        out[s.entity] += sum(not c.isspace() for c in text[s.start:s.end]) / total
+    return out
+
+
+def _ner_signals(values: list[str], ner: "NerEngine", threshold: float, card: float, hinted: set[PiiEntity],
+                 ok: Any) -> list[Signal]:
+    results = ner.analyze(values, entities=NER_WEIGHT.keys(), min_score=threshold)
+    votes: dict[PiiEntity, int] = defaultdict(int)
+    for text, spans in zip(values, results):
+        for entity, share in _covered(text, spans).items():
+            if share >= NER_COVERAGE:
+                votes[entity] += 1
+    out = []
+    for entity, count in sorted(votes.items(), key=lambda kv: kv[0].value):
+        r = count / len(values)
+        target = entity
+        if entity == E.LOCATION:
+            target = next((e for e in (E.CITY, E.STATE, E.STREET_ADDRESS) if e in hinted), E.LOCATION)
+        if entity == E.PERSON:
+            target = next((e for e in (E.FIRST_NAME, E.LAST_NAME) if e in hinted), E.PERSON)
+        s = NER_WEIGHT[entity] * r * card
+        if s >= 0.05 and ok(target):
+            out.append(Signal("ner", target, s, f"NER tags {_pct(r)} of {len(values)} distinct values as {entity.value}"))
+    return out
+
+
+def _text_span_rates(values: list[str], ner: "NerEngine", threshold: float,
+                     allowed: Optional[frozenset[PiiEntity]]) -> dict[PiiEntity, float]:
+    """For the preview: share of sampled free-text values holding each kind of span."""
+    from safesynth.pii.freetext import detect_spans, text_entities
+
+    wanted = text_entities(allowed)
+    found = detect_spans(values, ner, wanted, threshold)
+    counts: dict[PiiEntity, int] = defaultdict(int)
+    for spans in found:
+        for entity in {s.entity for s in spans}:
+            counts[entity] += 1
+    return {e: c / len(values) for e, c in sorted(counts.items(), key=lambda kv: kv[0].value)}
+
+
+# ------------------------------------------------------------------ whole table
+
+
+def sample_values(s: pd.Series, size: int, seed: int, salt: int) -> list[Any]:
+    """Up to `size` non-null values, a seeded random sample (seed and column position as the stream)."""
+    values = s.dropna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        values = values[values.astype(str).str.strip() != ""]
+    if len(values) > size:
+        pos = np.sort(np.random.default_rng([seed, salt]).choice(len(values), size, replace=False))
+        values = values.iloc[pos]
+    return values.tolist()
+
+
+def classify_table(
+    df: pd.DataFrame,
+    schema: TableSchema,
+    pii: PiiSpec,
+    *,
+    ner: Optional["NerEngine"] = None,
+    seed: int = 0,
+) -> dict[str, ColumnEvidence]:
+    """Evidence for every column of `df` (the training split), by name."""
+    allowed = frozenset(pii.entities) if pii.entities else None
+    out: dict[str, ColumnEvidence] = {}
+    for i, col in enumerate(schema.columns):
+        if col.name not in df.columns:
+            continue
+        sample = sample_values(df[col.name], pii.sample_size, seed, i)
+        out[col.name] = classify_column(col.name, col, sample, ner=ner, allowed=allowed,
+                                        ner_threshold=pii.ner_score_threshold)
+    return out

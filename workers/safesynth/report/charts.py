@@ -1,0 +1,250 @@
+"""Charts as inline SVG strings: the report works offline, loads nothing and runs no script.
+
+Each function takes plain numbers and labels and returns markup that jinja2
+inserts as is, so every label is escaped here. Hand-written because a
+charting library would have to be inlined as JavaScript (plotly.min.js alone
+is ~3.5 MB) and would bring a script engine into a page that needs none.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import Optional, Sequence
+
+from markupsafe import Markup
+
+REAL = "#2b6cb0"
+SYNTHETIC = "#dd6b20"
+GRID = "#e2e8f0"
+TEXT = "#2d3748"
+MUTED = "#718096"
+GRADE_COLOURS = (("Excellent", "#2f855a"), ("Good", "#68d391"), ("Moderate", "#ecc94b"), ("Poor", "#ed8936"),
+                 ("Very poor", "#c53030"))
+FONT = 'font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif"'
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.1f}".rstrip("0").rstrip(".") if abs(x) < 1e6 else f"{x:.3g}"
+
+
+def _svg(width: int, height: int, body: str, label: str) -> Markup:
+    return Markup(
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{escape(label)}" {FONT} font-size="11">{body}</svg>'
+    )
+
+
+def _short(label: str, n: int = 18) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
+def grade_colour(grade: str) -> str:
+    return dict(GRADE_COLOURS).get(grade, MUTED)
+
+
+def gauge(score: Optional[float], title: str, grade: str, scale: float = 10.0) -> Markup:
+    """A half-circle gauge from 0 to `scale`."""
+    w, h, r, cx, cy = 220, 140, 90, 110, 110
+    val = None if score is None or not math.isfinite(score) else max(0.0, min(scale, score))
+
+    def point(frac: float) -> tuple[float, float]:
+        ang = math.pi * (1 - frac)
+        return cx + r * math.cos(ang), cy - r * math.sin(ang)
+
+    x0, y0 = point(0)
+    x1, y1 = point(1)
+    body = [f'<path d="M{x0:.1f},{y0:.1f} A{r},{r} 0 0 1 {x1:.1f},{y1:.1f}" fill="none" stroke="{GRID}" '
+            f'stroke-width="18"/>']
+    if val is not None and val > 0:
+        xe, ye = point(val / scale)
+        body.append(f'<path d="M{x0:.1f},{y0:.1f} A{r},{r} 0 0 1 {xe:.1f},{ye:.1f}" fill="none" '
+                    f'stroke="{grade_colour(grade)}" stroke-width="18"/>')
+    shown = "n/a" if val is None else f"{val:.1f}"
+    body.append(f'<text x="{cx}" y="{cy - 12}" text-anchor="middle" font-size="30" font-weight="700" '
+                f'fill="{TEXT}">{shown}</text>')
+    body.append(f'<text x="{cx}" y="{cy + 8}" text-anchor="middle" font-size="13" fill="{grade_colour(grade)}">'
+                f'{escape(grade)}</text>')
+    body.append(f'<text x="{cx}" y="{h - 4}" text-anchor="middle" font-size="13" fill="{MUTED}">{escape(title)}</text>')
+    return _svg(w, h, "".join(body), f"{title}: {shown} of {scale:g}, {grade}")
+
+
+def _legend(x: int, y: int, names: tuple[str, str] = ("real", "synthetic")) -> str:
+    gap = 22 + 6 * len(names[0])
+    x = min(x, x + 50 - gap + 10)
+    return (f'<rect x="{x}" y="{y - 8}" width="10" height="10" fill="{REAL}"/>'
+            f'<text x="{x + 14}" y="{y + 1}" fill="{TEXT}">{escape(names[0])}</text>'
+            f'<rect x="{x + gap}" y="{y - 8}" width="10" height="10" fill="{SYNTHETIC}"/>'
+            f'<text x="{x + gap + 14}" y="{y + 1}" fill="{TEXT}">{escape(names[1])}</text>')
+
+
+def paired_bars(labels: Sequence[str], real: Sequence[float], synthetic: Sequence[float], title: str,
+                width: int = 320, height: int = 190) -> Markup:
+    """Grouped bars of real and synthetic shares per label (categories or bins)."""
+    left, right, top, bottom = 34, 8, 26, 46
+    pw, ph = width - left - right, height - top - bottom
+    n = max(len(labels), 1)
+    vmax = max([*real, *synthetic, 1e-9])
+    slot = pw / n
+    bw = max(slot * 0.4, 0.5)
+    body = [f'<text x="{left}" y="14" font-weight="600" fill="{TEXT}">{escape(_short(title, 24))}</text>',
+            _legend(width - 130, 14)]
+    for frac in (0, 0.5, 1):
+        y = top + ph * (1 - frac)
+        body.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+                    f'<text x="{left - 3}" y="{y + 3:.1f}" text-anchor="end" fill="{MUTED}">{frac * vmax:.2f}</text>')
+    for i, (lab, a, b) in enumerate(zip(labels, real, synthetic)):
+        x = left + i * slot + slot * 0.1
+        for j, (v, colour) in enumerate(((a, REAL), (b, SYNTHETIC))):
+            hgt = ph * v / vmax
+            body.append(f'<rect x="{x + j * bw:.1f}" y="{top + ph - hgt:.1f}" width="{bw:.1f}" height="{hgt:.1f}" '
+                        f'fill="{colour}"><title>{escape(lab)}: {v:.3f}</title></rect>')
+        if n <= 14:
+            tx, ty = left + (i + 0.5) * slot, top + ph + 10
+            body.append(f'<text x="{tx:.1f}" y="{ty:.1f}" text-anchor="end" fill="{MUTED}" font-size="9" '
+                        f'transform="rotate(-35 {tx:.1f} {ty:.1f})">{escape(_short(lab, 12))}</text>')
+    return _svg(width, height, "".join(body), f"distribution of {title}")
+
+
+def histogram(edges: Sequence[float], real: Sequence[float], synthetic: Sequence[float], title: str,
+              width: int = 320, height: int = 190, tick_labels: Optional[Sequence[str]] = None,
+              names: tuple[str, str] = ("real", "synthetic"), subtitle: str = "") -> Markup:
+    """Overlaid histograms of shares on shared bins."""
+    left, right, top, bottom = 34, 8, 26 + (10 if subtitle else 0), 34
+    pw, ph = width - left - right, height - top - bottom
+    n = max(len(real), 1)
+    vmax = max([*real, *synthetic, 1e-9])
+    body = [f'<text x="{left}" y="14" font-weight="600" fill="{TEXT}">{escape(_short(title, 24))}</text>',
+            _legend(width - 130, 14, names)]
+    if subtitle:
+        body.append(f'<text x="{left}" y="27" font-size="9" fill="{MUTED}">{escape(subtitle)}</text>')
+    for frac in (0, 0.5, 1):
+        y = top + ph * (1 - frac)
+        body.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+                    f'<text x="{left - 3}" y="{y + 3:.1f}" text-anchor="end" fill="{MUTED}">{frac * vmax:.2f}</text>')
+    for values, colour, opacity in ((real, REAL, 0.45), (synthetic, SYNTHETIC, 0.45)):
+        for i, v in enumerate(values):
+            hgt = ph * v / vmax
+            body.append(f'<rect x="{left + i * pw / n:.1f}" y="{top + ph - hgt:.1f}" width="{pw / n:.1f}" '
+                        f'height="{hgt:.1f}" fill="{colour}" fill-opacity="{opacity}"/>')
+    if edges:
+        ticks = tick_labels or [_fmt(edges[0]), _fmt(edges[len(edges) // 2]), _fmt(edges[-1])]
+        for k, lab in enumerate(ticks):
+            x = left + pw * k / (len(ticks) - 1)
+            anchor = ("start", "middle", "end")[min(k, 2)] if len(ticks) == 3 else "middle"
+            body.append(f'<text x="{x:.1f}" y="{top + ph + 14}" text-anchor="{anchor}" fill="{MUTED}">'
+                        f'{escape(lab)}</text>')
+    return _svg(width, height, "".join(body), f"histogram of {title}")
+
+
+def _diverging(v: float) -> str:
+    """-1 → blue, 0 → white, 1 → red."""
+    v = max(-1.0, min(1.0, v))
+    if v >= 0:
+        return f"rgb(255,{int(255 - 180 * v)},{int(255 - 200 * v)})"
+    v = -v
+    return f"rgb({int(255 - 200 * v)},{int(255 - 140 * v)},255)"
+
+
+def _sequential(v: float) -> str:
+    """0 → white, 1 → dark orange."""
+    v = max(0.0, min(1.0, v))
+    return f"rgb({int(255 - 34 * v)},{int(255 - 148 * v)},{int(255 - 223 * v)})"
+
+
+def heatmap(matrix: Sequence[Sequence[Optional[float]]], labels: Sequence[str], title: str,
+            diverging: bool = True, cell: int = 0) -> Markup:
+    """A square matrix; NaN cells hatched grey. Diverging scale for associations, sequential for differences."""
+    n = len(labels)
+    cell = cell or max(8, min(26, 420 // max(n, 1)))
+    left, top = 110, 22
+    width, height = left + n * cell + 10, top + n * cell + 100
+    body = [f'<text x="0" y="14" font-weight="600" fill="{TEXT}">{escape(title)}</text>']
+    for i, row in enumerate(matrix):
+        for j, v in enumerate(row):
+            ok = v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+            colour = (_diverging(v) if diverging else _sequential(v)) if ok else "#cbd5e0"  # type: ignore[arg-type]
+            tip = f"{labels[i]} / {labels[j]}: {v:.3f}" if ok else f"{labels[i]} / {labels[j]}: undefined"
+            body.append(f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell}" height="{cell}" '
+                        f'fill="{colour}" stroke="#fff" stroke-width="0.5"><title>{escape(tip)}</title></rect>')
+    fs = max(7, min(11, cell - 2))
+    for i, lab in enumerate(labels):
+        body.append(f'<text x="{left - 4}" y="{top + i * cell + cell / 2 + 3:.1f}" text-anchor="end" '
+                    f'font-size="{fs}" fill="{TEXT}">{escape(_short(lab, 16))}</text>')
+        x, y = left + i * cell + cell / 2, top + n * cell + 6
+        body.append(f'<text x="{x:.1f}" y="{y}" text-anchor="end" font-size="{fs}" fill="{TEXT}" '
+                    f'transform="rotate(-60 {x:.1f} {y})">{escape(_short(lab, 16))}</text>')
+    return _svg(width, height, "".join(body), title)
+
+
+def scatter(real: Sequence[Sequence[float]], synthetic: Sequence[Sequence[float]], title: str,
+            width: int = 420, height: int = 340) -> Markup:
+    """Two point clouds (first two principal components)."""
+    left, right, top, bottom = 40, 10, 26, 30
+    pw, ph = width - left - right, height - top - bottom
+    pts = [p for p in [*real, *synthetic] if len(p) >= 2] or [[0.0, 0.0]]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+
+    def px(p: Sequence[float]) -> tuple[float, float]:
+        return left + pw * (p[0] - x0) / (x1 - x0), top + ph * (1 - (p[1] - y0) / (y1 - y0))
+
+    body = [f'<text x="{left}" y="14" font-weight="600" fill="{TEXT}">{escape(title)}</text>',
+            _legend(width - 130, 14),
+            f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>']
+    for cloud, colour in ((real, REAL), (synthetic, SYNTHETIC)):
+        for p in cloud:
+            if len(p) >= 2:
+                x, y = px(p)
+                body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2" fill="{colour}" fill-opacity="0.5"/>')
+    body.append(f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle" fill="{MUTED}">PC 1</text>'
+                f'<text x="12" y="{top + ph / 2}" text-anchor="middle" fill="{MUTED}" '
+                f'transform="rotate(-90 12 {top + ph / 2})">PC 2</text>')
+    return _svg(width, height, "".join(body), title)
+
+
+ATTACK_COLOURS = ("#c53030", "#6b46c1", "#2b6cb0", "#2f855a")
+
+
+def roc(curves: dict[str, dict[str, Sequence[float]]], title: str, width: int = 360, height: int = 320) -> Markup:
+    """ROC curves of membership attacks, with the chance diagonal and the 1% FPR line."""
+    left, right, top, bottom = 40, 10, 26, 34
+    pw, ph = width - left - right, height - top - bottom
+    body = [f'<text x="{left}" y="14" font-weight="600" fill="{TEXT}">{escape(title)}</text>',
+            f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="{GRID}"/>',
+            f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top}" stroke="{MUTED}" stroke-dasharray="4 3"/>',
+            f'<line x1="{left + pw * 0.01:.1f}" y1="{top}" x2="{left + pw * 0.01:.1f}" y2="{top + ph}" '
+            f'stroke="{MUTED}" stroke-dasharray="1 2"/>']
+    for k, (name, c) in enumerate(curves.items()):
+        colour = ATTACK_COLOURS[k % len(ATTACK_COLOURS)]
+        pts = " ".join(f"{left + pw * f:.1f},{top + ph * (1 - t):.1f}" for f, t in zip(c["fpr"], c["tpr"]))
+        body.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        body.append(f'<rect x="{left + 10}" y="{top + 10 + 16 * k}" width="10" height="10" fill="{colour}"/>'
+                    f'<text x="{left + 24}" y="{top + 19 + 16 * k}" fill="{TEXT}">{escape(name)}</text>')
+    for frac in (0, 0.5, 1):
+        body.append(f'<text x="{left + pw * frac:.1f}" y="{top + ph + 14}" text-anchor="middle" fill="{MUTED}">'
+                    f'{frac:g}</text><text x="{left - 4}" y="{top + ph * (1 - frac) + 3:.1f}" text-anchor="end" '
+                    f'fill="{MUTED}">{frac:g}</text>')
+    body.append(f'<text x="{left + pw / 2}" y="{height - 4}" text-anchor="middle" fill="{MUTED}">false positive rate'
+                f'</text><text x="10" y="{top + ph / 2}" text-anchor="middle" fill="{MUTED}" '
+                f'transform="rotate(-90 10 {top + ph / 2})">true positive rate</text>')
+    return _svg(width, height, "".join(body), title)
+
+
+def score_bar(score: Optional[float], scale: float = 10.0, width: int = 120) -> Markup:
+    """A small horizontal bar for tables."""
+    ok = score is not None and math.isfinite(score)
+    frac = max(0.0, min(1.0, (score or 0.0) / scale)) if ok else 0.0
+    colour = grade_colour(_grade_for(frac * 10)) if ok else MUTED
+    return _svg(width, 12, f'<rect width="{width}" height="12" fill="{GRID}"/>'
+                           f'<rect width="{width * frac:.1f}" height="12" fill="{colour}"/>',
+                "score bar")
+
+
+def _grade_for(score10: float) -> str:
+    for floor, name in ((8, "Excellent"), (6, "Good"), (4, "Moderate"), (2, "Poor")):
+        if score10 >= floor:
+            return name
+    return "Very poor"

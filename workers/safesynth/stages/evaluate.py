@@ -1,0 +1,156 @@
+"""Stage `evaluate`: score the synthetic table's quality and privacy; write metrics, report and audit.
+
+Compares like with like: the synthetic table against what the generator saw
+(`pii/train` when the PII stage ran, else `prepare/train`), with the holdout
+on the same footing (`pii/holdout`, else `prepare/holdout`) as non-members,
+control and test set. PII replay alone reads the ORIGINAL values
+(`prepare/train`, `prepare/holdout`) of the columns the PII stage replaced.
+ε and δ come from `train/summary.json`. Writes `evaluate/metrics.json`
+(every score with its raw statistic, parameters and sample sizes),
+`evaluate/report.html` (one offline file) and `evaluate/audit.json`; the
+summary carries SQS, DPS and their grades, which the drivers show as the
+job's headline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pandas as pd
+
+from safesynth.errors import ArtifactNotFoundError, BadInputError
+from safesynth.progress import Progress
+from safesynth.spec.models import EvaluationSpec, SafeSynthJobSpec, StageName
+from safesynth.store import ArtifactStore
+
+NAME = StageName.EVALUATE
+READS = (
+    "prepare/train.parquet", "prepare/holdout.parquet", "prepare/schema.json",
+    "pii/train.parquet", "pii/holdout.parquet", "pii/schema.json", "pii/report.json",
+    "train/summary.json", "generate/synthetic.parquet",
+)
+WRITES = ("evaluate/metrics.json", "evaluate/report.html", "evaluate/audit.json")
+SYNTHETIC = "generate/synthetic.parquet"
+_UPSTREAM = (StageName.PREPARE, StageName.PII, StageName.TRAIN, StageName.GENERATE)
+
+
+@dataclass
+class Inputs:
+    real: pd.DataFrame
+    holdout: Optional[pd.DataFrame]
+    synthetic: pd.DataFrame
+    schema: Optional[dict[str, Any]]
+    pii: Any  # Optional[PiiInputs]
+    pii_report: Optional[dict[str, Any]]
+    train_summary: Optional[dict[str, Any]]
+    stage_summaries: dict[str, dict[str, Any]]
+    sources: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _json_or_none(store: ArtifactStore, key: str) -> Optional[dict[str, Any]]:
+    return store.read_json(key) if store.exists(key) else None
+
+
+def check_columns(ev: EvaluationSpec, columns: list[str]) -> None:
+    """spec.evaluation names only columns the table has (else exit 2 naming the field)."""
+    known = set(columns)
+    problems = []
+    if ev.target is not None and ev.target not in known:
+        problems.append(f"spec.evaluation.target: column {ev.target!r} is not in the training table")
+    for field_name, names in (("quasiIdentifiers", ev.quasi_identifiers), ("sensitiveColumns", ev.sensitive_columns)):
+        missing = [c for c in names if c not in known]
+        if missing:
+            problems.append(f"spec.evaluation.{field_name}: {', '.join(map(repr, missing))} not in the training table")
+    if problems:
+        raise BadInputError("; ".join(problems) + "; use column names as they appear after the PII stage")
+
+
+def load_inputs(store: ArtifactStore) -> Inputs:
+    from safesynth.metrics.columns import kinds_from_schema
+    from safesynth.metrics.context import PiiInputs
+    from safesynth.metrics.pii_replay import replaced_from_diff, replaced_from_report
+
+    if not store.exists(SYNTHETIC):
+        raise ArtifactNotFoundError(f"{store.url(SYNTHETIC)} does not exist; run the generate stage first")
+    for key in ("prepare/train.parquet", "prepare/holdout.parquet"):
+        if not store.exists(key):
+            raise ArtifactNotFoundError(f"{store.url(key)} does not exist; run the prepare stage first")
+    original_train = store.read_table("prepare/train.parquet")
+    original_holdout = store.read_table("prepare/holdout.parquet")
+    pii_ran = store.exists("pii/train.parquet")
+    notes: list[str] = []
+    sources = {"synthetic": SYNTHETIC}
+    if pii_ran:
+        real = store.read_table("pii/train.parquet")
+        sources["real"] = "pii/train.parquet"
+        if store.exists("pii/holdout.parquet"):
+            holdout = store.read_table("pii/holdout.parquet")
+            sources["holdout"] = "pii/holdout.parquet"
+        else:  # an older PII stage: compare on the columns it left, and say so
+            holdout = original_holdout[[c for c in real.columns if c in original_holdout.columns]]
+            sources["holdout"] = "prepare/holdout.parquet"
+            notes.append("pii/holdout.parquet missing: the holdout has original values in PII columns")
+    else:
+        real, holdout = original_train, original_holdout
+        sources.update(real="prepare/train.parquet", holdout="prepare/holdout.parquet")
+    schema = _json_or_none(store, "pii/schema.json") if pii_ran else None
+    schema = schema or _json_or_none(store, "prepare/schema.json")
+    pii_report = _json_or_none(store, "pii/report.json")
+    pii = None
+    if pii_ran or pii_report is not None:
+        original_kinds = kinds_from_schema(_json_or_none(store, "prepare/schema.json") or {})
+        replaced_train = real if pii_ran else None
+        # The report names entity and action; the diff adds dropped columns (and, without a report, changed ones).
+        replaced = replaced_from_diff(original_train, replaced_train, original_kinds, changed=pii_report is None)
+        replaced.update(replaced_from_report(pii_report or {}))
+        free_text = sorted(c for c, info in replaced.items() if info.get("freeText"))
+        pii = PiiInputs(original_train=original_train, original_holdout=original_holdout, replaced=replaced,
+                        free_text=free_text, replaced_train=replaced_train,
+                        replaced_holdout=holdout if sources.get("holdout") == "pii/holdout.parquet" else None)
+    summaries = {s.value: store.read_json(f"{s.value}/summary.json") for s in _UPSTREAM
+                 if store.exists(f"{s.value}/summary.json")}
+    return Inputs(real=real, holdout=holdout, synthetic=store.read_table(SYNTHETIC), schema=schema, pii=pii,
+                  pii_report=pii_report, train_summary=summaries.get(StageName.TRAIN.value),
+                  stage_summaries=summaries, sources=sources, notes=notes)
+
+
+def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
+    from safesynth.audit import build_audit, dp_section
+    from safesynth.metrics.columns import kinds_from_schema
+    from safesynth.metrics.context import EvalOptions
+    from safesynth.metrics.evaluation import evaluate
+    from safesynth.report import render_report
+    from safesynth.stages.runner import stage_spec_hash
+
+    ev = spec.evaluation
+    if not ev.enabled:
+        return {"skipped": True, "reason": "spec.evaluation.enabled is false"}
+    with progress.task("evaluate: read tables", total=None):
+        inputs = load_inputs(store)
+    check_columns(ev, [str(c) for c in inputs.real.columns])
+    kinds = kinds_from_schema(inputs.schema) if inputs.schema else None
+    options = EvalOptions(
+        max_rows=ev.max_rows, seed=ev.seed if ev.seed is not None else spec.data.seed, target=ev.target,
+        quasi_identifiers=tuple(ev.quasi_identifiers), sensitive_columns=tuple(ev.sensitive_columns),
+    )
+    dp = dp_section(spec, inputs.train_summary)
+    evaluation = evaluate(inputs.real, inputs.synthetic, inputs.holdout, kinds=kinds, options=options,
+                          pii=inputs.pii, dp=dp, progress=progress)
+    prepare_summary = inputs.stage_summaries.get(StageName.PREPARE.value, {})
+    audit = build_audit(
+        evaluation=evaluation, spec=spec, spec_hash=stage_spec_hash(spec, NAME),
+        pii_report=inputs.pii_report, replaced=inputs.pii.replaced if inputs.pii is not None else {},
+        train_summary=inputs.train_summary, stage_summaries=inputs.stage_summaries,
+        inputs={**inputs.sources, "inputSha256": prepare_summary.get("inputSha256"), "notes": inputs.notes},
+    )
+    with progress.task("evaluate: write report", total=3) as advance:
+        store.write_json("evaluate/metrics.json", evaluation.to_json())
+        advance(1)
+        store.write_json("evaluate/audit.json", audit)
+        advance(1)
+        store.write_text("evaluate/report.html", render_report(evaluation, audit, title="Synthetic data report",
+                                                               sources={"run": store.uri}))
+        advance(1)
+    return {**evaluation.summary(), "epsilonSpent": dp.get("epsilonSpent"), "report": "evaluate/report.html"}

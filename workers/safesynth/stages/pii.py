@@ -1,0 +1,105 @@
+"""Stage `pii`: find PII in every column and in free text, and replace it before anything is learned.
+
+Reads prepare/{train,holdout}.parquet and prepare/schema.json. Classifies
+columns on the training split only (the holdout is never looked at to make
+decisions), then applies one plan to train and holdout together, so both get
+the same replacements and no original value of either survives. Writes
+pii/train.parquet, pii/holdout.parquet, pii/schema.json (dropped columns gone,
+kinds of replaced columns re-inferred) and pii/report.json (no values).
+Columns the plan leaves alone are written exactly as prepare wrote them.
+
+With spec.pii.enabled false the three prepare artifacts are copied byte for
+byte and the summary says so.
+
+The HMAC key is the one environment read of this stage: Kubernetes injects
+secrets as environment variables, and a key must never travel in the spec
+or the artifacts (see `safesynth.pii.keys`; variable `SAFESYNTH_PII_KEY`).
+When spec.pii.vaultUri is set and some column is tokenized, the token →
+original table is written there (Parquet) and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from safesynth.pii.classify import classify_table
+from safesynth.pii.keys import resolve_key
+from safesynth.pii.ner import LazyEngine, get_engine
+from safesynth.pii.plan import build_plan, check_columns
+from safesynth.pii.replace import apply_plan
+from safesynth.pii.report import build_report, summarize
+from safesynth.progress import Progress
+from safesynth.schema import TableSchema, coerce_to_schema, infer_column
+from safesynth.spec.models import SafeSynthJobSpec, StageName
+from safesynth.store import ArtifactStore, open_store, split_uri
+
+NAME = StageName.PII
+READS = ("prepare/train.parquet", "prepare/holdout.parquet", "prepare/schema.json")
+WRITES = ("pii/train.parquet", "pii/holdout.parquet", "pii/schema.json", "pii/report.json")
+_COPIED = ("train.parquet", "holdout.parquet", "schema.json")
+
+
+def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
+    pii = spec.pii
+    if not pii.enabled:
+        for name in _COPIED:
+            store.write_bytes(f"pii/{name}", store.read_bytes(f"prepare/{name}"))
+        note = "spec.pii.enabled is false: prepare's tables and schema were copied to pii/ unchanged"
+        store.write_json("pii/report.json", {"version": 1, "enabled": False, "note": note})
+        progress.note(note)
+        return {"enabled": False, "note": note}
+
+    train = store.read_table("prepare/train.parquet")
+    holdout = store.read_table("prepare/holdout.parquet")
+    schema = TableSchema.from_json_dict(store.read_json("prepare/schema.json"))
+    check_columns(pii, schema.names)
+    keys = resolve_key(pii, os.environ)
+
+    with progress.task("pii: classify columns", total=len(schema.columns)) as advance:
+        evidence = classify_table(train, schema, pii, ner=LazyEngine(), seed=spec.data.seed)
+        advance(len(schema.columns))
+    plan = build_plan(schema, evidence, pii)
+
+    n_train = len(train)
+    full = pd.concat([train, holdout], ignore_index=True)
+    applied = apply_plan(full, plan, keys, pii, schema=schema, ner=get_engine, progress=progress)
+
+    changed_cols = [c for c, r in applied.results.items() if not r.dropped and r.changed.any()]
+    new_cols = {c.name: c for c in schema.columns}
+    if changed_cols:
+        replaced = applied.table[changed_cols]
+        inferred = TableSchema(n_rows=len(full), columns=[infer_column(c, replaced[c]) for c in changed_cols])
+        replaced = coerce_to_schema(replaced, inferred)
+        new_cols.update({c.name: c for c in inferred.columns})
+    out_schema = TableSchema(n_rows=schema.n_rows,
+                             columns=[new_cols[c] for c in schema.names if c in applied.table.columns])
+
+    out_train, out_holdout = train.copy(), holdout.copy()
+    for name, r in applied.results.items():
+        if r.dropped:
+            out_train, out_holdout = out_train.drop(columns=[name]), out_holdout.drop(columns=[name])
+    for name in changed_cols:
+        out_train[name] = replaced[name].iloc[:n_train].reset_index(drop=True)
+        out_holdout[name] = replaced[name].iloc[n_train:].reset_index(drop=True)
+
+    vault_rows = None
+    if applied.tokens is not None and pii.vault_uri:
+        parent, key = split_uri(pii.vault_uri)
+        art = spec.artifacts
+        open_store(parent, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style).write_table(
+            key, applied.tokens)
+        vault_rows = len(applied.tokens)
+
+    with progress.task("pii: write tables", total=2) as advance:
+        store.write_table("pii/train.parquet", out_train)
+        advance(1)
+        store.write_table("pii/holdout.parquet", out_holdout)
+        advance(1)
+    store.write_json("pii/schema.json", out_schema.to_json_dict())
+    report = build_report(plan, applied, n_train=n_train, n_holdout=len(holdout), keys=keys, pii=pii,
+                          output_schema=out_schema, vault_rows=vault_rows)
+    store.write_json("pii/report.json", report)
+    return summarize(report)

@@ -1,0 +1,84 @@
+"""Stage `prepare`: load the table, check it, infer column kinds, split the holdout.
+
+The holdout is split off here, before anything is learned, and never reaches
+training: it serves as the non-member set for membership attacks, the control
+for attribute inference and the test set for ML utility.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from safesynth.errors import BadInputError
+from safesynth.progress import Progress
+from safesynth.spec.models import DataSpec, SafeSynthJobSpec, StageName
+from safesynth.store import ArtifactStore, read_uri_bytes
+
+NAME = StageName.PREPARE
+READS = ("spec.data.uri",)
+WRITES = ("prepare/train.parquet", "prepare/holdout.parquet", "prepare/schema.json")
+
+
+def holdout_size(n_rows: int, data: DataSpec) -> int:
+    """Rows to hold out: holdoutRows, else the fraction clipped to [min, max].
+
+    Raises when the table cannot give both a holdout of at least
+    minHoldoutRows and at least minTrainRows training rows.
+    """
+    if data.holdout_rows is not None:
+        n = data.holdout_rows
+    else:
+        n = min(max(round(n_rows * data.holdout_fraction), data.min_holdout_rows), data.max_holdout_rows)
+    if n < data.min_holdout_rows or n_rows - n < data.min_train_rows:
+        raise BadInputError(
+            f"{data.uri}: the table has {n_rows} rows, but the holdout needs {max(n, data.min_holdout_rows)} and "
+            f"training at least {data.min_train_rows}; supply more rows, or lower spec.data.minHoldoutRows / "
+            "spec.data.holdoutRows / spec.data.minTrainRows"
+        )
+    return n
+
+
+def split_indices(n_rows: int, n_holdout: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random split into (train, holdout) row positions, each kept in file order."""
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+
+
+def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
+    from safesynth.schema import coerce_to_schema, infer_schema
+    from safesynth.tables import load_table
+
+    data, art = spec.data, spec.artifacts
+    with progress.task("prepare: read input", total=None):
+        raw = read_uri_bytes(data.uri, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style)
+        df = load_table(raw, source=data.uri, fmt=data.format.value)
+    n_input = len(df)
+    if data.max_rows is not None and n_input > data.max_rows:
+        keep = np.sort(np.random.default_rng(data.seed).choice(n_input, data.max_rows, replace=False))
+        df = df.iloc[keep].reset_index(drop=True)
+    with progress.task("prepare: infer column kinds", total=len(df.columns)) as advance:
+        schema = infer_schema(df)
+        df = coerce_to_schema(df, schema)
+        advance(len(df.columns))
+    n_holdout = holdout_size(len(df), data)
+    train_idx, holdout_idx = split_indices(len(df), n_holdout, data.seed)
+    with progress.task("prepare: write train and holdout", total=2) as advance:
+        store.write_table("prepare/train.parquet", df.iloc[train_idx].reset_index(drop=True))
+        advance(1)
+        store.write_table("prepare/holdout.parquet", df.iloc[holdout_idx].reset_index(drop=True))
+        advance(1)
+    store.write_json("prepare/schema.json", schema.to_json_dict())
+    kinds = Counter(c.kind.value for c in schema.columns)
+    return {
+        "inputRows": n_input,
+        "rows": len(df),
+        "trainRows": len(train_idx),
+        "holdoutRows": len(holdout_idx),
+        "columns": len(df.columns),
+        "columnKinds": dict(sorted(kinds.items())),
+        "inputSha256": hashlib.sha256(raw).hexdigest(),
+    }
