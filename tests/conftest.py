@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-pytest_plugins = ["tests.s3server"]
+pytest_plugins = ["tests.s3server", "tests.kubeapi.fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 

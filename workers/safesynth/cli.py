@@ -154,6 +154,17 @@ def crd() -> None:
     sys.stdout.write(render_crd())
 
 
+def _mount_command_groups() -> None:
+    from safesynth.commands.evaluate import evaluate_command
+    from safesynth.commands.pii import app as pii_app
+
+    app.add_typer(pii_app, name="pii", help="Preview PII detection: `safesynth pii plan DATA`.")
+    app.command("evaluate")(evaluate_command)
+
+
+_mount_command_groups()
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: maps errors to exit codes."""
     try:

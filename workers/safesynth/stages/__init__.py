@@ -15,9 +15,9 @@ from safesynth.spec.models import STAGE_ORDER, StageName
 
 def registry() -> dict[StageName, ModuleType]:
     """Stage modules by name, imported lazily so `--help` stays fast."""
-    from safesynth.stages import prepare
+    from safesynth.stages import evaluate, generate, pii, prepare, train
 
-    modules = [prepare]
+    modules = [prepare, pii, train, generate, evaluate]
     found = {m.NAME: m for m in modules}
     return {name: found[name] for name in STAGE_ORDER if name in found}
 
