@@ -10,14 +10,17 @@ import pytest
 from safesynth.driver import default_run_uri, run_job
 from safesynth.errors import BadInputError
 from safesynth.spec import parse_job
+from safesynth.spec.models import StageName
 from safesynth.spec.status import JobStatus
+
+PREPARE_ONLY = [StageName.PREPARE]
 from tests.conftest import minimal_manifest
 
 
 def test_run_writes_status_and_resumes(small_csv: Path, tmp_path: Path) -> None:
     job = parse_job(minimal_manifest(str(small_csv)))
     run = tmp_path / "run"
-    first = run_job(job, str(run))
+    first = run_job(job, str(run), only=PREPARE_ONLY)
     assert first.phase.value == "Succeeded"
     assert [s.phase.value for s in first.stages] == ["Succeeded"]
     on_disk = JobStatus.model_validate(json.loads((run / "status.json").read_text()))
@@ -25,12 +28,12 @@ def test_run_writes_status_and_resumes(small_csv: Path, tmp_path: Path) -> None:
     assert {c.type: c.status for c in on_disk.conditions} == {"Ready": "True", "Failed": "False"}
     assert (run / "prepare" / "train.parquet").exists()
 
-    second = run_job(job, str(run))
+    second = run_job(job, str(run), only=PREPARE_ONLY)
     assert [s.phase.value for s in second.stages] == ["Skipped"]
     assert second.stages[0].summary == first.stages[0].summary
 
     reseeded = parse_job(minimal_manifest(str(small_csv), data={"uri": str(small_csv), "seed": 7}))
-    third = run_job(reseeded, str(run))
+    third = run_job(reseeded, str(run), only=PREPARE_ONLY)
     assert [s.phase.value for s in third.stages] == ["Succeeded"]
 
 
