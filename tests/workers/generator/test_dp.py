@@ -79,12 +79,17 @@ def test_dp_safe_columns_use_declared_domains_and_never_exact_private_values() -
     assert cols["pid"].style == ""  # no identifier template learned from the data
 
 
-def test_partial_releases_are_kept_for_pretraining_but_not_enforced() -> None:
-    df = pd.DataFrame({"g": pd.Series(["x"] * 900 + [f"rare{i}" for i in range(100)], dtype="string")})
+def test_partial_categories_are_enforced_partial_ranges_are_not() -> None:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "g": pd.Series(["x"] * 900 + [f"rare{i}" for i in range(100)], dtype="string"),
+        "v": pd.Series(np.append(rng.normal(100, 1, 900), 10 ** rng.uniform(3, 30, 100)), dtype="float64"),  # a thin tail: no bin passes
+    })
     p = privacy(epsilon=8, schemaEpsilon=2)
-    plan = dp.plan_budget(p, len(df), [ColumnInfo("g", "categorical", "string")])
-    (col,) = dp.dp_safe_columns(df, {"g": "categorical"}, p, plan, np.random.default_rng(0))
-    assert col.extra["released"]["categories"] == ["x"] and col.categories is None  # covers 90% < 98%: open
+    plan = dp.plan_budget(p, len(df), [ColumnInfo("g", "categorical", "string"), ColumnInfo("v", "float", "float64")])
+    g, v = dp.dp_safe_columns(df, {"g": "categorical", "v": "float"}, p, plan, np.random.default_rng(0))
+    assert g.categories == ["x"] and g.extra["released"]["covered"] < 0.95
+    assert v.minimum is None and v.extra["released"]["min"] is not None  # ~90% covered: seeds public rows only
 
 
 def tiny_private_run(accountant: str, steps: int = 6):  # type: ignore[no-untyped-def]

@@ -64,6 +64,8 @@ def test_floats_are_written_shortest_and_positional_in_range(value: float, text:
     ("integer", "int64", "", "1.5"), ("integer", "int64", "", "12a"), ("float", "float64", "", "1..2"),
     ("float", "float64", "", "nan"), ("boolean", "bool", "", "yes"), ("datetime", "datetime64[ns]", "date", "2020-02-30"),
     ("datetime", "datetime64[ns]", "date", "2020-01-01T10:00"),
+    ("datetime", "datetime64[ns]", "iso", "2020-01-01T10:00:00+00:00"),
+    ("datetime", "datetime64[ns, UTC]", "iso", "2020-01-01T10:00:00"),
 ])
 def test_fields_that_do_not_read_as_their_kind_fail_with_type(kind: str, dtype: str, style: str, field: str) -> None:
     col = C.ColumnInfo("c", kind, dtype, nullable=True, style=style)

@@ -53,6 +53,11 @@ class ColumnInfo:
     def bool_dtype(self) -> bool:
         return self.dtype in ("bool", "boolean")
 
+    @property
+    def tz_aware(self) -> bool:
+        """A pandas datetime dtype with a time zone, e.g. "datetime64[ns, UTC]"."""
+        return self.dtype.startswith("datetime64") and "," in self.dtype
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -15,7 +15,8 @@ dependency, and the states are easy to read here.
             float_text writes the column positionally
 - date:     YYYY-MM-DD with MM in 01-12, DD in 01-31, and the year within the
             bounds' years when they are known
-- iso:      date T hh:mm:ss (.fraction)? (+hh:mm | -hh:mm | Z)?
+- iso:      date T hh:mm:ss (.fraction)?, then (+hh:mm | -hh:mm | Z) on
+            tz-aware columns only
 """
 
 from __future__ import annotations
@@ -188,24 +189,26 @@ def date_dfa(years: Optional[list[str]] = None) -> CharDFA:
     return dfa
 
 
-def iso_dfa(years: Optional[list[str]] = None) -> CharDFA:
+def iso_dfa(years: Optional[list[str]] = None, offset: bool = False) -> CharDFA:
+    """date T hh:mm:ss(.fraction)?, then an offset (+hh:mm, -hh:mm or Z) exactly when `offset` (tz-aware
+    columns): a column mixing both would not read back as one dtype."""
     dfa = CharDFA()
     q = _chain(dfa, _date(dfa, years), ["T"])
     q = _two_digits(dfa, q, [("01", DIGITS), ("2", "0123")])
     q = _chain(dfa, q, [":", "012345", DIGITS, ":", "012345", DIGITS])
-    dfa.accept.add(q)
-    dot, frac = dfa.new(), dfa.new(accepting=True)
+    dot, frac = dfa.new(), dfa.new()
     dfa.add(q, ".", dot)
     dfa.add(dot, DIGITS, frac)
     dfa.add(frac, DIGITS, frac)
+    if not offset:
+        dfa.accept.update({q, frac})
+        return dfa
     zulu = dfa.new(accepting=True)
+    sign = dfa.new()
     for base in (q, frac):
         dfa.add(base, "Z", zulu)
-    sign = dfa.new()
-    dfa.add(q, "+-", sign)
-    dfa.add(frac, "+-", sign)
-    end = _chain(dfa, sign, [DIGITS, DIGITS, ":", DIGITS, DIGITS])
-    dfa.accept.add(end)
+        dfa.add(base, "+-", sign)
+    dfa.accept.add(_chain(dfa, sign, [DIGITS, DIGITS, ":", DIGITS, DIGITS]))
     return dfa
 
 

@@ -111,7 +111,7 @@ def column_dfa(col: ColumnInfo) -> Optional[formats.CharDFA]:
             y0, y1 = _year(lo), _year(hi)
             if 0 <= y1 - y0 <= MAX_YEAR_SPAN and y0 >= 1000 and y1 <= 9999:
                 years = [str(y) for y in range(y0, y1 + 1)]
-        return formats.date_dfa(years) if col.style == DATE else formats.iso_dfa(years)
+        return formats.date_dfa(years) if col.style == DATE else formats.iso_dfa(years, offset=col.tz_aware)
     return None
 
 

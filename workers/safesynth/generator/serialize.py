@@ -121,6 +121,8 @@ def from_field(text: Field, col: ColumnInfo) -> Any:
             return text
         if col.style == DATE and not _DATE.fullmatch(text):
             raise FieldError("type")
+        if (ts.tzinfo is not None) != col.tz_aware:  # one column, one kind of timestamp
+            raise FieldError("type")
         return ts
     if kind == "categorical":
         return _scalar_for_dtype(text, col.dtype)
