@@ -538,15 +538,21 @@ def _expand(text: str, env: dict[str, str]) -> str:
 
 
 def _rewriter(mounts: dict[str, str]) -> Callable[[str], str]:
-    """Replace container paths (mount points, the termination-message path) with their local copies."""
-    ordered = sorted(mounts.items(), key=lambda kv: -len(kv[0]))
-    patterns = [(re.compile(r"(?<![\w.\-/])" + re.escape(path) + r"(?=/|$|[\s\"'=:,;])"), local)
-                for path, local in ordered]
+    """Replace container paths (mount points, the termination-message path) with their local copies.
+
+    One pass over the text with every mount point in a single alternation (longest first), so a
+    path that was already mapped is never mapped again (e.g. a local root under /tmp while the pod
+    also mounts /tmp).
+    """
+    if not mounts:
+        return lambda text: text
+    ordered = sorted(mounts, key=len, reverse=True)
+    pattern = re.compile(
+        r"(?<![\w.\-/])(" + "|".join(re.escape(p) for p in ordered) + r")(?=/|$|[\s\"'=:,;])"
+    )
 
     def rewrite(text: str) -> str:
-        for pattern, local in patterns:
-            text = pattern.sub(lambda _m, loc=local: loc, text)
-        return text
+        return pattern.sub(lambda m: mounts[m.group(1)], text)
 
     return rewrite
 
