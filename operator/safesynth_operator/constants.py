@@ -48,6 +48,7 @@ SPEC_KEY = "spec.json"
 SPEC_FILE = f"{SPEC_MOUNT}/{SPEC_KEY}"
 TERMINATION_LOG = "/dev/termination-log"
 TERMINATION_ENV = "SAFESYNTH_TERMINATION_LOG"  # read by `safesynth stage` (safesynth.cli)
+PII_KEY_ENV = "SAFESYNTH_PII_KEY"  # read by safesynth.pii.keys (KEY_ENV); no ML import here to share it
 GPU_RESOURCE = "nvidia.com/gpu"
 # Exit codes that retrying cannot fix (safesynth.errors): bad input 2, privacy budget 3.
 PERMANENT_EXIT_CODES = (2, 3)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from safesynth.spec.models import SafeSynthJobSpec, StageName
-from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, set_condition
+from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, set_condition, set_failed
 
 from safesynth_operator import constants as c
 
@@ -325,7 +325,7 @@ def _set_conditions(status: JobStatus, generation: Optional[int], *, ready: bool
                     failed: Optional[tuple[bool, str, str]] = None) -> None:
     status.conditions = set_condition(status.conditions, "Ready", ready, reason, message, generation)
     if failed is not None:
-        status.conditions = set_condition(status.conditions, "Failed", failed[0], failed[1], failed[2], generation)
+        status.conditions = set_failed(status.conditions, failed[0], failed[1], failed[2], generation)
 
 
 def plan(obs: Observed) -> Plan:
@@ -509,7 +509,7 @@ def reset_failed(status: JobStatus, generation: Optional[int]) -> tuple[JobStatu
     if to_delete or status.phase is JobPhase.FAILED:
         status.phase, status.completion_time = JobPhase.RUNNING, None
         status.message = "retrying from the failed stage"
-        status.conditions = set_condition(status.conditions, "Failed", False, "Retrying", "", generation)
+        status.conditions = set_failed(status.conditions, False, "Retrying", "", generation)
         status.conditions = set_condition(status.conditions, "Ready", False, "Retrying", status.message, generation)
     return status, to_delete
 

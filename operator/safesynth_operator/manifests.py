@@ -213,8 +213,12 @@ def effective_stage_settings(config: OperatorConfig, spec: SafeSynthJobSpec, sta
 # -------------------------------------------------------------------- stage Job
 
 
-def _env(spec: SafeSynthJobSpec, config: OperatorConfig) -> list[dict[str, Any]]:
-    """Plain settings as values; the two AWS keys only as references to the Secret."""
+def _env(spec: SafeSynthJobSpec, config: OperatorConfig, stage: StageName | None = None) -> list[dict[str, Any]]:
+    """Plain settings as values; the two AWS keys and the PII key only as references to Secrets.
+
+    The PII key goes to the pii pod alone: no other stage replaces values, so no
+    other pod needs to hold the key.
+    """
     env: list[dict[str, Any]] = [
         {"name": c.TERMINATION_ENV, "value": c.TERMINATION_LOG},
         # The root filesystem is read-only: everything that writes goes to emptyDirs.
@@ -232,6 +236,9 @@ def _env(spec: SafeSynthJobSpec, config: OperatorConfig) -> list[dict[str, Any]]
     if secret:
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+    key_ref = spec.pii.key_secret_ref
+    if stage is StageName.PII and key_ref is not None:
+        env.append({"name": c.PII_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": key_ref.name, "key": key_ref.key}}})
     return env
 
 
@@ -296,7 +303,7 @@ def build_stage_job(
         "image": s.image,
         "imagePullPolicy": config.image_pull_policy,
         "command": stage_command(stage, run),
-        "env": _env(spec, config),
+        "env": _env(spec, config, stage),
         "resources": resources,
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -132,7 +132,7 @@ def test_example_runs_every_stage_in_order_to_success(cluster: KubeAPI, operator
     assert st["headline"] == {"sqs": 8.4, "dps": 9.2, "epsilonSpent": 3.25, "rowsGenerated": 500}
     assert [s["phase"] for s in st["stages"]] == ["Succeeded"] * 5 and st["observedGeneration"] == 1
     assert st["artifacts"]["runUri"].startswith(f"s3://runs/{NS}/quickstart-")
-    assert {c["type"]: c["status"] for c in st["conditions"]} == {"Ready": "True", "Failed": "False"}
+    assert {c["type"]: c["status"] for c in st["conditions"]} == {"Ready": "True", "Failed": "False", "Stalled": "False"}
 
     for stage in STAGE_ORDER:
         job = cluster.objects.get("jobs", f"quickstart-{stage.value}", NS)

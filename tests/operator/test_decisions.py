@@ -127,7 +127,7 @@ def test_plan_new_job_writes_configmap_and_creates_first_stage() -> None:
     assert [s.name for s in p.status.stages] == ["prepare", "pii"]
     assert p.status.stages[0].job_name == "demo-prepare"
     assert p.status.artifacts.run_uri == "s3://runs/ns/demo-0123abcd/" and p.status.observed_generation == 1
-    assert {c.type: c.status for c in p.status.conditions} == {"Ready": "False", "Failed": "False"}
+    assert {c.type: c.status for c in p.status.conditions} == {"Ready": "False", "Failed": "False", "Stalled": "False"}
 
 
 def test_plan_records_result_then_launches_next_and_sets_ttl() -> None:
@@ -155,6 +155,9 @@ def test_plan_failure_is_terminal_with_reason() -> None:
     assert p.status.message == "stage prepare failed: BadInput"
     failed = next(c for c in p.status.conditions if c.type == "Failed")
     assert failed.status == "True" and failed.reason == "BadInput" and failed.message == "data.uri: not found"
+    # Flux (kstatus) reads Stalled, not Failed: a failed job must not look "in progress" to it.
+    stalled = next(c for c in p.status.conditions if c.type == "Stalled")
+    assert stalled.status == "True" and stalled.reason == "BadInput"
     again = d.plan(observed(p.status, {StageName.PREPARE: bad}))  # no pods needed any more
     assert again.status == p.status and not again.events and not again.finish_jobs
 
@@ -199,6 +202,7 @@ def test_reset_failed_resumes_at_the_failed_stage() -> None:
     assert delete == ["demo-pii"] and new.phase is JobPhase.RUNNING
     assert [s.phase for s in new.stages] == [StagePhase.SUCCEEDED, StagePhase.PENDING]
     assert new.stages[1].attempts == 3, "attempts keep counting across retries"
+    assert {c.type: c.status for c in new.conditions} == {"Ready": "False", "Failed": "False", "Stalled": "False"}
 
 
 def test_status_patch_removes_stale_keys_and_is_none_when_equal() -> None:

@@ -99,6 +99,21 @@ def test_credentials_only_by_secret_reference() -> None:
     assert not names & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 
 
+def test_pii_key_reaches_only_the_pii_pod_by_reference() -> None:
+    from safesynth.pii.keys import KEY_ENV  # the name the worker reads
+
+    body = cr(pii={"keySecretRef": {"name": "pii-key", "key": "hmac"}})
+    for stage in StageName:
+        env = {e["name"]: e for e in m.build_stage_job(_owner(), spec_of(body), stage, config())
+               ["spec"]["template"]["spec"]["containers"][0]["env"]}
+        if stage is StageName.PII:
+            assert env[KEY_ENV] == {"name": KEY_ENV, "valueFrom": {"secretKeyRef": {"name": "pii-key", "key": "hmac"}}}
+        else:
+            assert KEY_ENV not in env
+    plain = m.build_stage_job(_owner(), spec_of(cr()), StageName.PII, config())
+    assert KEY_ENV not in {e["name"] for e in plain["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
 def test_restricted_pod_security() -> None:
     pod = m.build_stage_job(_owner(), spec_of(cr()), StageName.PII, config())["spec"]["template"]["spec"]
     ctr = pod["containers"][0]

@@ -55,7 +55,7 @@ def test_full_run_in_order_with_headline_and_ttl() -> None:
     assert [s["phase"] for s in status["stages"]] == ["Succeeded"] * 3
     assert status["headline"] == {"sqs": 7.9, "dps": 9.1}
     assert status["artifacts"]["report"] == "s3://runs/ns/demo-0123abcd/evaluate/report.html"
-    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Ready": "True", "Failed": "False"}
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Ready": "True", "Failed": "False", "Stalled": "False"}
     # ttlSecondsAfterFinished only once each result was in status
     assert all(j["spec"].get("ttlSecondsAfterFinished") == 3600 for j in cluster.jobs().values())
     reasons = [e.reason for e in events]

@@ -21,7 +21,7 @@ def cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
     )
 
 
-@pytest.mark.parametrize("args", [[], ["run"], ["stage"], ["validate"], ["crd"]])
+@pytest.mark.parametrize("args", [[], ["run"], ["stage"], ["validate"], ["crd"], ["clean"]])
 def test_every_command_answers_help(args: list[str]) -> None:
     result = cli(*args, "--help")
     assert result.returncode == 0, result.stderr

@@ -25,7 +25,7 @@ def test_run_writes_status_and_resumes(small_csv: Path, tmp_path: Path) -> None:
     assert [s.phase.value for s in first.stages] == ["Succeeded"]
     on_disk = JobStatus.model_validate(json.loads((run / "status.json").read_text()))
     assert on_disk.phase.value == "Succeeded" and on_disk.artifacts.run_uri == str(run)
-    assert {c.type: c.status for c in on_disk.conditions} == {"Ready": "True", "Failed": "False"}
+    assert {c.type: c.status for c in on_disk.conditions} == {"Ready": "True", "Failed": "False", "Stalled": "False"}
     assert (run / "prepare" / "train.parquet").exists()
 
     second = run_job(job, str(run), only=PREPARE_ONLY)

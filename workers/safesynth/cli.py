@@ -155,11 +155,13 @@ def crd() -> None:
 
 
 def _mount_command_groups() -> None:
+    from safesynth.commands.clean import clean_command
     from safesynth.commands.evaluate import evaluate_command
     from safesynth.commands.pii import app as pii_app
 
     app.add_typer(pii_app, name="pii", help="Preview PII detection: `safesynth pii plan DATA`.")
     app.command("evaluate")(evaluate_command)
+    app.command("clean")(clean_command)
 
 
 _mount_command_groups()

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 from safesynth.errors import SafeSynthError
 from safesynth.progress import LogProgress, Progress
 from safesynth.spec.models import SafeSynthJob, SafeSynthJobSpec, StageName
-from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, now_iso, set_condition
+from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, now_iso, set_condition, set_failed
 from safesynth.stages import registry
 from safesynth.stages.runner import execute_stage
 from safesynth.store import ArtifactStore, open_store
@@ -95,7 +95,7 @@ def run_job(
             status.phase, status.completion_time = JobPhase.FAILED, now_iso()
             status.message = f"stage {name.value} failed: {err.reason}"
             status.conditions = set_condition(status.conditions, "Ready", False, err.reason, status.message)
-            status.conditions = set_condition(status.conditions, "Failed", True, err.reason, entry.message)
+            status.conditions = set_failed(status.conditions, True, err.reason, entry.message)
             publish()
             raise
         entry.phase = StagePhase.SKIPPED if outcome.skipped else StagePhase.SUCCEEDED
@@ -107,7 +107,7 @@ def run_job(
     status.phase, status.stage, status.completion_time = JobPhase.SUCCEEDED, None, now_iso()
     status.message = f"{len(selected)} stage(s) done"
     status.conditions = set_condition(status.conditions, "Ready", True, "Succeeded", status.message)
-    status.conditions = set_condition(status.conditions, "Failed", False, "Succeeded")
+    status.conditions = set_failed(status.conditions, False, "Succeeded")
     publish()
     return status
 

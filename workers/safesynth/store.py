@@ -222,8 +222,8 @@ class LocalStore(ArtifactStore):
 
     def delete_prefix(self, prefix: str) -> None:
         super().delete_prefix(prefix)
-        folder = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else None
-        if folder is not None and folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+        folder = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
             shutil.rmtree(folder)  # the emptied folder tree, so `ls` shows what a run holds
 
     def _put_file(self, src: Path, key: str) -> None:

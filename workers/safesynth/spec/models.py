@@ -26,9 +26,11 @@ KIND = "SafeSynthJob"
 PLURAL = "safesynthjobs"
 SHORT_NAMES = ["ssj"]
 
-# Child objects are named "<job>-<stage>"; the longest stage name is "generate"
-# (8 chars + 1 dash). Job names feed pod names too, which get a 6-char suffix
-# from the Job controller ("-xxxxx") and must stay ≤ 63 characters.
+# Child Jobs are named "<job>-<stage>" (longest: "-generate", 9 characters). The
+# Job controller copies a Job's name into its pods' `batch.kubernetes.io/job-name`
+# label, and a label value may hold at most 63 characters, so a longer Job name is
+# rejected (pod names are not the limit: generateName truncates them). 63 - 9 = 54;
+# 52 leaves two characters of slack for a longer stage or suffix later.
 MAX_JOB_NAME_LENGTH = 52
 DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(([KMGTPE]i)|[numkMGTPE]|([eE][-+]?[0-9]+))?$"

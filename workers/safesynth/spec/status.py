@@ -118,3 +118,12 @@ def set_condition(
             )
         )
     return out
+
+
+def set_failed(
+    conditions: list[Condition], failed: bool, reason: str, message: str = "", generation: Optional[int] = None
+) -> list[Condition]:
+    """Failed, and Stalled with the same value: Argo CD and people read Failed; Flux's kstatus reads only
+    Ready/Reconciling/Stalled, and without Stalled a failed job looks "in progress" until Flux times out."""
+    out = set_condition(conditions, "Failed", failed, reason, message, generation)
+    return set_condition(out, "Stalled", failed, reason, message, generation)
