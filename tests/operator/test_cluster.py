@@ -292,7 +292,8 @@ def _run_prepare(cluster: KubeAPI, operator: Callable[..., OperatorProcess], sma
                  ) -> None:
     # file:// keeps the kubelet from mapping the run folder into the pod's /tmp emptyDir.
     op = operator(stages="prepare", artifacts_uri=(tmp_path / "runs").as_uri())
-    cluster.kubectl("apply", "-f", "-", input=manifest(data={"uri": str(small_csv)}), check=True)
+    cluster.kubectl("apply", "-f", "-", input=manifest(data={"uri": str(small_csv)},
+                                                       artifacts={"deleteOnRemoval": True}), check=True)
     wait_for(lambda: status(cluster).get("phase") in ("Succeeded", "Failed"), timeout=60, op=op)
     st = status(cluster)
     assert st["phase"] == "Succeeded", st
@@ -300,3 +301,7 @@ def _run_prepare(cluster: KubeAPI, operator: Callable[..., OperatorProcess], sma
     assert summary["stage"] == "prepare" and summary["skipped"] is False and summary["specHash"]
     run = Path(st["artifacts"]["runUri"].removeprefix("file://"))
     assert (run / "prepare" / "summary.json").exists() and (run / "prepare" / "train.parquet").exists()
+    # deleteOnRemoval: deleting the job runs the real `safesynth clean` in a cleanup pod.
+    cluster.kubectl("delete", "-n", NS, "ssj", "demo", "--wait=false", check=True)
+    wait_for(lambda: cluster.objects.find("safesynthjobs", "demo", NS) is None, timeout=60, op=op)
+    assert not run.exists() and (tmp_path / "runs").exists()
