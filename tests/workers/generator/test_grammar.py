@@ -41,7 +41,8 @@ def test_every_training_row_is_accepted(setup) -> None:  # type: ignore[no-untyp
 
 @pytest.mark.parametrize(("column", "value", "ok"), [
     ("age", "17", False), ("age", "100", False), ("age", "41", True), ("age", "089", False), ("group", "d", False), ("group", "b", True),
-    ("visit", "2020-02-30", True),  # well-formed; the validator rejects impossible dates
+    # An 80-day date column is spelled out day by day: no impossible date, no day past the last one.
+    ("visit", "2020-02-30", False), ("visit", "2020-03-20", True), ("visit", "2020-03-21", False),
     ("visit", "2020-13-01", False), ("visit", "1999-01-01", False), ("income", "1.2.3", False),
     ("smoker", "yes", False), ("note", "anything at all", True), ("age", None, False), ("note", None, True),
 ])
@@ -59,3 +60,24 @@ def test_fixed_values_allow_only_that_value(setup) -> None:  # type: ignore[no-u
     g = Grammar(cols, tok, tok.vocab_size, fixed={"age": "42"})
     start = g.masks[g.start].nonzero().flatten().tolist()
     assert start == tok.encode_values(["4"])[0]  # only "4" may begin the age field, and null may not
+
+
+def test_date_spelling_is_exact_only_for_narrow_spans() -> None:
+    from datetime import datetime, timezone
+
+    from safesynth.generator.grammar import EXACT_DATE_DAYS, column_dfa
+
+    def secs(day: str) -> float:
+        return datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()
+
+    def column(lo: str, hi: str) -> C.ColumnInfo:
+        return C.ColumnInfo(name="d", kind="datetime", dtype="datetime64[ns]", style=C.DATE,
+                            minimum=secs(lo), maximum=secs(hi))
+
+    narrow = column_dfa(column("2024-02-27", "2024-03-02"))
+    accepted = [d for d in ("2024-02-26", "2024-02-27", "2024-02-29", "2024-02-30", "2024-03-02", "2024-03-03")
+                if narrow.run(narrow.start, d) in narrow.accept]
+    assert accepted == ["2024-02-27", "2024-02-29", "2024-03-02"]
+    wide = column_dfa(column("1990-01-01", "2000-12-31"))
+    assert (secs("2000-12-31") - secs("1990-01-01")) / 86_400 > EXACT_DATE_DAYS
+    assert wide.run(wide.start, "1995-02-30") in wide.accept  # well-formed: left to the validator

@@ -83,6 +83,10 @@ def free_automaton(content_mask: Any, allow_empty: bool) -> Automaton:
 
 SMALL_INTEGER_RANGE = 2000  # integer ranges up to this size are spelled out exactly (a character trie)
 MAX_YEAR_SPAN = 1000  # date bounds spanning more years than this do not limit the year
+# Date columns spanning up to this many days are spelled out day by day (a character trie of about
+# two states a day), so the sampler cannot write a day out of range or an impossible date; wider
+# spans keep the generic YYYY-MM-DD automaton (smaller grammar) and leave range checks to the validator.
+EXACT_DATE_DAYS = 1500
 
 
 def column_dfa(col: ColumnInfo) -> Optional[formats.CharDFA]:
@@ -105,6 +109,8 @@ def column_dfa(col: ColumnInfo) -> Optional[formats.CharDFA]:
         return formats.float_dfa(formats.digits_of(biggest), negative=lo < 0,
                                  min_int_digits=formats.digits_of(lo) if lo >= 1 else 1, exponent=not positional,
                                  max_decimals=col.extra.get("decimals"))
+    if col.kind == "datetime" and col.style == DATE and known and 0 <= hi - lo <= EXACT_DATE_DAYS * 86_400:
+        return formats.strings_dfa(_dates_between(lo, hi))
     if col.kind == "datetime" and col.style in (DATE, ISO):
         years = None
         if known:
@@ -113,6 +119,18 @@ def column_dfa(col: ColumnInfo) -> Optional[formats.CharDFA]:
                 years = [str(y) for y in range(y0, y1 + 1)]
         return formats.date_dfa(years) if col.style == DATE else formats.iso_dfa(years, offset=col.tz_aware)
     return None
+
+
+def _dates_between(lo: float, hi: float) -> list[str]:
+    """Every YYYY-MM-DD day from lo to hi (epoch seconds, inclusive): no 30 February, no day out of bounds."""
+    import datetime as dt
+
+    epoch = dt.datetime(1970, 1, 1)
+    first = (epoch + dt.timedelta(seconds=lo)).date()
+    last = (epoch + dt.timedelta(seconds=hi)).date()
+    if dt.datetime.combine(first, dt.time()) < epoch + dt.timedelta(seconds=lo):
+        first += dt.timedelta(days=1)  # lo falls inside a day: that day's midnight is out of bounds
+    return [(first + dt.timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
 def _year(seconds: float) -> int:

@@ -14,7 +14,7 @@ Reasons are words, never values: they go into summaries and logs.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any, Iterable, Optional, Sequence
 
 from safesynth.generator.columns import ColumnInfo
@@ -55,6 +55,8 @@ class RowValidator:
         self.tokenizer = tokenizer
         self.training_keys = set(training_keys) if training_keys is not None else None
         self.rejected: Counter[str] = Counter()
+        # Which column broke a row, by reason: names and counts only, so the summary can say where to look.
+        self.rejected_by_column: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.checked = 0  # rows seen
         self.valid = 0  # rows that passed the schema checks (copies of training rows included)
         self.copies = 0  # valid rows equal to a training row
@@ -63,9 +65,15 @@ class RowValidator:
         """(values, None) for a valid row, (None, reason) otherwise; copies are counted either way."""
         try:
             fields = self.tokenizer.decode_row(ids, len(self.cols))
-            values = [check_value(f, c) for f, c in zip(fields, self.cols)]
         except FieldError as err:
             return None, err.reason
+        values = []
+        for f, c in zip(fields, self.cols):
+            try:
+                values.append(check_value(f, c))
+            except FieldError as err:
+                self.rejected_by_column[c.name][err.reason] += 1
+                return None, err.reason
         return values, None
 
     def accept(self, ids: Sequence[int], drop_copies: bool = False) -> Optional[list[Any]]:

@@ -175,6 +175,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         "validFraction": round(validator.valid / sampled, 4) if sampled else None,
         "acceptedFraction": round(len(accepted_rows) / sampled, 4) if sampled else None,
         "invalid": {r: validator.rejected.get(r, 0) for r in REASONS},
+        "invalidByColumn": {name: dict(sorted(c.items())) for name, c in sorted(validator.rejected_by_column.items())},
         "rowsPerSecond": round(len(accepted_rows) / sample_s, 1) if sample_s > 0 else None,
         "exactCopies": validator.copies if keys is not None else None,
         "exactCopiesInOutput": copies_out if keys is not None else None,
