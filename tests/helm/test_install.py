@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from safesynth.spec.models import STAGE_ORDER
-from tests.helm import chart
+from tests.helm import argocd_health, chart
 from tests.kubeapi.fixtures import KubeAPI
 from tests.kubeapi.server import RequestRecord
 from tests.operator.operator_process import OperatorProcess
@@ -166,6 +166,9 @@ def test_helm_install_cluster_wide_then_a_job_runs_within_the_granted_rbac(
 
     assert denied(kube_api, operator_requests(kube_api), FULLNAME, RELEASE_NS) == []
     assert not any(r.resource == "secrets" for r in operator_requests(kube_api))
+
+    # The Argo CD health check reads the status the real operator wrote.
+    assert argocd_health.health(kube_api.objects.get("safesynthjobs", "demo", "team"))[0] == "Healthy"
 
     out = kube_api.helm("uninstall", RELEASE, "--namespace", RELEASE_NS)
     assert out.returncode == 0, out.stderr
