@@ -69,7 +69,8 @@ def render_error(*values: Path | Manifest, sets: Iterable[str] = (), tmp: Option
 def one(docs: list[Manifest], kind: str, name: Optional[str] = None) -> Manifest:
     """The single object of a kind (and name); fails listing what there is otherwise."""
     found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
-    assert len(found) == 1, f"{len(found)} {kind} {name or ''}; rendered: {[(d['kind'], d['metadata']['name']) for d in docs]}"
+    rendered = [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert len(found) == 1, f"{len(found)} {kind} {name or ''}; rendered: {rendered}"
     return found[0]
 
 

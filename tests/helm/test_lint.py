@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,22 @@ def test_wrong_values_fail_the_schema(sets: list[str], where: str) -> None:
 def test_lint_fails_on_wrong_values_too() -> None:
     out = chart.helm("lint", "--strict", str(chart.CHART), "--set", "jobs.backoffLimit=-1", check=False)
     assert out.returncode != 0 and "/jobs/backoffLimit" in out.stdout + out.stderr
+
+
+def test_kube_version_floor() -> None:
+    """CRD validation rules (CEL) are GA from 1.29: older clusters are refused at install."""
+    assert chart.helm("template", "ss", str(chart.CHART), "--kube-version", "1.29.0", check=False).returncode == 0
+    out = chart.helm("template", "ss", str(chart.CHART), "--kube-version", "1.28.9", check=False)
+    assert out.returncode != 0 and "kubeVersion" in out.stderr
+
+
+def test_packaged_chart_carries_the_rules_and_crds_but_not_ci_values(tmp_path: Path) -> None:
+    chart.helm("package", str(chart.CHART), "--destination", str(tmp_path))
+    (archive,) = tmp_path.glob("safesynth-*.tgz")
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert {"safesynth/files/rbac.yaml", "safesynth/crds/safesynthjobs.safesynth.io.yaml",
+            "safesynth/values.schema.json"} <= names
+    assert not [n for n in names if n.startswith("safesynth/ci/")]
+    out = chart.helm("template", "ss", str(archive))
+    assert "kind: ClusterRole\n" in out.stdout and "safesynthjobs/status" in out.stdout

@@ -85,8 +85,12 @@ namespaced Role can hold, or the read-only cluster-scoped ones.
 */}}
 {{- define "safesynth.rbacRules" -}}
 {{- $clusterScoped := list "customresourcedefinitions" "namespaces" -}}
+{{- $all := (.root.Files.Get "files/rbac.yaml" | fromYaml).rules -}}
+{{- if not $all -}}
+{{- fail "files/rbac.yaml yields no RBAC rules: is it missing from the chart package?" -}}
+{{- end -}}
 {{- $rules := list -}}
-{{- range (.root.Files.Get "files/rbac.yaml" | fromYaml).rules -}}
+{{- range $all -}}
 {{- $isCluster := false -}}
 {{- range .resources -}}
 {{- if has . $clusterScoped -}}{{- $isCluster = true -}}{{- end -}}
