@@ -57,5 +57,6 @@ crd: $(STAMP)
 	$(VENV)/bin/safesynth crd > crds/safesynthjobs.safesynth.io.yaml
 	cp crds/safesynthjobs.safesynth.io.yaml helm/safesynth/crds/
 
+	cp operator/safesynth_operator/rbac.yaml helm/safesynth/files/
 clean:
 	rm -rf $(VENV) safesynth-runs .pytest_cache

@@ -80,4 +80,5 @@ def test_date_spelling_is_exact_only_for_narrow_spans() -> None:
     assert accepted == ["2024-02-27", "2024-02-29", "2024-03-02"]
     wide = column_dfa(column("1990-01-01", "2000-12-31"))
     assert (secs("2000-12-31") - secs("1990-01-01")) / 86_400 > EXACT_DATE_DAYS
-    assert wide.run(wide.start, "1995-02-30") in wide.accept  # well-formed: left to the validator
+    assert wide.run(wide.start, "1995-02-29") in wide.accept  # month-aware, but leap years are the validator's
+    assert wide.run(wide.start, "1995-04-31") not in wide.accept

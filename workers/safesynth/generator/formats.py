@@ -156,14 +156,22 @@ def _chain(dfa: CharDFA, q: int, parts: list[frozenset[str] | str]) -> int:
     return q
 
 
-def _two_digits(dfa: CharDFA, q: int, first_then_second: list[tuple[str, frozenset[str] | str]]) -> int:
+def _two_digits(dfa: CharDFA, q: int, first_then_second: list[tuple[str, frozenset[str] | str]],
+                end: Optional[int] = None) -> int:
     """Two digits where the second's range depends on the first: [(first chars, second chars), ...]."""
-    end = dfa.new()
+    end = dfa.new() if end is None else end
     for first, second in first_then_second:
         mid = dfa.new()
         dfa.add(q, first, mid)
         dfa.add(mid, second, end)
     return end
+
+
+_MONTH_DAYS: tuple[tuple[tuple[str, ...], list[tuple[str, frozenset[str] | str]]], ...] = (
+    (("01", "03", "05", "07", "08", "10", "12"), [("0", NONZERO), ("12", DIGITS), ("3", "01")]),
+    (("04", "06", "09", "11"), [("0", NONZERO), ("12", DIGITS), ("3", "0")]),
+    (("02",), [("0", NONZERO), ("12", DIGITS)]),
+)
 
 
 def _date(dfa: CharDFA, years: Optional[list[str]] = None) -> int:
@@ -177,9 +185,20 @@ def _date(dfa: CharDFA, years: Optional[list[str]] = None) -> int:
             dfa.add(e, "-", q)
     else:
         q = _chain(dfa, dfa.start, [DIGITS, DIGITS, DIGITS, DIGITS, "-"])
-    q = _two_digits(dfa, q, [("0", NONZERO), ("1", "012")])
-    q = _chain(dfa, q, ["-"])
-    return _two_digits(dfa, q, [("0", NONZERO), ("12", DIGITS), ("3", "01")])
+    # The month decides the last day (February up to 29: leap years are left to the validator), so the
+    # sampler cannot write 31 April; each month group has its own path to one shared end state.
+    end = dfa.new()
+    for months, days in _MONTH_DAYS:
+        mid = dfa.new()
+        for m in months:
+            first = dfa.step(q, m[0])
+            if first is None:
+                first = dfa.new()
+                dfa.add(q, m[0], first)
+            dfa.add(first, m[1], mid)
+        dash = _chain(dfa, mid, ["-"])
+        _two_digits(dfa, dash, days, end)
+    return end
 
 
 def date_dfa(years: Optional[list[str]] = None) -> CharDFA:

@@ -93,6 +93,15 @@ def filter_top_p(probs: Any, top_p: float) -> Any:
     return kept / kept.sum(-1, keepdim=True)
 
 
+def cache_argument(model: Any) -> str:
+    """The forward() keyword for the KV cache: `cache` in recent transformers 5 releases, which warn
+    that the older `past_key_values` is going away; a peft wrapper forwards to its base model's name."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
 COMPACT_SHARE = 0.25  # drop finished rows from the batch and the cache once they are this share of it
 
 
@@ -114,9 +123,10 @@ def sample_batch(
     state = torch.full((n,), grammar.start, dtype=torch.long, device=device)
     x = torch.full((n, 1), bos, dtype=torch.long, device=device)
     cache = buffered_cache(max_len + 1)
+    cache_arg = cache_argument(model)
     with torch.inference_mode():
         for t in range(max_len):
-            logits = model(input_ids=x, past_key_values=cache, use_cache=True).logits[:, -1, :].float()
+            logits = model(input_ids=x, **{cache_arg: cache}, use_cache=True).logits[:, -1, :].float()
             logits.masked_fill_(~grammar.masks[state, : logits.shape[-1]], float("-inf")).div_(temperature)
             if top_p < 1.0:
                 logits.masked_fill_(~top_p_keep(torch.softmax(logits, dim=-1), top_p), float("-inf"))
