@@ -107,3 +107,17 @@ def test_stop_reason(history: list, stops: bool) -> None:
 def test_batch_request_scales_with_the_acceptance_rate() -> None:
     assert batch_request(100, 0, 0, 256) == 110 and batch_request(100, 50, 100, 256) == 220
     assert batch_request(1, 10, 10, 256) == 16 and batch_request(10_000, 1, 1, 256) == 256
+
+
+def test_identifier_columns_keep_their_share_of_missing_values(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    df = table()
+    df.loc[df.index % 2 == 0, "pid"] = pd.NA  # an optional identifier, like an SSN many rows lack
+    store = LocalStore(tmp_path / "run")
+    write_prepared(store, df)
+    spec = tiny_spec(tmp_path, training={"epochs": 1}, generation={**LENIENT, "numRecords": 400})
+    execute_stage(train, spec, store, LogProgress())
+    execute_stage(generate, spec, store, LogProgress())
+    out = store.read_table("generate/synthetic.parquet")
+    assert 0.4 < out["pid"].isna().mean() < 0.6 and out["pid"].dtype == df["pid"].dtype
+    assert out["pid"].dropna().is_unique

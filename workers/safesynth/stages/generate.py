@@ -159,7 +159,13 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         elif col.kind == "identifier":
             avoid = train_df[col.name].dropna().astype(str).tolist() if col.name in train_df.columns else []
             ids = make_identifiers(n_target, col.style, rng, avoid, numeric="int" in col.dtype.lower())
-            out[col.name] = _identifier_series(ids, col)
+            series = _identifier_series(ids, col)
+            share = float(train_df[col.name].isna().mean()) if col.name in train_df.columns else 0.0
+            if share > 0:  # keep the column's share of missing values: an optional SSN stays optional
+                if series.dtype.kind in "iu":
+                    series = series.astype("Int64")
+                series = series.mask(rng.random(n_target) < share)
+            out[col.name] = series
         else:
             out[col.name] = values_to_frame([[None]] * n_target, [col])[col.name]
     synthetic = pd.DataFrame(out, columns=[c.name for c in cols])
