@@ -121,3 +121,10 @@ def test_identifier_columns_keep_their_share_of_missing_values(tmp_path: Path) -
     out = store.read_table("generate/synthetic.parquet")
     assert 0.4 < out["pid"].isna().mean() < 0.6 and out["pid"].dtype == df["pid"].dtype
     assert out["pid"].dropna().is_unique
+
+
+def test_sampling_batch_defaults_to_the_device() -> None:
+    from safesynth.stages.generate import sampling_batch_size
+
+    assert sampling_batch_size(None, "cpu") == 256 and sampling_batch_size(None, "cuda") == 1024
+    assert sampling_batch_size(64, "cuda") == 64

@@ -426,7 +426,11 @@ class GenerationSpec(SpecModel):
     )
     temperature: float = Field(0.9, gt=0, le=5, description="Sampling temperature.")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
-    batch_size: int = Field(256, ge=1, le=65_536, description="Sequences sampled at once.")
+    batch_size: Optional[int] = Field(
+        None, ge=1, le=65_536,
+        description="Sequences sampled at once. Unset: 256 on CPU, 1024 on a GPU (decoding there is bound by "
+        "kernel launches per step, so wider batches are nearly free).",
+    )
     max_invalid_fraction: float = Field(
         0.5, ge=0, le=1, description="Stop when more than this share of rows is invalid for `patience` batches."
     )
