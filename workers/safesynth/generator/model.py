@@ -121,6 +121,14 @@ def resolve_base_model(ref: str) -> BaseModelRef:
     return BaseModelRef(ref)  # a hub id: transformers finds it in the local cache or downloads it
 
 
+def quiet_transformers() -> None:
+    """No tqdm bars from transformers' own loading and saving: stages report progress through
+    safesynth.progress, and a pod's log should not fill with carriage-return bars."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+
+
 def load_pretrained(ref: str, device: str, qlora: bool = False) -> tuple[Any, Any]:
     """(model, hf_tokenizer) for `ref`; float32 on CPU, bfloat16 on CUDA, 4-bit NF4 with qlora."""
     import torch
@@ -139,6 +147,7 @@ def load_pretrained(ref: str, device: str, qlora: bool = False) -> tuple[Any, An
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     if qlora:
         kwargs["quantization_config"] = _qlora_config(device, base)  # (raises for GGUF, so nothing is overwritten)
+    quiet_transformers()
     try:
         tok = AutoTokenizer.from_pretrained(base.path, **({"gguf_file": base.gguf_file} if base.gguf_file else {}))
         model = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype, **kwargs)
@@ -175,6 +184,7 @@ def save_model(model: Any, folder: str | Path) -> None:
     if quantizer is not None and "gguf" in type(quantizer).__name__.lower():
         model.hf_quantizer = None
         model.config.quantization_config = None
+    quiet_transformers()
     model.save_pretrained(str(folder), safe_serialization=True)
 
 
@@ -184,5 +194,6 @@ def load_model(folder: str | Path, device: str) -> Any:
     from transformers import AutoModelForCausalLM
 
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    quiet_transformers()
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
     return model.to(device).eval()
