@@ -13,7 +13,6 @@ tests/kubeapi/README.md), so this comparison is the check.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -25,22 +24,13 @@ from tests.helm import argocd_health, chart
 from tests.kubeapi.fixtures import KubeAPI
 from tests.kubeapi.server import RequestRecord
 from tests.operator.operator_process import OperatorProcess
+from tests.operator.test_cluster import wait_for
 
 pytestmark = [pytest.mark.cluster, chart.needs_helm, chart.needs_kubectl]
 
 RELEASE_NS = "safesynth-system"
 RELEASE = "ss"
 FULLNAME = f"{RELEASE}-safesynth"
-
-
-def wait_for(what: Callable[[], Any], op: OperatorProcess, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out; operator log:\n{op.log()}")
 
 
 def namespace(kube_api: KubeAPI, name: str) -> None:
@@ -155,7 +145,7 @@ def test_helm_install_cluster_wide_then_a_job_runs_within_the_granted_rbac(
     op = start_operator()
     namespace(kube_api, "team")
     kube_api.kubectl("apply", "-f", "-", input=job_manifest("demo", "team"), check=True)
-    wait_for(lambda: phase(kube_api, "demo", "team") == "Succeeded", op)
+    wait_for(lambda: phase(kube_api, "demo", "team") == "Succeeded", timeout=30, op=op)
 
     # The chart's defaults reached the stage Jobs through the settings file.
     train = kube_api.objects.get("jobs", "demo-train", "team")["spec"]["template"]["spec"]
@@ -193,7 +183,8 @@ def test_kubectl_apply_of_the_namespaced_rendering_watches_only_those_namespaces
     op = start_operator()
     for ns in ("team-a", "team-b", "elsewhere"):
         kube_api.kubectl("apply", "-f", "-", input=job_manifest("demo", ns), check=True)
-    wait_for(lambda: phase(kube_api, "demo", "team-a") == phase(kube_api, "demo", "team-b") == "Succeeded", op)
+    wait_for(lambda: phase(kube_api, "demo", "team-a") == phase(kube_api, "demo", "team-b") == "Succeeded",
+             timeout=30, op=op)
     assert phase(kube_api, "demo", "elsewhere") is None, "a namespace outside watchNamespaces is left alone"
     assert kube_api.objects.list("jobs", "elsewhere") == []
 
