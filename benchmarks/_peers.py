@@ -11,9 +11,11 @@ safesynth's prepare/pii schema), so they differ only in how they model:
 - identifier columns (unique per row: ids, phones, e-mails) are modelled by
   no peer; each gets fresh unique values (`<column>-<n>`), as our generator
   makes fresh identifiers. Quality metrics skip identifiers anyway;
-- free-text columns: the marginals floor and SDV treat them as categories
-  (they resample training texts; SDV has no free-text model); smartnoise's
-  marginal-based synthesizers cannot, so they leave them empty;
+- free-text columns: no peer has a free-text model. The marginals floor and
+  GaussianCopula treat them as categories (they resample whole training
+  texts, cheaply); CTGAN, MST and AIM leave them empty (as categories they
+  would one-hot ~one level per row: CTGAN took 7.5 min on the quickstart's
+  note column for nothing a user would want, and MST/AIM's domains explode);
 - everything else is passed as the library's own type (SDV sdtypes;
   smartnoise categorical / continuous, dates as days since 1970).
 """
@@ -30,20 +32,21 @@ NUMERIC = ("integer", "float")
 DISCRETE = ("categorical", "boolean")
 PEERS = ("marginals", "gaussian_copula", "ctgan", "mst", "aim")
 DP_PEERS = ("mst", "aim")
+NO_TEXT = ("ctgan", "mst", "aim")  # peers that leave free-text columns empty (see above)
 
 
 def column_roles(kinds: Mapping[str, str], peer: str) -> dict[str, str]:
     """What a peer does with each column: "model", "fresh_id" or "empty" (left null).
 
     Pure decision, unit-tested: identifiers always get fresh ids; free text is
-    empty for the smartnoise synthesizers, which model only discrete and
-    binned continuous columns; empty columns stay empty.
+    empty for CTGAN and the smartnoise synthesizers (NO_TEXT); empty columns
+    stay empty.
     """
     roles = {}
     for col, kind in kinds.items():
         if kind == "identifier":
             roles[col] = "fresh_id"
-        elif kind == "empty" or (kind == "text" and peer in DP_PEERS):
+        elif kind == "empty" or (kind == "text" and peer in NO_TEXT):
             roles[col] = "empty"
         else:
             roles[col] = "model"

