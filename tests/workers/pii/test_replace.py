@@ -72,3 +72,18 @@ def test_same_key_same_output_other_key_other_output(keys: KeyRing, other_keys: 
     b = run(KeyRing(keys.key, "environment"))[2].table
     c = run(other_keys)[2].table
     assert a.equals(b) and not a["first_name"].equals(c["first_name"])
+
+
+def test_integer_identifier_stays_an_integer_column(keys: KeyRing) -> None:
+    """A numeric study id (covid_testing's subject_id) is tokenized into integers, same id → same token."""
+    raw = pd.DataFrame({"subject_id": [1001, 1002, 1001, 1003, 1004, 1002] * 5,
+                        "first_name": ["John", "Mary", "John", "Linda", "James", "Mary"] * 5})
+    schema = infer_schema(raw)
+    df = coerce_to_schema(raw, schema)
+    pii = PiiSpec()
+    plan = build_plan(schema, classify_table(df, schema, pii), pii)
+    out = apply_plan(df, plan, keys, pii, schema=schema).table
+    assert str(out["subject_id"].dtype) == "int64"
+    assert not set(out["subject_id"]) & set(df["subject_id"])
+    assert (out.groupby(df["subject_id"])["subject_id"].nunique() == 1).all()
+    assert out["subject_id"].nunique() == 4

@@ -149,8 +149,9 @@ def _output_series(present: list[Any], mask: np.ndarray, like: pd.Series) -> pd.
         out[mask] = pd.to_datetime(pd.Series(present, index=like.index[mask]))
         return out
     if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present):
-        out = pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=like.index)
-        out[mask] = present
+        ints = pd.array([pd.NA] * n, dtype="Int64")
+        ints[mask] = np.asarray(present, dtype="int64")  # a list here trips pandas' masked putmask
+        out = pd.Series(ints, index=like.index)
         return out if out.isna().any() else out.astype("int64")
     if present and all(isinstance(v, (float, np.floating)) for v in present):
         out = pd.Series(np.nan, index=like.index, dtype="float64")
