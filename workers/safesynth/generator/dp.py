@@ -28,7 +28,11 @@ Where epsilon goes (basic sequential composition, so the parts add up):
     ranges rejected real values (a children's hospital's dates of birth ended
     up within three years). Partial ranges only seed the public rows. Declared
     domains are always enforced.
-- DP-SGD gets the rest: epsilon - schema part, delta - schema deltas. opacus's
+- `marginalEpsilon` (with public pretraining on; default min(1, epsilon/8))
+  releases every modeled column's one-way histogram over its public domain
+  with the Laplace mechanism (`marginals.py`); the public pretraining rows are
+  sampled from those histograms. Pure epsilon, no delta.
+- DP-SGD gets the rest: epsilon - schema part - marginal part, delta - schema deltas. opacus's
   PRV accountant (tighter than RDP here: noise 0.544 vs 0.579 at epsilon 8) picks
   the noise multiplier for the planned steps; RDP is the fallback when PRV fails.
   Poisson sampling with rate q = 1/len(loader) ~ batch/n, per-sample clipping
@@ -86,6 +90,7 @@ class BudgetPlan:
     delta: float
     schema_epsilon: float = 0.0
     schema_delta: float = 0.0
+    marginal_epsilon: float = 0.0
     category_columns: list[str] = field(default_factory=list)
     bound_columns: list[str] = field(default_factory=list)
 
@@ -99,8 +104,13 @@ class BudgetPlan:
         return self.schema_delta / len(self.category_columns) if self.category_columns else 0.0
 
     @property
+    def released_epsilon(self) -> float:
+        """What the releases outside DP-SGD spend: the schema and the marginals."""
+        return self.schema_epsilon + self.marginal_epsilon
+
+    @property
     def train_epsilon(self) -> float:
-        return self.epsilon - self.schema_epsilon
+        return self.epsilon - self.released_epsilon
 
     @property
     def train_delta(self) -> float:
@@ -110,6 +120,7 @@ class BudgetPlan:
         return {
             "epsilonTotal": self.epsilon, "deltaTotal": self.delta,
             "schemaEpsilon": self.schema_epsilon, "schemaDelta": self.schema_delta,
+            "marginalEpsilon": self.marginal_epsilon,
             "trainEpsilonTarget": self.train_epsilon, "trainDelta": self.train_delta,
             "releasedCategories": list(self.category_columns), "releasedBounds": list(self.bound_columns),
         }
@@ -137,6 +148,15 @@ def schema_epsilon(privacy: Any) -> float:
     return min(DEFAULT_SCHEMA_EPSILON, privacy.epsilon * DEFAULT_SCHEMA_SHARE)
 
 
+def marginal_epsilon(privacy: Any) -> float:
+    """privacy.marginalEpsilon, or min(1, epsilon/8) when unset; 0 without public pretraining (nothing uses them)."""
+    if not privacy.public_pretrain:
+        return 0.0
+    if privacy.marginal_epsilon is not None:
+        return float(privacy.marginal_epsilon)
+    return min(DEFAULT_SCHEMA_EPSILON, privacy.epsilon * DEFAULT_SCHEMA_SHARE)
+
+
 def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> BudgetPlan:
     """Split privacy.epsilon/delta between schema releases and DP-SGD; PrivacyBudgetError when impossible."""
     delta = privacy.delta if privacy.delta is not None else auto_delta(n_rows)
@@ -148,14 +168,15 @@ def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> Budget
         elif what == "bounds":
             plan.bound_columns.append(col.name)
     if plan.category_columns or plan.bound_columns:
-        schema_eps = schema_epsilon(privacy)
-        if schema_eps >= privacy.epsilon:
-            raise PrivacyBudgetError(
-                f"spec.privacy.schemaEpsilon ({schema_eps}) must be below spec.privacy.epsilon "
-                f"({privacy.epsilon}); or declare every column's domain in spec.privacy.domains"
-            )
-        plan.schema_epsilon = schema_eps
+        plan.schema_epsilon = schema_epsilon(privacy)
         plan.schema_delta = delta * SCHEMA_DELTA_SHARE if plan.category_columns else 0.0
+    plan.marginal_epsilon = marginal_epsilon(privacy)
+    if plan.released_epsilon >= privacy.epsilon:
+        raise PrivacyBudgetError(
+            f"spec.privacy: schemaEpsilon ({plan.schema_epsilon:g}) plus marginalEpsilon ({plan.marginal_epsilon:g}) "
+            f"must be below spec.privacy.epsilon ({privacy.epsilon:g}); lower them, or declare every column's "
+            "domain in spec.privacy.domains (then schemaEpsilon is not spent)"
+        )
     return plan
 
 
@@ -247,12 +268,8 @@ def dp_safe_columns(
                 col.minimum, col.maximum = declared
                 cols.append(col)
                 continue
-            if col.kind == "datetime":
-                stamps = pd.to_datetime(s.astype("string"), format="mixed", errors="coerce", utc=True)
-                x = (stamps.astype("int64") / 1e9).where(stamps.notna()).to_numpy(dtype=float)
-                released = dp_bounds(x, eps, year_edges(), rng)
-            else:
-                released = dp_bounds(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float), eps, number_edges(), rng)
+            edges = year_edges() if col.kind == "datetime" else number_edges()
+            released = dp_bounds(column_numbers(s, col.kind), eps, edges, rng)
             if released is not None:
                 lo, hi, covered = released
                 if col.kind == "integer":
@@ -262,6 +279,16 @@ def dp_safe_columns(
                     col.minimum, col.maximum = lo, hi
         cols.append(col)
     return cols
+
+
+def column_numbers(s: "pd.Series", kind: str) -> np.ndarray:
+    """A number or date column as floats (dates: seconds since the epoch, UTC); NaN for nulls and unparsable values."""
+    import pandas as pd
+
+    if kind == "datetime":
+        stamps = pd.to_datetime(s.astype("string"), format="mixed", errors="coerce", utc=True)
+        return (stamps.astype("int64") / 1e9).where(stamps.notna()).to_numpy(dtype=float)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
 
 
 def _declared_bounds(col: ColumnInfo, domain: Any) -> Optional[tuple[float, float]]:

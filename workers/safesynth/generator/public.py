@@ -7,19 +7,25 @@ bounds, including releases too partial for the validator to enforce) teaches the
 the budget on the values (82% valid in the same measurement). The tokenizer is
 fitted on these rows too, so its merges say nothing about private values.
 
-Each value is drawn independently: categories uniformly, numbers uniformly in
-their bounds, dates uniformly in theirs, free text from Faker's lorem words
-(a public word list), nulls at a fixed 5% rate where the column may be null.
+Each value is drawn independently. With DP one-way marginals (`marginals.py`,
+their epsilon counted in the budget) a column follows its noisy histogram:
+categories by their weights, numbers and dates uniformly within a bin picked by
+its weight, nulls at the released share. Without them: categories uniformly,
+numbers and dates uniformly in their bounds, nulls at a fixed 5% rate. Free
+text is always Faker's lorem words (a public word list).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
 from safesynth.generator.columns import DATE, TEXT, ColumnInfo
 from safesynth.generator.serialize import Field, float_text
+
+if TYPE_CHECKING:
+    from safesynth.generator.marginals import Marginal
 
 NULL_RATE = 0.05
 DEFAULT_RANGE = (0.0, 100.0)  # numbers whose bounds are unknown (no declaration, nothing passed the DP threshold)
@@ -27,45 +33,70 @@ INT_LIMIT = 2.0**53  # draws stay within exactly representable integers
 DEFAULT_DATES = (946684800.0, 1893456000.0)  # 2000-01-01 .. 2030-01-01
 
 
-def public_rows(cols: Sequence[ColumnInfo], n: int, seed: int) -> list[list[Field]]:
-    """`n` rows of fields for the modeled columns of `cols`, from the schema alone."""
+def public_rows(cols: Sequence[ColumnInfo], n: int, seed: int,
+                marginals: Optional[dict[str, "Marginal"]] = None) -> list[list[Field]]:
+    """`n` rows of fields for the modeled columns of `cols`, from the schema and DP marginals alone."""
     from faker import Faker
 
     rng = np.random.default_rng(seed)
     fake = Faker("en_US")
     fake.seed_instance(seed)
     modeled = [c for c in cols if c.modeled]
-    per_col = [_column(c, n, rng, fake) for c in modeled]
+    per_col = [_column(c, n, rng, fake, (marginals or {}).get(c.name)) for c in modeled]
     return [list(r) for r in zip(*per_col)] if per_col else [[] for _ in range(n)]
 
 
-def _column(col: ColumnInfo, n: int, rng: np.random.Generator, fake: object) -> list[Field]:
+def public_bounds(cols: Sequence[ColumnInfo]) -> dict[str, tuple[float, float]]:
+    """The range each number or date column's public rows (and its DP histogram) span."""
+    out = {}
+    for col in cols:
+        if col.kind in ("integer", "float"):
+            out[col.name] = tuple(float(np.clip(b, -INT_LIMIT, INT_LIMIT)) for b in _bounds(col, DEFAULT_RANGE))
+        elif col.kind == "datetime":
+            out[col.name] = _bounds(col, DEFAULT_DATES)
+    return out  # type: ignore[return-value]
+
+
+def _column(col: ColumnInfo, n: int, rng: np.random.Generator, fake: object,
+            marginal: Optional["Marginal"] = None) -> list[Field]:
     import pandas as pd
 
     out: list[Field]
     released = col.extra.get("released", {})
     if col.kind in ("categorical", "boolean"):
         cats = col.categories or released.get("categories") or [fake.word() for _ in range(8)]  # type: ignore[attr-defined]
-        out = [cats[i] for i in rng.integers(len(cats), size=n)]
-    elif col.kind == "integer":
-        lo, hi = (float(np.clip(b, -INT_LIMIT, INT_LIMIT)) for b in _bounds(col, DEFAULT_RANGE))
-        out = [str(int(v)) for v in rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, size=n)]
-    elif col.kind == "float":
-        lo, hi = _bounds(col, DEFAULT_RANGE)
-        out = [float_text(round(float(v), 2)) for v in rng.uniform(lo, hi, size=n)]
-    elif col.kind == "datetime":
-        lo, hi = _bounds(col, DEFAULT_DATES)
-        stamps = pd.to_datetime(rng.uniform(lo, hi, size=n), unit="s")
-        if col.style in (DATE, TEXT):
-            out = [t.strftime("%Y-%m-%d") for t in stamps]
+        if marginal is not None and marginal.categories == cats and marginal.weights.sum() > 0:
+            out = [cats[i] for i in rng.choice(len(cats), size=n, p=marginal.weights / marginal.weights.sum())]
         else:
-            out = [t.floor("s").isoformat() for t in stamps]
+            out = [cats[i] for i in rng.integers(len(cats), size=n)]
+    elif col.kind in ("integer", "float", "datetime"):
+        lo, hi = public_bounds([col])[col.name]
+        x = _numbers(lo, hi + 1 if col.kind == "integer" else hi, n, rng, marginal)
+        if col.kind == "integer":
+            out = [str(int(v)) for v in np.clip(np.floor(x), np.ceil(lo), np.floor(hi))]
+        elif col.kind == "float":
+            out = [float_text(round(float(v), 2)) for v in x]
+        else:
+            stamps = pd.to_datetime(x, unit="s")
+            if col.style in (DATE, TEXT):
+                out = [t.strftime("%Y-%m-%d") for t in stamps]
+            else:
+                out = [t.floor("s").isoformat() for t in stamps]
     else:  # text
         out = [fake.sentence(nb_words=int(rng.integers(3, 16))) for _ in range(n)]  # type: ignore[attr-defined]
     if col.nullable:
-        nulls = rng.random(n) < NULL_RATE
+        nulls = rng.random(n) < (NULL_RATE if marginal is None else marginal.null_weight)
         out = [None if z else v for v, z in zip(out, nulls)]
     return out
+
+
+def _numbers(lo: float, hi: float, n: int, rng: np.random.Generator, marginal: Optional["Marginal"]) -> np.ndarray:
+    """Uniform in [lo, hi), or uniform within bins of the marginal picked by their weights."""
+    if marginal is None or marginal.edges is None or marginal.weights.sum() <= 0:
+        return rng.uniform(lo, hi, size=n)
+    edges = marginal.edges
+    pick = rng.choice(len(edges) - 1, size=n, p=marginal.weights / marginal.weights.sum())
+    return rng.uniform(edges[pick], edges[pick + 1])
 
 
 def _bounds(col: ColumnInfo, default: tuple[float, float]) -> tuple[float, float]:

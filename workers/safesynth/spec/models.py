@@ -415,6 +415,14 @@ class PrivacySpec(SpecModel):
             "unspent when every needed domain is declared. Unset: 1, or epsilon/8 when that is smaller."
         ),
     )
+    marginal_epsilon: Optional[float] = Field(
+        None, ge=0, le=10,
+        description=(
+            "Part of epsilon (absolute, not extra) spent releasing each column's noisy histogram, which the public "
+            "pretraining rows then follow; 0 turns it off (uniform public rows). Unset: 1, or epsilon/8 when that "
+            "is smaller; unspent when publicPretrain is off."
+        ),
+    )
 
 
 # --------------------------------------------------------------------- generation

@@ -51,6 +51,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     from safesynth.generator import model as M
     from safesynth.generator import tokenizer as T
     from safesynth.generator.bundle import Bundle, save_bundle
+    from safesynth.generator.marginals import release_marginals
     from safesynth.generator.serialize import frame_to_fields
 
     tr, pv = spec.training, spec.privacy
@@ -73,18 +74,21 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     torch.manual_seed(seed)
     n = len(df)
 
-    plan = None
+    plan, marginals = None, None
     if pv.enabled:
         probe = [C.ColumnInfo(str(c), kinds[c], str(df[c].dtype)) for c in df.columns]
         plan = dp.plan_budget(pv, n, probe)
-        cols = dp.dp_safe_columns(df, kinds, pv, plan, np.random.default_rng(dp.secure_seed()))  # noise must be secret
+        secret = np.random.default_rng(dp.secure_seed())  # DP noise must not be reproducible from the spec
+        cols = dp.dp_safe_columns(df, kinds, pv, plan, secret)
+        marginals = release_marginals(df, cols, plan.marginal_epsilon, secret, public.public_bounds(cols))
     else:
         cols = C.describe_columns(df, kinds)
     if not any(c.modeled for c in cols):
         raise BadInputError(f"{src}/schema.json: every column is an identifier or empty, so there is nothing for "
                             "the generator to learn; check the column kinds in the prepare stage's schema")
     fields = frame_to_fields(df, cols)
-    public_fields = public.public_rows(cols, min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX), seed) if pv.enabled else None
+    public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
+    public_fields = public.public_rows(cols, public_n, seed, marginals) if pv.enabled else None
     lap("load")
 
     # ---- tokenizer and model
@@ -202,7 +206,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     if private is not None and plan is not None:
         train_eps = result.epsilon if result.epsilon is not None else private.epsilon_spent()
         summary.update({
-            "epsilonSpent": round(train_eps + plan.schema_epsilon, 4),
+            "epsilonSpent": round(train_eps + plan.released_epsilon, 4),
             "trainEpsilon": round(train_eps, 4),
             "delta": plan.delta,
             "noiseMultiplier": private.noise_multiplier,

@@ -1,0 +1,80 @@
+"""DP one-way marginals: counts with sensitivity one, noise that hides them, public rows that follow them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from safesynth.generator.columns import DATE, ColumnInfo
+from safesynth.generator.marginals import bin_count, domain_of, release_marginals, true_counts
+from safesynth.generator.public import public_bounds, public_rows
+
+COLS = [
+    ColumnInfo("g", "categorical", "string", categories=["a", "b", "c"]),
+    ColumnInfo("n", "integer", "int64", minimum=0, maximum=99),
+    ColumnInfo("d", "datetime", "datetime64[ns]", style=DATE, minimum=0.0, maximum=86400.0 * 100),
+    ColumnInfo("t", "text", "string"),
+    ColumnInfo("id", "identifier", "string"),
+]
+
+
+def table(n: int = 2000) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "g": pd.array(rng.choice(["a", "b", "c", None], size=n, p=[0.7, 0.2, 0.05, 0.05]), dtype="string"),
+        "n": rng.integers(0, 10, size=n),  # all mass in the first tenth of the range
+        "d": pd.to_datetime(rng.uniform(86400.0 * 90, 86400.0 * 100, size=n), unit="s"),
+        "t": pd.array(np.where(rng.random(n) < 0.4, None, "some words"), dtype="string"),
+        "id": [f"u{i}" for i in range(n)],
+    })
+
+
+def test_counts_change_by_at_most_one_per_column_when_a_row_leaves() -> None:
+    df = table(300)
+    bounds = public_bounds(COLS)
+    for col in [c for c in COLS if c.modeled]:
+        cats, edges = domain_of(col, bounds.get(col.name, (0.0, 1.0)), 8)
+        def counts(frame: pd.DataFrame) -> np.ndarray:
+            from safesynth.generator.dp import column_numbers
+            from safesynth.generator.serialize import to_field
+
+            if edges is not None:
+                x = column_numbers(frame[col.name], col.kind)
+                return true_counts(x, np.isnan(x), cats, edges)
+            f = [to_field(v, col) for v in frame[col.name].tolist()]
+            return true_counts(f, np.array([v is None for v in f]), cats, edges)
+        full = counts(df)
+        assert full.sum() == len(df)  # every row lands in exactly one bucket (values outside clip to end bins)
+        for i in (0, 7, 123):
+            assert np.abs(full - counts(df.drop(index=i))).sum() == 1
+
+
+def test_with_a_large_epsilon_the_marginals_match_the_table_and_public_rows_follow_them() -> None:
+    df = table()
+    m = release_marginals(df, COLS, epsilon=1000.0, rng=np.random.default_rng(1), bounds=public_bounds(COLS))
+    assert set(m) == {"g", "n", "d", "t"}  # identifiers are not modeled, so not released
+    assert m["g"].weights == pytest.approx([0.7, 0.2, 0.05], abs=0.03) and m["g"].null_weight == pytest.approx(0.05, abs=0.02)
+    assert m["t"].null_weight == pytest.approx(0.4, abs=0.03)
+    rows = public_rows(COLS, 3000, seed=3, marginals=m)
+    g, n_, d, t = zip(*rows)
+    assert g.count("a") / 3000 == pytest.approx(0.7, abs=0.04)
+    ints = [int(v) for v in n_ if v is not None]
+    assert max(ints) < 20 and min(ints) >= 0  # uniform over the declared 0..99 would put 80% above 20
+    days = pd.to_datetime([v for v in d if v is not None]).dayofyear
+    assert (days >= 85).mean() > 0.9  # the mass sits in the last tenth of the 100 days
+    assert t.count(None) / 3000 == pytest.approx(0.4, abs=0.04)
+    assert public_rows(COLS, 50, seed=3, marginals=m) == public_rows(COLS, 50, seed=3, marginals=m)
+
+
+def test_noise_grows_as_epsilon_shrinks_and_weights_stay_a_distribution() -> None:
+    df = table()
+    errors = []
+    for eps in (100.0, 0.01):
+        m = release_marginals(df, COLS, epsilon=eps, rng=np.random.default_rng(2), bounds=public_bounds(COLS))
+        for marginal in m.values():
+            assert (marginal.weights >= 0).all() and marginal.weights.sum() + marginal.null_weight == pytest.approx(1)
+        errors.append(abs(m["g"].weights[0] - 0.7))
+    assert errors[0] < 0.02 < errors[1]
+    assert bin_count(2000, 100.0) == 32 and bin_count(2000, 0.001) == 4  # fewer, wider bins under heavy noise
+    assert release_marginals(df, COLS, epsilon=0.0, rng=np.random.default_rng(2), bounds={}) == {}
