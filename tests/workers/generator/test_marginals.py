@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from safesynth.generator.columns import DATE, ColumnInfo
-from safesynth.generator.marginals import bin_count, domain_of, release_marginals, true_counts
+from safesynth.generator.marginals import Marginal, bin_count, domain_of, fold_unreleased, release_marginals, true_counts
 from safesynth.generator.public import public_bounds, public_rows
 
 COLS = [
@@ -78,3 +78,18 @@ def test_noise_grows_as_epsilon_shrinks_and_weights_stay_a_distribution() -> Non
     assert errors[0] < 0.02 < errors[1]
     assert bin_count(2000, 100.0) == 32 and bin_count(2000, 0.001) == 4  # fewer, wider bins under heavy noise
     assert release_marginals(df, COLS, epsilon=0.0, rng=np.random.default_rng(2), bounds={}) == {}
+
+
+def test_unreleased_categories_are_redrawn_from_the_released_marginal() -> None:
+    cols = [ColumnInfo("g", "categorical", "string", categories=["a", "b"]), ColumnInfo("t", "text", "string"),
+            ColumnInfo("open", "categorical", "string")]
+    fields = [["a", "zz", "x"], ["rare", "zz", "y"], [None, None, "x"]] * 200
+    marginal = Marginal(weights=np.array([0.0, 0.9]), null_weight=0.1, categories=["a", "b"])
+    out = fold_unreleased(fields, cols, {"g": marginal}, np.random.default_rng(0))
+    g = [r[0] for r in out]
+    assert set(g) == {"a", "b", None}
+    assert g.count("b") == 200 and g.count("a") == 200 and g.count(None) == 200  # released and nulls untouched
+    assert [r[1:] for r in out] == [r[1:] for r in fields]  # text and open categories as they were
+    assert fields[1][0] == "rare"  # the input is not modified
+    uniform = fold_unreleased(fields, cols, {}, np.random.default_rng(0))
+    assert {r[0] for r in uniform[1::3]} == {"a", "b"}

@@ -23,8 +23,11 @@ Where epsilon goes (basic sequential composition, so the parts add up):
     only part of the rows, typical of small tables where the threshold hides
     most categories: measured on the quickstart table, an open column made the
     DP model spell rare values as noise (TVComplement ~0.05), the released list
-    kept rows coherent. A released *range* is enforced only when the noisy
-    counts it keeps cover 98% of the rows (post-processing again): trimmed
+    kept rows coherent. In the DP training rows, a value outside its column's
+    enforced list is redrawn from the released ones (`marginals.fold_unreleased`)
+    so the model learns no mass that the grammar would spill onto null. A
+    released *range* is enforced only when the noisy counts it keeps cover 98%
+    of the rows (post-processing again): trimmed
     ranges rejected real values (a children's hospital's dates of birth ended
     up within three years). Partial ranges only seed the public rows. Declared
     domains are always enforced.

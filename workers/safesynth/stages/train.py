@@ -51,7 +51,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     from safesynth.generator import model as M
     from safesynth.generator import tokenizer as T
     from safesynth.generator.bundle import Bundle, save_bundle
-    from safesynth.generator.marginals import release_marginals
+    from safesynth.generator.marginals import fold_unreleased, release_marginals
     from safesynth.generator.serialize import frame_to_fields
 
     tr, pv = spec.training, spec.privacy
@@ -87,6 +87,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         raise BadInputError(f"{src}/schema.json: every column is an identifier or empty, so there is nothing for "
                             "the generator to learn; check the column kinds in the prepare stage's schema")
     fields = frame_to_fields(df, cols)
+    if pv.enabled:
+        fields = fold_unreleased(fields, cols, marginals or {}, np.random.default_rng(seed))
     public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
     public_fields = public.public_rows(cols, public_n, seed, marginals) if pv.enabled else None
     lap("load")
