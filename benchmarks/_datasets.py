@@ -40,7 +40,6 @@ class Dataset:
     holdout_rows: int
     domains: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
-    pii_spec: dict[str, Any] = field(default_factory=dict)  # extra spec.pii fields
 
     def data_spec(self, csv: Path, seed: int, scale: float = 1.0) -> dict[str, Any]:
         """spec.data for this dataset: a seeded subsample of train+holdout rows, an exact holdout."""

@@ -164,7 +164,7 @@ def prepare_base(ds: _datasets.Dataset, work: Path, seed: int, scale: float) -> 
     from safesynth.store import LocalStore
 
     csv = _datasets.write_input(ds, work / "input")
-    base = {"data": ds.data_spec(csv, seed, scale), "pii": {"enabled": ds.pii, **(ds.pii_spec if ds.pii else {})}}
+    base = {"data": ds.data_spec(csv, seed, scale), "pii": {"enabled": ds.pii}}
     spec = SafeSynthJobSpec.model_validate(base)
     store = LocalStore(work / "base")
     execute_stage(prepare, spec, store, LogProgress())

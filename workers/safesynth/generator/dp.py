@@ -144,20 +144,21 @@ DEFAULT_SCHEMA_EPSILON = 1.0
 DEFAULT_SCHEMA_SHARE = 1 / 8
 
 
-def schema_epsilon(privacy: Any) -> float:
-    """privacy.schemaEpsilon, or min(1, epsilon/8) when unset: at epsilon 8, 7 of it still go to DP-SGD."""
-    if privacy.schema_epsilon is not None:
-        return float(privacy.schema_epsilon)
+def _release_default(privacy: Any, given: Optional[float]) -> float:
+    """`given`, or min(1, epsilon/8) when unset: at epsilon 8, 7 of it still go to DP-SGD."""
+    if given is not None:
+        return float(given)
     return min(DEFAULT_SCHEMA_EPSILON, privacy.epsilon * DEFAULT_SCHEMA_SHARE)
+
+
+def schema_epsilon(privacy: Any) -> float:
+    """privacy.schemaEpsilon, or min(1, epsilon/8) when unset."""
+    return _release_default(privacy, privacy.schema_epsilon)
 
 
 def marginal_epsilon(privacy: Any) -> float:
     """privacy.marginalEpsilon, or min(1, epsilon/8) when unset; 0 without public pretraining (nothing uses them)."""
-    if not privacy.public_pretrain:
-        return 0.0
-    if privacy.marginal_epsilon is not None:
-        return float(privacy.marginal_epsilon)
-    return min(DEFAULT_SCHEMA_EPSILON, privacy.epsilon * DEFAULT_SCHEMA_SHARE)
+    return _release_default(privacy, privacy.marginal_epsilon) if privacy.public_pretrain else 0.0
 
 
 def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> BudgetPlan:

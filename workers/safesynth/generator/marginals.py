@@ -45,9 +45,14 @@ class Marginal:
     categories: Optional[list[str]] = None
     edges: Optional[np.ndarray] = None  # bins [edges[i], edges[i+1]) in the column's numeric scale
 
-    def to_json(self) -> dict[str, object]:
-        return {"categories": self.categories, "edges": None if self.edges is None else self.edges.tolist(),
-                "weights": [round(float(w), 4) for w in self.weights], "nullWeight": round(self.null_weight, 4)}
+    def probabilities(self) -> Optional[np.ndarray]:
+        """The weights renormalized over non-null values; None when the noise left them no mass."""
+        total = self.weights.sum()
+        return self.weights / total if total > 0 else None
+
+    def over(self, categories: Sequence[str]) -> Optional[np.ndarray]:
+        """probabilities() when this marginal counts exactly `categories`, else None."""
+        return self.probabilities() if self.categories == list(categories) else None
 
 
 def bin_count(n_rows: int, epsilon_per_column: float) -> int:
@@ -145,8 +150,7 @@ def fold_unreleased(fields: list[list[Optional[str]]], cols: Sequence[ColumnInfo
     for j, col in enumerate(modeled):
         if col.kind == "categorical" and col.categories:
             m = marginals.get(col.name)
-            w = m.weights if m is not None and m.categories == col.categories and m.weights.sum() > 0 else None
-            folds.append((j, col.categories, set(col.categories), None if w is None else w / w.sum()))
+            folds.append((j, col.categories, set(col.categories), None if m is None else m.over(col.categories)))
     if not folds:
         return fields
     out = [list(r) for r in fields]

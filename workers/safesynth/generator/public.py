@@ -65,10 +65,8 @@ def _column(col: ColumnInfo, n: int, rng: np.random.Generator, fake: object,
     released = col.extra.get("released", {})
     if col.kind in ("categorical", "boolean"):
         cats = col.categories or released.get("categories") or [fake.word() for _ in range(8)]  # type: ignore[attr-defined]
-        if marginal is not None and marginal.categories == cats and marginal.weights.sum() > 0:
-            out = [cats[i] for i in rng.choice(len(cats), size=n, p=marginal.weights / marginal.weights.sum())]
-        else:
-            out = [cats[i] for i in rng.integers(len(cats), size=n)]
+        p = None if marginal is None else marginal.over(cats)
+        out = [cats[i] for i in rng.choice(len(cats), size=n, p=p)]
     elif col.kind in ("integer", "float", "datetime"):
         lo, hi = public_bounds([col])[col.name]
         x = _numbers(lo, hi + 1 if col.kind == "integer" else hi, n, rng, marginal)
@@ -92,10 +90,11 @@ def _column(col: ColumnInfo, n: int, rng: np.random.Generator, fake: object,
 
 def _numbers(lo: float, hi: float, n: int, rng: np.random.Generator, marginal: Optional["Marginal"]) -> np.ndarray:
     """Uniform in [lo, hi), or uniform within bins of the marginal picked by their weights."""
-    if marginal is None or marginal.edges is None or marginal.weights.sum() <= 0:
+    p = None if marginal is None or marginal.edges is None else marginal.probabilities()
+    if p is None:
         return rng.uniform(lo, hi, size=n)
     edges = marginal.edges
-    pick = rng.choice(len(edges) - 1, size=n, p=marginal.weights / marginal.weights.sum())
+    pick = rng.choice(len(edges) - 1, size=n, p=p)
     return rng.uniform(edges[pick], edges[pick + 1])
 
 
