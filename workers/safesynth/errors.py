@@ -7,18 +7,20 @@ Messages say what was wrong, where, and what to do, but never repeat data values
 
 from __future__ import annotations
 
+from safesynth.contract import EXIT_BAD_INPUT, EXIT_PRIVACY_BUDGET, EXIT_RETRYABLE
+
 
 class SafeSynthError(Exception):
     """Base error. Anything not a subclass below is retryable (exit 1)."""
 
-    exit_code: int = 1
+    exit_code: int = EXIT_RETRYABLE
     reason: str = "Error"
 
 
 class BadInputError(SafeSynthError):
     """Bad input data or configuration: retrying cannot help (exit 2)."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
     reason = "BadInput"
 
 
@@ -36,7 +38,7 @@ class SpecError(BadInputError):
 class PrivacyBudgetError(SafeSynthError):
     """The requested privacy budget cannot be met with these settings (exit 3, never retried)."""
 
-    exit_code = 3
+    exit_code = EXIT_PRIVACY_BUDGET
     reason = "PrivacyBudget"
 
 
