@@ -322,10 +322,10 @@ def _fresh_entries(stages: Sequence[StageName]) -> list[StageStatus]:
 
 
 def _set_conditions(status: JobStatus, generation: Optional[int], *, ready: bool, reason: str, message: str,
-                    failed: Optional[tuple[bool, str, str]] = None) -> None:
-    status.conditions = set_condition(status.conditions, "Ready", ready, reason, message, generation)
+                    now: str, failed: Optional[tuple[bool, str, str]] = None) -> None:
+    status.conditions = set_condition(status.conditions, "Ready", ready, reason, message, generation, now=now)
     if failed is not None:
-        status.conditions = set_failed(status.conditions, failed[0], failed[1], failed[2], generation)
+        status.conditions = set_failed(status.conditions, failed[0], failed[1], failed[2], generation, now=now)
 
 
 def plan(obs: Observed) -> Plan:
@@ -341,7 +341,7 @@ def plan(obs: Observed) -> Plan:
         first_time = old.phase is not JobPhase.FAILED or old.message != message[: c.MESSAGE_MAX]
         status.phase, status.message = JobPhase.FAILED, message[: c.MESSAGE_MAX]
         status.completion_time = status.completion_time or obs.now
-        _set_conditions(status, obs.generation, ready=False, reason="InvalidSpec", message=status.message,
+        _set_conditions(status, obs.generation, now=obs.now, ready=False, reason="InvalidSpec", message=status.message,
                         failed=(True, "InvalidSpec", status.message))
         if first_time:
             result.events.append(Event("Warning", "InvalidSpec", status.message))
@@ -425,13 +425,13 @@ def plan(obs: Observed) -> Plan:
             known = next((cd.reason for cd in old.conditions if cd.type == "Failed" and cd.status == "True"), None)
             out_reason = reasons.get(failed.name) or known or "StageFailed"
             status.message = f"stage {failed.name} failed: {out_reason}"
-            _set_conditions(status, gen, ready=False, reason=out_reason, message=status.message,
+            _set_conditions(status, gen, now=obs.now, ready=False, reason=out_reason, message=status.message,
                             failed=(True, out_reason, failed.message or status.message))
     elif pending is None:
         status.stage = None
         status.completion_time = status.completion_time or obs.now
         status.message = f"{len(status.stages)} stage(s) done"
-        _set_conditions(status, gen, ready=True, reason="Succeeded", message=status.message,
+        _set_conditions(status, gen, now=obs.now, ready=True, reason="Succeeded", message=status.message,
                         failed=(False, "Succeeded", ""))
     else:
         entry = status.stages[list(obs.stages).index(pending)]
@@ -441,7 +441,7 @@ def plan(obs: Observed) -> Plan:
             status.message = "spec.suspend is true: no new stage is launched"
             if job is not None and not (job.get("spec") or {}).get("suspend") and entry.phase not in TERMINAL:
                 result.suspend_jobs.append(job["metadata"]["name"])
-            _set_conditions(status, gen, ready=False, reason="Suspended", message=status.message,
+            _set_conditions(status, gen, now=obs.now, ready=False, reason="Suspended", message=status.message,
                             failed=(False, "Suspended", ""))
         else:
             if job is None:
@@ -455,7 +455,7 @@ def plan(obs: Observed) -> Plan:
                 result.resume_jobs.append(job["metadata"]["name"])
                 entry.message = None
             status.message = f"stage {pending.value} " + ("running" if entry.phase is StagePhase.RUNNING else "pending")
-            _set_conditions(status, gen, ready=False, reason="Running", message=status.message,
+            _set_conditions(status, gen, now=obs.now, ready=False, reason="Running", message=status.message,
                             failed=(False, "Running", ""))
         status.completion_time = None
 
@@ -493,7 +493,7 @@ def _stage_events(result: Plan, stage: StageName, prior: Optional[StageStatus], 
 # ------------------------------------------------------------------ retries
 
 
-def reset_failed(status: JobStatus, generation: Optional[int]) -> tuple[JobStatus, list[str]]:
+def reset_failed(status: JobStatus, generation: Optional[int], now: str) -> tuple[JobStatus, list[str]]:
     """Resume from the failed stage: its entry goes back to Pending and its Job is to be deleted.
 
     Finished stages stay finished, so the pipeline continues where it stopped
@@ -509,8 +509,10 @@ def reset_failed(status: JobStatus, generation: Optional[int]) -> tuple[JobStatu
     if to_delete or status.phase is JobPhase.FAILED:
         status.phase, status.completion_time = JobPhase.RUNNING, None
         status.message = "retrying from the failed stage"
-        status.conditions = set_failed(status.conditions, False, "Retrying", "", generation)
-        status.conditions = set_condition(status.conditions, "Ready", False, "Retrying", status.message, generation)
+        status.conditions = set_failed(status.conditions, False, "Retrying", "", generation, now=now)
+        status.conditions = set_condition(
+            status.conditions, "Ready", False, "Retrying", status.message, generation, now=now
+        )
     return status, to_delete
 
 

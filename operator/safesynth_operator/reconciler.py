@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from safesynth.errors import SpecError
 from safesynth.spec.load import parse_job
 from safesynth.spec.models import SafeSynthJobSpec, StageName
-from safesynth.spec.status import JobPhase, JobStatus, StagePhase, now_iso, set_condition
+from safesynth.spec.status import JobPhase, JobStatus, StagePhase, now_iso, set_condition, set_failed
 
 from safesynth_operator import constants as c
 from safesynth_operator import decisions, manifests, metrics
@@ -89,7 +89,7 @@ class Reconciler:
                 return None
             old_raw = body.get("status") or {}
             generation = (body.get("metadata") or {}).get("generation")
-            status, jobs = decisions.reset_failed(decisions.parse_status(old_raw), generation)
+            status, jobs = decisions.reset_failed(decisions.parse_status(old_raw), generation, self.clock())
             uid = body["metadata"].get("uid", "")
             for job_name in jobs:
                 existing = await self.cluster.get(jobs_path(namespace, job_name))
@@ -307,6 +307,7 @@ class Reconciler:
         status.phase, status.completion_time = JobPhase.FAILED, obs.now
         status.stage = stage or status.stage
         status.message = message
-        status.conditions = set_condition(status.conditions, "Ready", False, reason, message, obs.generation)
-        status.conditions = set_condition(status.conditions, "Failed", True, reason, message, obs.generation)
+        status.conditions = set_condition(status.conditions, "Ready", False, reason, message, obs.generation, now=obs.now)
+        # Failed and Stalled together (set_failed), as for any other terminal failure: Flux reads Stalled.
+        status.conditions = set_failed(status.conditions, True, reason, message, obs.generation, now=obs.now)
         events.append(decisions.Event("Warning", reason, message))

@@ -23,6 +23,8 @@ from tests.helm import chart
 from tests.helm.argocd_health import SCRIPT_PATH, health
 from tests.kubeapi.fixtures import KubeAPI
 
+NOW = "2026-01-01T00:00:00Z"
+
 GITOPS = chart.REPO / "examples" / "gitops"
 
 
@@ -42,9 +44,9 @@ def ssj(status: Optional[JobStatus], generation: int = 1) -> dict[str, Any]:
 
 
 def conditions(ready: tuple[bool, str], failed: Optional[tuple[bool, str]] = None) -> list[Condition]:
-    out = set_condition([], "Ready", ready[0], ready[1], "", 1)
+    out = set_condition([], "Ready", ready[0], ready[1], "", 1, now=NOW)
     if failed is not None:
-        out = set_failed(out, failed[0], failed[1], "", 1)
+        out = set_failed(out, failed[0], failed[1], "", 1, now=NOW)
     return out
 
 

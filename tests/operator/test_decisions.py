@@ -198,7 +198,7 @@ def test_reset_failed_resumes_at_the_failed_stage() -> None:
         StageStatus(name="prepare", phase=StagePhase.SUCCEEDED, job_name="demo-prepare"),
         StageStatus(name="pii", phase=StagePhase.FAILED, job_name="demo-pii", attempts=3, message="x"),
     ])
-    new, delete = d.reset_failed(status, 2)
+    new, delete = d.reset_failed(status, 2, "2026-01-01T00:00:00Z")
     assert delete == ["demo-pii"] and new.phase is JobPhase.RUNNING
     assert [s.phase for s in new.stages] == [StagePhase.SUCCEEDED, StagePhase.PENDING]
     assert new.stages[1].attempts == 3, "attempts keep counting across retries"

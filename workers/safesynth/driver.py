@@ -79,14 +79,16 @@ def run_job(
 
     if job.spec.suspend:
         status.phase = JobPhase.SUSPENDED
-        status.conditions = set_condition(status.conditions, "Ready", False, "Suspended", "spec.suspend is true")
+        status.conditions = set_condition(status.conditions, "Ready", False, "Suspended", "spec.suspend is true", now=now_iso())
         publish()
         return status
 
     for entry, name in zip(status.stages, selected):
         status.stage = name.value
         entry.phase, entry.start_time, entry.attempts = StagePhase.RUNNING, now_iso(), entry.attempts + 1
-        status.conditions = set_condition(status.conditions, "Ready", False, "Running", f"stage {name.value} running")
+        status.conditions = set_condition(
+            status.conditions, "Ready", False, "Running", f"stage {name.value} running", now=now_iso()
+        )
         publish()
         try:
             outcome = execute_stage(stages[name], job.spec, store, progress, force=force)
@@ -94,8 +96,8 @@ def run_job(
             entry.phase, entry.completion_time, entry.message = StagePhase.FAILED, now_iso(), str(err)[:2000]
             status.phase, status.completion_time = JobPhase.FAILED, now_iso()
             status.message = f"stage {name.value} failed: {err.reason}"
-            status.conditions = set_condition(status.conditions, "Ready", False, err.reason, status.message)
-            status.conditions = set_failed(status.conditions, True, err.reason, entry.message)
+            status.conditions = set_condition(status.conditions, "Ready", False, err.reason, status.message, now=now_iso())
+            status.conditions = set_failed(status.conditions, True, err.reason, entry.message, now=now_iso())
             publish()
             raise
         entry.phase = StagePhase.SKIPPED if outcome.skipped else StagePhase.SUCCEEDED
@@ -106,8 +108,8 @@ def run_job(
 
     status.phase, status.stage, status.completion_time = JobPhase.SUCCEEDED, None, now_iso()
     status.message = f"{len(selected)} stage(s) done"
-    status.conditions = set_condition(status.conditions, "Ready", True, "Succeeded", status.message)
-    status.conditions = set_failed(status.conditions, False, "Succeeded")
+    status.conditions = set_condition(status.conditions, "Ready", True, "Succeeded", status.message, now=now_iso())
+    status.conditions = set_failed(status.conditions, False, "Succeeded", now=now_iso())
     publish()
     return status
 

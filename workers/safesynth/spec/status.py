@@ -85,7 +85,8 @@ class JobStatus(StatusModel):
 
 
 def now_iso() -> str:
-    """RFC 3339 UTC with a Z, as Kubernetes writes timestamps."""
+    """RFC 3339 UTC with a Z, as Kubernetes writes timestamps. The one place that reads the clock;
+    shells call it and pass the result into the pure functions below."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
@@ -96,15 +97,20 @@ def set_condition(
     reason: str,
     message: str = "",
     generation: Optional[int] = None,
+    *,
+    now: str,
 ) -> list[Condition]:
-    """Upsert a condition; lastTransitionTime moves only when the status flips."""
+    """Upsert a condition; lastTransitionTime moves (to `now`) only when the status flips.
+
+    Pure: the caller passes the time, so the operator's decisions can be replayed in tests.
+    """
     value: Literal["True", "False"] = "True" if status else "False"
     out = []
     found = False
     for c in conditions:
         if c.type == type_:
             found = True
-            ts = c.last_transition_time if c.status == value else now_iso()
+            ts = c.last_transition_time if c.status == value else now
             c = Condition(
                 type=type_, status=value, reason=reason, message=message, last_transition_time=ts,
                 observed_generation=generation,
@@ -113,7 +119,7 @@ def set_condition(
     if not found:
         out.append(
             Condition(
-                type=type_, status=value, reason=reason, message=message, last_transition_time=now_iso(),
+                type=type_, status=value, reason=reason, message=message, last_transition_time=now,
                 observed_generation=generation,
             )
         )
@@ -121,9 +127,15 @@ def set_condition(
 
 
 def set_failed(
-    conditions: list[Condition], failed: bool, reason: str, message: str = "", generation: Optional[int] = None
+    conditions: list[Condition],
+    failed: bool,
+    reason: str,
+    message: str = "",
+    generation: Optional[int] = None,
+    *,
+    now: str,
 ) -> list[Condition]:
     """Failed, and Stalled with the same value: Argo CD and people read Failed; Flux's kstatus reads only
     Ready/Reconciling/Stalled, and without Stalled a failed job looks "in progress" until Flux times out."""
-    out = set_condition(conditions, "Failed", failed, reason, message, generation)
-    return set_condition(out, "Stalled", failed, reason, message, generation)
+    out = set_condition(conditions, "Failed", failed, reason, message, generation, now=now)
+    return set_condition(out, "Stalled", failed, reason, message, generation, now=now)
