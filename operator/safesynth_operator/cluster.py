@@ -4,17 +4,32 @@
 one implementation, `KopfCluster`, rides on kopf's embedded aiohttp client, so
 the operator shares kopf's login, connection pool and retry back-offs and
 needs neither the `kubernetes` package (about 40 MB more per process) nor a
-thread per request. kopf's client lives in a private module: every use of it is
-in this file, so a kopf upgrade touches one place.
+thread per request.
+
+Why a private kopf module: kopf's public API (`kopf/__init__.py`, checked for
+1.45) offers no request function; handlers may only patch their own object and
+post events, and kopf's documented way to reach other objects is a second
+client with its own login. So `kopf._cogs.clients.api` (the get/post/patch/delete
+coroutines taking `settings=` and `logger=`) and `kopf._cogs.clients.errors`
+(the APIError subclasses per status) are used here and nowhere else. The pin
+`kopf>=1.37,<1.46` in pyproject.toml's operator extra protects exactly these
+names and signatures: raise it only after the cluster-marked tests in
+tests/operator pass with the new kopf (they run the real operator through this
+class against tests/kubeapi).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
 from urllib.parse import urlencode
 
+from safesynth import contract
+
 from safesynth_operator import constants as c
+
+if TYPE_CHECKING:
+    import kopf
 
 Obj = dict[str, Any]
 
@@ -76,8 +91,10 @@ def is_owned_by(obj: Mapping[str, Any], uid: str) -> bool:
 class KopfCluster:
     """`Cluster` over kopf's API client; valid inside a running operator (handlers, startup)."""
 
-    def __init__(self, settings: Any, logger: Optional[logging.Logger] = None) -> None:
-        from kopf._cogs.clients import api, errors  # private: see the module docstring
+    def __init__(self, settings: kopf.OperatorSettings, logger: Optional[kopf.Logger] = None) -> None:
+        # Imported here, not at the top: the pure reconciler tests import this module without paying for
+        # kopf (about half a second). Private: see the module docstring.
+        from kopf._cogs.clients import api, errors
 
         self._api = api
         self._errors = errors
@@ -86,13 +103,14 @@ class KopfCluster:
 
     def _rejected(self, err: Exception) -> Rejected:
         message = getattr(err, "message", None) or f"HTTP {getattr(err, 'status', '?')}"
-        return Rejected(str(message)[: c.MESSAGE_MAX])
+        return Rejected(str(message)[: contract.MESSAGE_MAX])
 
     async def get(self, path: str) -> Optional[Obj]:
         try:
-            return await self._api.get(path, settings=self._settings, logger=self._logger)
+            found: Obj = await self._api.get(path, settings=self._settings, logger=self._logger)
         except self._errors.APINotFoundError:
             return None
+        return found
 
     async def list(self, path: str, label_selector: str) -> list[Obj]:
         url = f"{path}?{urlencode({'labelSelector': label_selector})}" if label_selector else path
@@ -104,7 +122,7 @@ class KopfCluster:
 
     async def create(self, path: str, body: Mapping[str, Any]) -> Obj:
         try:
-            return await self._api.post(path, payload=dict(body), settings=self._settings, logger=self._logger)
+            created: Obj = await self._api.post(path, payload=dict(body), settings=self._settings, logger=self._logger)
         except self._errors.APIConflictError:
             raise AlreadyExists(path) from None
         except (self._errors.APIUnprocessableEntityError, self._errors.APIForbiddenError) as err:
@@ -113,10 +131,11 @@ class KopfCluster:
             if getattr(err, "status", None) == 400:
                 raise self._rejected(err) from None
             raise
+        return created
 
     async def patch(self, path: str, body: Mapping[str, Any]) -> Optional[Obj]:
         try:
-            return await self._api.patch(
+            patched: Obj = await self._api.patch(
                 path,
                 payload=dict(body),
                 headers={"Content-Type": "application/merge-patch+json"},
@@ -127,6 +146,7 @@ class KopfCluster:
             return None
         except self._errors.APIUnprocessableEntityError as err:
             raise self._rejected(err) from None
+        return patched
 
     async def delete(self, path: str) -> None:
         try:

@@ -24,6 +24,7 @@ from pydantic.alias_generators import to_camel
 from safesynth.errors import SpecError
 from safesynth.spec.load import format_validation_error
 from safesynth.spec.models import STAGE_ORDER, StageName
+from safesynth.spec.quantity import quantity_text
 
 CONFIG_ENV = "SAFESYNTH_OPERATOR_CONFIG"
 ENV_PREFIX = "SAFESYNTH_OPERATOR_"
@@ -49,6 +50,14 @@ class StageDefaults(_Settings):
     active_deadline_seconds: Optional[int] = Field(
         None, ge=1, description="Seconds. Unset: OperatorConfig.activeDeadlineSeconds."
     )
+
+    @field_validator("requests", "limits", mode="before")
+    @classmethod
+    def _quantities(cls, value: Any) -> Any:
+        """Checked at start, as the spec's are: the operator compares requests with limits on every Job it builds."""
+        if isinstance(value, dict):
+            return {k: quantity_text(v) for k, v in value.items()}
+        return value
 
 
 def _default_stage_defaults() -> dict[StageName, StageDefaults]:

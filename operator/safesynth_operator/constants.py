@@ -2,7 +2,9 @@
 
 Everything the operator writes onto the cluster is named here, once, so that a
 restarted operator (state lives in `.status` and on the children, never in
-memory) finds by the same names what an earlier process made.
+memory) finds by the same names what an earlier process made. Names the stage
+pods share with the workers (exit codes, environment variables, artifact keys,
+message limits) are not here: they come from `safesynth.contract`.
 """
 
 from __future__ import annotations
@@ -46,19 +48,14 @@ CONTAINER_NAME = "stage"
 SPEC_MOUNT = "/etc/safesynth"
 SPEC_KEY = "spec.json"
 SPEC_FILE = f"{SPEC_MOUNT}/{SPEC_KEY}"
-TERMINATION_LOG = "/dev/termination-log"
-TERMINATION_ENV = "SAFESYNTH_TERMINATION_LOG"  # read by `safesynth stage` (safesynth.cli)
-PII_KEY_ENV = "SAFESYNTH_PII_KEY"  # read by safesynth.pii.keys (KEY_ENV); no ML import here to share it
+TERMINATION_LOG = "/dev/termination-log"  # the pod's path; its env name is safesynth.contract.TERMINATION_ENV
 GPU_RESOURCE = "nvidia.com/gpu"
-# Exit codes that retrying cannot fix (safesynth.errors): bad input 2, privacy budget 3.
-PERMANENT_EXIT_CODES = (2, 3)
 SPEC_HASH_LENGTH = 16  # hex chars of sha256 kept in the label: 64 bits, enough to tell specs apart
 
 # --- limits
 DNS_LABEL_MAX = 63
 SPEC_SUFFIX = "spec"
 CLEANUP_SUFFIX = "cleanup"
-MESSAGE_MAX = 2000  # characters of a stage message copied into status (the local driver keeps the same)
 
 
 def child_name(job_name: str, stage: StageName) -> str:

@@ -8,7 +8,7 @@ one, set a finished Job's TTL). `reconciler.py` does the reading and acting.
 Because every input is observable, an operator restarted at any point reaches
 the same plan again: state lives in `.status` and on the children.
 
-Reading a stage's result follows the stage contract (safesynth.stages.runner):
+Reading a stage's result follows the stage contract (safesynth.contract):
 the pod writes a JSON summary as its termination message; exit 2 (bad input)
 and 3 (privacy budget) are permanent, anything else retryable, and Kubernetes
 retries retryable failures up to the Job's backoffLimit with its exponential
@@ -23,6 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from safesynth import contract
 from safesynth.spec.models import SafeSynthJobSpec, StageName
 from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, set_condition, set_failed
 
@@ -32,10 +33,6 @@ Obj = Mapping[str, Any]
 
 DONE = (StagePhase.SUCCEEDED, StagePhase.SKIPPED)
 TERMINAL = (StagePhase.SUCCEEDED, StagePhase.SKIPPED, StagePhase.FAILED)
-# Summary keys that fill the headline; the same table as the local driver's.
-HEADLINE_KEYS = {"sqs": "sqs", "dps": "dps", "epsilonSpent": "epsilon_spent", "rowsGenerated": "rows_generated"}
-SYNTHETIC_TABLE = "generate/synthetic.parquet"
-REPORT = "evaluate/report.html"
 
 
 # ---------------------------------------------------------------- stage order
@@ -94,13 +91,14 @@ def _log_error_line(message: Optional[str]) -> Optional[str]:
         return None
     for line in reversed(message.strip().splitlines()):
         if line.startswith("error: "):
-            return line[len("error: "):][: c.MESSAGE_MAX]
+            return line[len("error: "):][: contract.MESSAGE_MAX]
     return None
 
 
 def _condition(obj: Obj, type_: str) -> Optional[Obj]:
+    """The object's condition `type_` when its status is "True" (an absent or False one reads as None)."""
     for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_ and cond.get("status") == "True":
+        if isinstance(cond, Mapping) and cond.get("type") == type_ and cond.get("status") == "True":
             return cond
     return None
 
@@ -167,7 +165,7 @@ def _failure(stage: StageName, job: Obj, term: Optional[Termination]) -> tuple[s
     if summary and summary.get("error"):
         code = summary.get("exitCode", exit_code)
         message = str(summary.get("message") or f"{summary['error']} (exit code {code})")
-        return str(summary["error"]), message[: c.MESSAGE_MAX], code if isinstance(code, int) else exit_code
+        return str(summary["error"]), message[: contract.MESSAGE_MAX], code if isinstance(code, int) else exit_code
     if term and term.reason == "OOMKilled":
         return (
             "OOMKilled",
@@ -234,13 +232,13 @@ def apply_headline(status: JobStatus, run_uri: str) -> None:
     for entry in status.stages:
         if entry.phase not in DONE or not entry.summary:
             continue
-        for wire, attr in HEADLINE_KEYS.items():
+        for wire, attr in contract.HEADLINE_KEYS.items():
             if entry.summary.get(wire) is not None:
                 setattr(status.headline, attr, entry.summary[wire])
         if entry.name == StageName.GENERATE.value:
-            status.artifacts.synthetic_table = run_uri + SYNTHETIC_TABLE
+            status.artifacts.synthetic_table = run_uri + contract.SYNTHETIC_TABLE_KEY
         if entry.name == StageName.EVALUATE.value:
-            status.artifacts.report = run_uri + REPORT
+            status.artifacts.report = run_uri + contract.REPORT_KEY
 
 
 def job_phase(stages: Sequence[StageStatus], suspend: bool, launched: bool) -> JobPhase:
@@ -338,8 +336,8 @@ def plan(obs: Observed) -> Plan:
 
     if obs.problems is not None:
         message = "spec is invalid: " + "; ".join(obs.problems)
-        first_time = old.phase is not JobPhase.FAILED or old.message != message[: c.MESSAGE_MAX]
-        status.phase, status.message = JobPhase.FAILED, message[: c.MESSAGE_MAX]
+        first_time = old.phase is not JobPhase.FAILED or old.message != message[: contract.MESSAGE_MAX]
+        status.phase, status.message = JobPhase.FAILED, message[: contract.MESSAGE_MAX]
         status.completion_time = status.completion_time or obs.now
         _set_conditions(status, obs.generation, now=obs.now, ready=False, reason="InvalidSpec", message=status.message,
                         failed=(True, "InvalidSpec", status.message))
@@ -368,11 +366,11 @@ def plan(obs: Observed) -> Plan:
 
     # Children of an older spec are deleted and otherwise ignored.
     current: dict[StageName, Obj] = {}
-    for stage, job in obs.jobs.items():
-        if job_hash(job) == obs.spec_hash and stage in obs.stages:
-            current[stage] = job
+    for stage, child in obs.jobs.items():
+        if job_hash(child) == obs.spec_hash and stage in obs.stages:
+            current[stage] = child
         else:
-            result.delete_jobs.append(job["metadata"]["name"])
+            result.delete_jobs.append(child["metadata"]["name"])
     busy_names = set(result.delete_jobs) | set(obs.deleting)
 
     reasons: dict[str, str] = {}
@@ -533,6 +531,10 @@ def parse_status(raw: Optional[Mapping[str, Any]]) -> JobStatus:
 
 
 def _merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """The RFC 7386 merge patch that turns `old` into `new`: changed keys, nested maps as sub-patches, null removes.
+
+    Hand-written: no installed library creates merge patches (jsonpatch, which kopf brings, writes RFC 6902).
+    """
     patch: dict[str, Any] = {}
     for key in old:
         if key not in new:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Optional
 
 import kopf
 
@@ -37,6 +37,13 @@ def _post_event(body: Any, event: Event) -> None:
     kopf.event(dict(body), type=event.type, reason=event.reason, message=event.message)
 
 
+def _namespace(namespace: Optional[str]) -> str:
+    """The object's namespace: kopf's type allows None (cluster-scoped kinds); ours and Jobs always have one."""
+    if namespace is None:
+        raise kopf.PermanentError("expected a namespaced object")
+    return namespace
+
+
 def configure(settings: kopf.OperatorSettings) -> None:
     """Rename kopf's marks under safesynth.io and keep its chatter out of events."""
     settings.persistence.finalizer = c.FINALIZER
@@ -51,7 +58,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: logging.Logger, **_: Any) -> None:
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     configure(settings)
     memo.reconciler = Reconciler(KopfCluster(settings, logger), CONFIG, post_event=_post_event)
     metrics.serve(CONFIG.metrics_port)
@@ -69,31 +76,32 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.create(*CR)
-async def created(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-    await memo.reconciler.reconcile(namespace, name)
+async def created(namespace: Optional[str], name: str, memo: kopf.Memo, **_: Any) -> None:
+    await memo.reconciler.reconcile(_namespace(namespace), name)
 
 
 @kopf.on.resume(*CR)
-async def resumed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
-    await memo.reconciler.reconcile(namespace, name)
+async def resumed(namespace: Optional[str], name: str, memo: kopf.Memo, **_: Any) -> None:
+    await memo.reconciler.reconcile(_namespace(namespace), name)
 
 
 @kopf.on.update(*CR, field="spec")
-async def spec_changed(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+async def spec_changed(namespace: Optional[str], name: str, memo: kopf.Memo, **_: Any) -> None:
     """A new spec restarts the stage list (finished stages are skipped by the pods); suspend toggles only."""
-    await memo.reconciler.reconcile(namespace, name)
+    await memo.reconciler.reconcile(_namespace(namespace), name)
 
 
 @kopf.on.field(*CR, field=("metadata", "annotations", c.ANNOTATION_RETRY))
-async def retry_requested(namespace: str, name: str, new: Any, memo: kopf.Memo, **_: Any) -> None:
+async def retry_requested(namespace: Optional[str], name: str, new: Any, memo: kopf.Memo, **_: Any) -> None:
     """`kubectl annotate ssj NAME retry.safesynth.io/at=$(date +%s) --overwrite` resumes at the failed stage."""
     if new:
-        await memo.reconciler.retry(namespace, name)
+        await memo.reconciler.retry(_namespace(namespace), name)
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={c.LABEL_JOB: kopf.PRESENT, c.LABEL_MANAGED_BY: c.MANAGED_BY},
                when=lambda type, **_: type is not None)
-async def stage_job_changed(event: kopf.RawEvent, body: kopf.Body, namespace: str, memo: kopf.Memo, **_: Any) -> None:
+async def stage_job_changed(event: kopf.RawEvent, body: kopf.Body, namespace: Optional[str], memo: kopf.Memo,
+                            **_: Any) -> None:
     """A stage Job moved (started, finished, deleted): reconcile its SafeSynthJob.
 
     The initial listing (type None) is skipped: resume handlers reconcile every
@@ -103,7 +111,7 @@ async def stage_job_changed(event: kopf.RawEvent, body: kopf.Body, namespace: st
         return
     owners = [o for o in body.metadata.get("ownerReferences", []) if o.get("kind") == c.CR_KIND]
     if owners:
-        await memo.reconciler.reconcile(namespace, owners[0]["name"])
+        await memo.reconciler.reconcile(_namespace(namespace), owners[0]["name"])
 
 
 @kopf.on.delete(*CR, when=lambda spec, **_: bool((spec.get("artifacts") or {}).get("deleteOnRemoval")))
@@ -118,10 +126,10 @@ async def delete_artifacts(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(*CR, when=lambda type, **_: type == "DELETED")
-async def forget_deleted(namespace: str, name: str, memo: kopf.Memo, **_: Any) -> None:
+async def forget_deleted(namespace: Optional[str], name: str, memo: kopf.Memo, **_: Any) -> None:
     """Drop the per-object lock and metric entry of a deleted SafeSynthJob."""
     if hasattr(memo, "reconciler"):
-        memo.reconciler.forget(namespace, name)
+        memo.reconciler.forget(_namespace(namespace), name)
 
 
 @kopf.on.probe(id="reconciling")

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Mapping, Optional
 
+from safesynth import contract
 from safesynth.spec.models import SafeSynthJobSpec, StageName, Toleration
+from safesynth.spec.quantity import parse_quantity
 
 from safesynth_operator import constants as c
 from safesynth_operator.config import OperatorConfig
@@ -69,7 +69,7 @@ def spec_hash(payload: str) -> str:
 
 
 def run_uri(spec: SafeSynthJobSpec, config: OperatorConfig, owner: Owner) -> str:
-    """`<artifacts root>/<namespace>/<name>-<uid8>/` (ARCHITECTURE.md).
+    """`<artifacts root>/<namespace>/<name>-<uid8>/`: per namespace, so two teams' jobs of one name never meet.
 
     The uid part keeps a re-created job of the same name from resuming the old
     one's artifacts, which belong to another spec history.
@@ -118,25 +118,6 @@ def build_spec_configmap(owner: Owner, spec: SafeSynthJobSpec) -> Manifest:
 
 
 # --------------------------------------------------------------- stage settings
-
-
-_SUFFIX = {
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": 1,
-    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-}
-
-
-def parse_quantity(value: str | int | float) -> Decimal:
-    """A Kubernetes quantity ('500m', '4Gi', '1e3') as a number, to compare a request with a limit."""
-    text = str(value).strip()
-    match = re.fullmatch(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][-+]?[0-9]+)?", text)
-    if not match:
-        raise ValueError("not a Kubernetes quantity")
-    number, suffix = match.group(1), match.group(2) or ""
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
-        return Decimal(number + suffix)
-    return Decimal(number) * Decimal(_SUFFIX[suffix])
 
 
 @dataclass(frozen=True)
@@ -190,8 +171,8 @@ def effective_stage_settings(config: OperatorConfig, spec: SafeSynthJobSpec, sta
         runtime_class = config.gpu_runtime_class_name
     node_selector.update(d.node_selector)
     node_selector.update((o.node_selector if o else None) or {})
-    for t in [*d.tolerations, *((o.tolerations if o else None) or [])]:
-        t = _toleration(t)
+    for given in [*d.tolerations, *((o.tolerations if o else None) or [])]:
+        t = _toleration(given)
         if t not in tolerations:
             tolerations.append(t)
     return StageSettings(
@@ -220,7 +201,7 @@ def _env(spec: SafeSynthJobSpec, config: OperatorConfig, stage: StageName | None
     other pod needs to hold the key.
     """
     env: list[dict[str, Any]] = [
-        {"name": c.TERMINATION_ENV, "value": c.TERMINATION_LOG},
+        {"name": contract.TERMINATION_ENV, "value": c.TERMINATION_LOG},
         # The root filesystem is read-only: everything that writes goes to emptyDirs.
         {"name": "HOME", "value": "/tmp"},
         {"name": "TMPDIR", "value": "/tmp"},
@@ -238,7 +219,7 @@ def _env(spec: SafeSynthJobSpec, config: OperatorConfig, stage: StageName | None
             env.append({"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
     key_ref = spec.pii.key_secret_ref
     if stage is StageName.PII and key_ref is not None:
-        env.append({"name": c.PII_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": key_ref.name, "key": key_ref.key}}})
+        env.append({"name": contract.PII_KEY_ENV, "valueFrom": {"secretKeyRef": {"name": key_ref.name, "key": key_ref.key}}})
     return env
 
 
@@ -251,7 +232,7 @@ def _pod_failure_policy() -> Manifest:
                 "onExitCodes": {
                     "containerName": c.CONTAINER_NAME,
                     "operator": "In",
-                    "values": list(c.PERMANENT_EXIT_CODES),
+                    "values": list(contract.PERMANENT_EXIT_CODES),
                 },
             },
             {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
@@ -260,7 +241,7 @@ def _pod_failure_policy() -> Manifest:
 
 
 def stage_command(stage: StageName, run: str) -> list[str]:
-    """The stage contract's entry point (ARCHITECTURE.md)."""
+    """The stage contract's entry point, `safesynth stage NAME --spec FILE --run-uri URI` (safesynth.cli)."""
     return ["safesynth", "stage", stage.value, "--spec", c.SPEC_FILE, "--run-uri", run]
 
 

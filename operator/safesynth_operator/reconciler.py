@@ -141,7 +141,7 @@ class Reconciler:
                 meta = body.get("metadata") or {}
                 try:
                     await self.reconcile(meta.get("namespace") or "default", meta["name"])
-                except Exception as err:  # noqa: BLE001 - one bad object must not stop the sweep
+                except Exception as err:  # broad on purpose: one bad object must not stop the sweep
                     log.warning("resync of %s/%s failed: %s", meta.get("namespace"), meta.get("name"),
                                 type(err).__name__)
                 visited += 1
@@ -153,7 +153,7 @@ class Reconciler:
             await asyncio.sleep(interval)
             try:
                 await self.resync_once(namespaces)
-            except Exception as err:  # noqa: BLE001 - the API may be briefly away; try next time
+            except Exception as err:  # broad on purpose: the API may be briefly away; try next time
                 log.warning("resync sweep failed: %s", type(err).__name__)
 
     # ------------------------------------------------------------------ steps

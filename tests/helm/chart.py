@@ -42,8 +42,9 @@ def value_args(values: Iterable[Path | Manifest] = (), sets: Iterable[str] = (),
             assert tmp is not None, "pass tmp to write values dicts"
             path = tmp / f"values-{n}.yaml"
             path.write_text(yaml.safe_dump(v))
-            v = path
-        args += ["-f", str(v)]
+            args += ["-f", str(path)]
+        else:
+            args += ["-f", str(v)]
     for s in sets:
         args += ["--set", s]
     return args

@@ -26,7 +26,6 @@ a real cluster, with the real messages:
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import json
 import re
@@ -348,16 +347,6 @@ def _validate_config(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] 
     return causes
 
 
-def decode_secret_data(obj: dict[str, Any]) -> str | None:
-    """The first Secret data key that is not valid base64 (the real server's 400), or None."""
-    for key, value in (obj.get("data") or {}).items():
-        try:
-            base64.b64decode(str(value), validate=True)
-        except (binascii.Error, ValueError):
-            return key
-    return None
-
-
 def _validate_deployment(obj: dict[str, Any]) -> list[Cause]:
     spec = obj.get("spec") or {}
     selector = (spec.get("selector") or {}).get("matchLabels")
@@ -417,33 +406,28 @@ def validate_crd(obj: dict[str, Any]) -> list[Cause]:
         for path, rule in _cel_rules(schema, f"spec.versions[{i}].schema.openAPIV3Schema"):
             try:
                 _cel_program(rule.get("rule", ""))
-            except Exception as exc:  # noqa: BLE001 - any parse failure is a compile error to the user
+            except Exception as exc:  # broad on purpose: any parse failure is a compile error to the user
                 causes.append(Cause(path, f"Invalid value: {_q(rule.get('rule'))}: compilation failed: {exc}"))
     return causes
 
 
 def crd_status(obj: dict[str, Any], now: str) -> dict[str, Any]:
-    """What the apiextensions controllers write once the names are accepted: Established, NamesAccepted."""
+    """What the apiextensions controllers write once the names are accepted (on create: a CRD update keeps it)."""
     spec = obj["spec"]
     names = copy.deepcopy(spec["names"])
     names.setdefault("singular", names["kind"].lower())
     names.setdefault("listKind", f"{names['kind']}List")
-    old = obj.get("status") or {}
-    since = {c.get("type"): c.get("lastTransitionTime") for c in old.get("conditions") or []}
-    stored = list(old.get("storedVersions") or [])
     storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
-    if storage not in stored:
-        stored.append(storage)
     return {
         "acceptedNames": names,
         "conditions": [
             {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
-             "lastTransitionTime": since.get("NamesAccepted") or now},
+             "lastTransitionTime": now},
             {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
              "message": "the initial names have been accepted",
-             "lastTransitionTime": since.get("Established") or now},
+             "lastTransitionTime": now},
         ],
-        "storedVersions": stored,
+        "storedVersions": [storage],
     }
 
 

@@ -38,7 +38,7 @@ class ApiError(Exception):
     message: str
     details: dict[str, Any] = field(default_factory=dict)
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # what a failing test prints (a dataclass exception has no args)
         return f"{self.code} {self.reason}: {self.message}"
 
     def to_status(self) -> dict[str, Any]:
@@ -107,8 +107,3 @@ def unsupported_media_type(content_type: str) -> ApiError:
 
 def gone(message: str) -> ApiError:
     return ApiError(410, "Expired", message)
-
-
-def forbidden(resource: str, group: str, name: str, why: str) -> ApiError:
-    return ApiError(403, "Forbidden", f'{_qualified(resource, group)} "{name}" is forbidden: {why}',
-                    {"name": name, "group": group, "kind": resource})

@@ -6,7 +6,7 @@ module plays their part, deterministically and in-process (it uses the
 `ObjectStore` directly, so its own writes do not show up in the server's
 request log or the operator's RBAC comparison):
 
-- for each new Job (not suspended, not finished) it creates a Pod the way
+- for each Job created after `start()` (not suspended) it creates a Pod the way
   the Job controller does (`generateName: <job>-`, the template's labels
   including `job-name`/`controller-uid`, a controlling ownerReference), marks
   it Running, runs it, and records the outcome;
@@ -14,13 +14,15 @@ request log or the operator's RBAC comparison):
   PodResult | (exit_code, message)` decides the result, nothing is executed;
 - **subprocess variant** (default): the first container's `command + args`
   run as a local process (`$(VAR)` expanded), with env resolved from
-  `value`, `valueFrom.secretKeyRef/configMapKeyRef/fieldRef` and `envFrom`
-  (Secrets and ConfigMaps read from the emulated server; a missing one
-  leaves the pod Pending with `CreateContainerConfigError`, as on a node).
-  ConfigMap and Secret volumes are written under `<root>/<ns>/<pod>/volumes/`
-  and `emptyDir` gets an empty folder there; every occurrence of a mount path
-  in the command, args, env values and workingDir is rewritten to that local
-  folder (`/etc/safesynth/spec.json` -> `<root>/.../volumes/spec/spec.json`),
+  `value` and `valueFrom.secretKeyRef/configMapKeyRef/fieldRef` (labels and
+  annotations only) (Secrets and ConfigMaps read from the emulated server; a
+  missing one or a missing key leaves the pod Pending with
+  `CreateContainerConfigError`, as on a node; `optional` is not read).
+  ConfigMap and Secret volumes (every key, no `items`) are written under
+  `<root>/<ns>/<pod>/volumes/` and `emptyDir` gets an empty folder there;
+  every occurrence of a mount path in the command, args and env values is
+  rewritten to that local folder
+  (`/etc/safesynth/spec.json` -> `<root>/.../volumes/spec/spec.json`),
   and the container's `terminationMessagePath` likewise to a local file, read
   back after exit (4096 bytes max; `FallbackToLogsOnError` uses the log
   tail). stdout+stderr become the pod log (served at pods/log);
@@ -33,11 +35,14 @@ request log or the operator's RBAC comparison):
   `activeDeadlineSeconds` (DeadlineExceeded), with `active`, `ready`,
   `failed`, `succeeded`, `startTime`, `completionTime`.
 
-Not emulated: retry back-off delays (retries are immediate, or `retry_delay`),
-parallelism/completions > 1, Indexed jobs, pod-condition rules
-(DisruptionTarget), the `batch.kubernetes.io/job-tracking` pod finalizer,
-resources and node selection (every pod "runs" on node `kubeapi-emulation`),
-init and sidecar containers (only the first container runs).
+Not emulated: retry back-off delays (retries are immediate), parallelism/
+completions > 1, Indexed jobs, pod-condition rules (DisruptionTarget), the
+`batch.kubernetes.io/job-tracking` pod finalizer, resources and node
+selection (every pod "runs" on node `kubeapi-emulation`), init and sidecar
+containers (only the first container runs), `envFrom`, `workingDir`,
+`hostPath` volumes, an image's ENTRYPOINT (a container needs `command`),
+killing a pod's process when its Job is deleted (it runs to its deadline or
+to `stop()`).
 """
 
 from __future__ import annotations
@@ -95,27 +100,20 @@ class Kubelet:
 
     def __init__(self, store: ObjectStore, root: Path, *, outcome: OutcomeFn | None = None,
                  workdir: Path | None = None, extra_env: dict[str, str] | None = None,
-                 entrypoints: dict[str, list[str]] | None = None, pod_timeout: float = 120.0,
-                 retry_delay: float = 0.0, step_delay: float = 0.0, max_parallel: int = 2) -> None:
+                 pod_timeout: float = 120.0, max_parallel: int = 2) -> None:
         """
         root: folder for materialized volumes and termination-message files.
         outcome: the fast variant's decision function; None runs containers as subprocesses.
-        workdir: the cwd of container processes (default: current directory), unless workingDir maps to a mount.
+        workdir: the cwd of container processes (default: current directory).
         extra_env: added to every container's environment (e.g. PYTHONPATH); pod env wins over it.
-        entrypoints: image -> command, for containers that rely on the image's ENTRYPOINT ("*": any image).
         pod_timeout: seconds before a process is killed when the Job has no activeDeadlineSeconds.
-        retry_delay: seconds between a failed pod and its replacement (the real controller backs off 10 s, 20 s...).
-        step_delay: seconds between Pending, Running and terminated, to let watchers see each phase.
         """
         self.store = store
         self.root = root
         self.outcome = outcome
         self.workdir = workdir or Path.cwd()
         self.extra_env = dict(extra_env or {})
-        self.entrypoints = dict(entrypoints or {})
         self.pod_timeout = pod_timeout
-        self.retry_delay = retry_delay
-        self.step_delay = step_delay
         self._jobs_rt = store.type("batch", "v1", "jobs")
         self._pods_rt = store.type("", "v1", "pods")
         self._events: queue.Queue[WatchEvent | None] = queue.Queue()
@@ -131,9 +129,8 @@ class Kubelet:
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> Kubelet:
-        initial, self._unsubscribe = self.store.watch(self._jobs_rt, None, self._events.put)
-        for event in initial:
-            self._events.put(event)
+        # From "now" on: Jobs that exist already are not run (the fixture starts the kubelet before any test writes).
+        _, self._unsubscribe = self.store.watch(self._jobs_rt, None, self._events.put)
         self._thread = threading.Thread(target=self._loop, name="kubelet", daemon=True)
         self._thread.start()
         return self
@@ -172,13 +169,7 @@ class Kubelet:
             if event is None:
                 return
             job, uid = event.obj, event.obj["metadata"]["uid"]
-            if event.type == "DELETED":
-                with self._lock:
-                    proc = self._procs.get(uid)
-                if proc is not None:
-                    _kill(proc)
-                continue
-            if uid in self._started or finished(job) or (job.get("spec") or {}).get("suspend"):
+            if event.type == "DELETED" or uid in self._started or finished(job) or job["spec"].get("suspend"):
                 continue
             self._started.add(uid)
             self._pool.submit(self._guarded, job["metadata"]["namespace"], job["metadata"]["name"], uid)
@@ -190,7 +181,7 @@ class Kubelet:
             if exc.code != 404:  # the Job (or a pod) was deleted under us: nothing left to do
                 self.errors.append(exc)
                 log.exception("kubelet: job %s/%s", namespace, name)
-        except BaseException as exc:  # noqa: BLE001 - surfaced through wait_for_job and the fixture
+        except BaseException as exc:  # broad on purpose: surfaced through wait_for_job and the fixture
             self.errors.append(exc)
             log.exception("kubelet: job %s/%s", namespace, name)
 
@@ -230,14 +221,12 @@ class Kubelet:
             pod = self._create_pod(job)
             pod_name = pod["metadata"]["name"]
             self._job_status(namespace, name, {"active": 1, "ready": 0})
-            self._sleep()
             timeout = self.pod_timeout
             if deadline is not None:
                 timeout = max(0.0, float(deadline) - (time.monotonic() - started))
             try:
                 self._mark_running(pod)
                 self._job_status(namespace, name, {"ready": 1})
-                self._sleep()
                 result, deadline_hit = self._execute(job, pod, attempt, timeout)
             except _Stuck as stuck:
                 self._pod_status(namespace, pod_name, {"phase": "Pending", "containerStatuses": [
@@ -276,8 +265,6 @@ class Kubelet:
                 return
             self._job_status(namespace, name, {"active": None, "ready": 0, "failed": failed or None})
             attempt += 1
-            if self.retry_delay:
-                self._stop.wait(self.retry_delay)
 
     def _fail(self, namespace: str, name: str, failed: int, reason: str, message: str) -> None:
         now = now_rfc3339()
@@ -285,10 +272,6 @@ class Kubelet:
             "active": None, "ready": 0, "failed": failed,
             "conditions": [_condition("FailureTarget", reason, message, now),
                            _condition("Failed", reason, message, now)]})
-
-    def _sleep(self) -> None:
-        if self.step_delay:
-            self._stop.wait(self.step_delay)
 
     # -- pods --------------------------------------------------------------------------
     def _create_pod(self, job: Obj) -> Obj:
@@ -362,20 +345,13 @@ class Kubelet:
         env = self._resolve_env(pod, container)
         rewrite = _rewriter(mounts)
         env = {k: rewrite(v) for k, v in env.items()}
-        image = container.get("image", "")
-        command = list(container.get("command") or self.entrypoints.get(image) or self.entrypoints.get("*") or [])
-        if not command:
-            return PodResult(128, f"no command for image {container.get('image')!r} (give Kubelet entrypoints=)"), False
-        argv = [rewrite(_expand(a, env)) for a in command + list(container.get("args") or [])]
-        workdir = rewrite(container["workingDir"]) if container.get("workingDir") else str(self.workdir)
-        if not Path(workdir).is_dir():
-            workdir = str(self.workdir)
+        argv = [rewrite(_expand(a, env)) for a in list(container["command"]) + list(container.get("args") or [])]
         # The running interpreter's bin folder first, so `python`/`safesynth` resolve to this virtualenv
         # even when pytest was started as .venv/bin/python without activating it.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
         full_env = {"PATH": path, "HOME": str(pod_root / "home"),
                     "HOSTNAME": pod_name, **self.extra_env, **env}
-        proc = subprocess.Popen(argv, cwd=workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, cwd=self.workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         uid = job["metadata"]["uid"]
         with self._lock:
@@ -405,31 +381,19 @@ class Kubelet:
         except errors.ApiError:
             return None
 
-    def _source_data(self, kind: str, namespace: str, name: str, optional: bool) -> dict[str, str] | None:
-        """A ConfigMap's or Secret's data as text (Secrets decoded); raises _Stuck when required and missing."""
+    def _source_data(self, kind: str, namespace: str, name: str) -> dict[str, str]:
+        """A ConfigMap's or Secret's data as text (Secrets decoded); raises _Stuck when it is missing."""
         obj = self._lookup("configmaps" if kind == "configMap" else "secrets", namespace, name)
         if obj is None:
-            if optional:
-                return None
             raise _Stuck("CreateContainerConfigError", f'{"configmap" if kind == "configMap" else "secret"} '
                                                        f'"{name}" not found')
         if kind == "configMap":
-            data = dict(obj.get("data") or {})
-            for key, value in (obj.get("binaryData") or {}).items():
-                data[key] = base64.b64decode(value).decode(errors="replace")
-            return data
+            return dict(obj.get("data") or {})  # binaryData is not read
         return {k: base64.b64decode(v).decode(errors="replace") for k, v in (obj.get("data") or {}).items()}
 
     def _resolve_env(self, pod: Obj, container: Obj) -> dict[str, str]:
         ns = pod["metadata"]["namespace"]
         env: dict[str, str] = {}
-        for source in container.get("envFrom") or []:
-            prefix = source.get("prefix", "")
-            for kind, ref in (("configMap", source.get("configMapRef")), ("secret", source.get("secretRef"))):
-                if ref:
-                    data = self._source_data(kind, ns, ref["name"], bool(ref.get("optional")))
-                    for key, value in (data or {}).items():
-                        env[prefix + key] = value
         for var in container.get("env") or []:
             name = var["name"]
             if "value" in var:
@@ -439,12 +403,8 @@ class Kubelet:
             for kind, key in (("configMap", "configMapKeyRef"), ("secret", "secretKeyRef")):
                 ref = source.get(key)
                 if ref:
-                    data = self._source_data(kind, ns, ref["name"], bool(ref.get("optional")))
-                    if data is None:
-                        break
+                    data = self._source_data(kind, ns, ref["name"])
                     if ref["key"] not in data:
-                        if ref.get("optional"):
-                            break
                         raise _Stuck("CreateContainerConfigError", f'couldn\'t find key {ref["key"]} in '
                                                                    f'{"ConfigMap" if kind == "configMap" else "Secret"}'
                                                                    f' {ns}/{ref["name"]}')
@@ -466,19 +426,8 @@ class Kubelet:
                 source = volume.get(field)
                 if source is None:
                     continue
-                data = self._source_data(kind, ns, source.get(name_key, ""), bool(source.get("optional"))) or {}
-                items = source.get("items") or [{"key": k, "path": k} for k in data]
-                for item in items:
-                    if item["key"] not in data:
-                        if source.get("optional"):
-                            continue
-                        raise _Stuck("ContainerCreating", f'configmap references non-existent config key: '
-                                                          f'{item["key"]}')
-                    target = folder / item["path"]
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(data[item["key"]])
-            if "hostPath" in volume:
-                folder = Path(volume["hostPath"]["path"])
+                for key, value in self._source_data(kind, ns, source.get(name_key, "")).items():
+                    (folder / key).write_text(value)
             local = folder / mount["subPath"] if mount.get("subPath") else folder
             mounts[mount["mountPath"].rstrip("/") or "/"] = str(local)
         return mounts
@@ -516,25 +465,14 @@ def _pod_failure_action(policy: Obj | None, pod: Obj, exit_code: int) -> tuple[s
 
 
 def _field_ref(pod: Obj, path: str) -> str:
-    meta = pod["metadata"]
+    """`metadata.labels['k']` or `metadata.annotations['k']`; other field paths read as empty."""
     m = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
-    if m:
-        return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
-    simple = {"metadata.name": meta.get("name"), "metadata.namespace": meta.get("namespace"),
-              "metadata.uid": meta.get("uid"), "spec.nodeName": NODE_NAME,
-              "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
-              "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1"}
-    return str(simple.get(path) or "")
+    return str((pod["metadata"].get(m.group(1)) or {}).get(m.group(2), "")) if m else ""
 
 
 def _expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes `$(VAR)` expansion: known variables are substituted, `$$(VAR)` stays literal `$(VAR)`."""
-    def sub(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return f"$({m.group(1)})"
-        return env.get(m.group(2), m.group(0))
-
-    return re.sub(r"\$\$\(([A-Za-z_][\w.-]*)\)|\$\(([A-Za-z_][\w.-]*)\)", sub, text)
+    """Kubernetes `$(VAR)` expansion: known variables are substituted, others stay (no `$$` escapes)."""
+    return re.sub(r"\$\(([A-Za-z_][\w.-]*)\)", lambda m: env.get(m.group(1), m.group(0)), text)
 
 
 def _rewriter(mounts: dict[str, str]) -> Callable[[str], str]:
@@ -544,8 +482,6 @@ def _rewriter(mounts: dict[str, str]) -> Callable[[str], str]:
     path that was already mapped is never mapped again (e.g. a local root under /tmp while the pod
     also mounts /tmp).
     """
-    if not mounts:
-        return lambda text: text
     ordered = sorted(mounts, key=len, reverse=True)
     pattern = re.compile(
         r"(?<![\w.\-/])(" + "|".join(re.escape(p) for p in ordered) + r")(?=/|$|[\s\"'=:,;])"

@@ -4,22 +4,30 @@
   `null` deletes, **lists are replaced whole**. kopf and the python client's
   custom-object calls use it.
 - Strategic merge patch (`application/strategic-merge-patch+json`, built-in
-  types only; the python client sends it for a dict body): like merge patch,
+  types only; kubectl apply and the python client send it): like merge patch,
   except lists that carry a patch merge key in the Kubernetes API types
   (containers by `name`, env by `name`, conditions by `type`, ...) are merged
-  element by element, `finalizers` are unioned, and `$patch`,
-  `$setElementOrder`, `$retainKeys`, `$deleteFromPrimitiveList` directives
-  are honoured or stripped. The merge-key table below covers the fields
-  this project touches, not the whole API (see README).
-- JSON patch (RFC 6902, `application/json-patch+json`): add, remove,
-  replace, move, copy, test over JSON pointers. Written here (small) rather
-  than taken from the `jsonpatch` package, which safesynth does not declare.
+  element by element, `finalizers` are unioned, and a list item with
+  `$patch: delete` is removed. Other directives (`$setElementOrder`,
+  `$retainKeys`, `$deleteFromPrimitiveList`, `$patch` on a map) are dropped,
+  not honoured: no client these tests run sends them with an effect. The
+  merge-key table below covers the fields this project touches, not the
+  whole API (see README).
+- JSON patch (RFC 6902, `application/json-patch+json`): the `jsonpatch`
+  package, which kopf depends on (it builds such patches itself), so it is
+  installed wherever these tests run.
+
+Merge patch is written here (ten lines) rather than shared with the operator:
+the emulation must not import the code it checks.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+import jsonpatch
+import jsonpointer
 
 from tests.kubeapi import errors
 
@@ -47,38 +55,18 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _ports_key(items: list[Any]) -> str:
-    """Container ports merge on containerPort, Service ports on port."""
-    return "containerPort" if any(isinstance(i, dict) and "containerPort" in i for i in items) else "port"
-
-
-def strategic_merge_patch(target: Any, patch: Any) -> Any:
+def strategic_merge_patch(target: Any, patch: dict[str, Any]) -> Any:
     """Strategic merge patch for built-in objects (see module docstring for what is covered)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if patch.get("$patch") == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
-    if patch.get("$patch") == "delete":
-        return None
     result = copy.deepcopy(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
-        if key.startswith("$setElementOrder/") or key in ("$retainKeys", "$patch"):
-            continue
-        if key.startswith("$deleteFromPrimitiveList/"):
-            field = key.split("/", 1)[1]
-            if isinstance(result.get(field), list):
-                result[field] = [v for v in result[field] if v not in (value or [])]
+        if key.startswith("$"):
             continue
         if value is None:
             result.pop(key, None)
         elif isinstance(value, list) and isinstance(result.get(key), list):
             result[key] = _merge_list(key, result[key], value)
         elif isinstance(value, dict):
-            merged = strategic_merge_patch(result.get(key), value)
-            if merged is None:
-                result.pop(key, None)
-            else:
-                result[key] = merged
+            result[key] = strategic_merge_patch(result.get(key), value)
         else:
             result[key] = copy.deepcopy(value)
     return result
@@ -87,7 +75,7 @@ def strategic_merge_patch(target: Any, patch: Any) -> Any:
 def _merge_list(field: str, current: list[Any], patch: list[Any]) -> list[Any]:
     if field in MERGED_SCALAR_LISTS:
         return current + [v for v in patch if v not in current]
-    merge_key = _ports_key(current + patch) if field == "ports" else MERGE_KEYS.get(field)
+    merge_key = MERGE_KEYS.get(field)
     if merge_key is None or not all(isinstance(i, dict) for i in current + patch):
         return [_strip_directives(v) for v in patch]
     result = copy.deepcopy(current)
@@ -113,76 +101,9 @@ def _strip_directives(value: Any) -> Any:
     return value
 
 
-def _pointer(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise errors.ApiError(422, "Invalid", f"invalid JSON pointer: {path!r}")
-    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
-
-
-def _parent(doc: Any, parts: list[str], path: str) -> Any:
-    node = doc
-    for part in parts[:-1]:
-        try:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        except (KeyError, IndexError, ValueError, TypeError):
-            raise errors.ApiError(422, "Invalid", f"jsonpatch: path {path!r} not found") from None
-    return node
-
-
 def json_patch(target: Any, operations: Any) -> Any:
-    """RFC 6902 over a copy of `target`; a failed op (or `test`) is a 422, as on the real server."""
-    if not isinstance(operations, list):
-        raise errors.bad_request("json patch must be a list of operations")
-    doc = copy.deepcopy(target)
-    for op in operations:
-        kind, path = op.get("op"), op.get("path", "")
-        parts = _pointer(path)
-        if kind in ("move", "copy"):
-            source = _pointer(op.get("from", ""))
-            holder = _parent(doc, source, op.get("from", ""))
-            try:
-                value = copy.deepcopy(holder[int(source[-1])] if isinstance(holder, list) else holder[source[-1]])
-            except (KeyError, IndexError, ValueError):
-                raise errors.ApiError(422, "Invalid", f"jsonpatch {kind}: from {op.get('from')!r} missing") from None
-            if kind == "move":
-                doc = json_patch(doc, [{"op": "remove", "path": op["from"]}])
-            doc = json_patch(doc, [{"op": "add", "path": path, "value": value}])
-            continue
-        if not parts:
-            if kind in ("add", "replace"):
-                doc = copy.deepcopy(op.get("value"))
-                continue
-            raise errors.ApiError(422, "Invalid", f"jsonpatch {kind} of the whole document is not supported")
-        parent = _parent(doc, parts, path)
-        last = parts[-1]
-        try:
-            if kind == "test":
-                actual = parent[int(last)] if isinstance(parent, list) else parent[last]
-                if actual != op.get("value"):
-                    raise errors.ApiError(422, "Invalid", f"jsonpatch test operation does not apply: doc is "
-                                                          f"{actual!r}, path {path!r} wanted {op.get('value')!r}")
-            elif kind == "add":
-                if isinstance(parent, list):
-                    parent.insert(len(parent) if last == "-" else int(last), copy.deepcopy(op.get("value")))
-                else:
-                    parent[last] = copy.deepcopy(op.get("value"))
-            elif kind == "remove":
-                if isinstance(parent, list):
-                    parent.pop(int(last))
-                else:
-                    del parent[last]
-            elif kind == "replace":
-                if isinstance(parent, list):
-                    parent[int(last)] = copy.deepcopy(op.get("value"))
-                else:
-                    if last not in parent:
-                        raise KeyError(last)
-                    parent[last] = copy.deepcopy(op.get("value"))
-            else:
-                raise errors.bad_request(f"unknown json patch op {kind!r}")
-        except (KeyError, IndexError, ValueError, TypeError):
-            raise errors.ApiError(422, "Invalid", f"jsonpatch {kind} operation does not apply: "
-                                                  f"doc is missing path: {path!r}") from None
-    return doc
+    """RFC 6902 over a copy of `target`; one that does not apply (a failed `test`, or malformed) is a 422."""
+    try:
+        return jsonpatch.apply_patch(target, operations)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:  # InvalidJsonPatch too
+        raise errors.ApiError(422, "Invalid", f"jsonpatch operation does not apply: {exc}") from None

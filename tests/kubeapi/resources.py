@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: The verbs kube-apiserver lists for an ordinary read-write resource.
-ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+ALL_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)

@@ -98,26 +98,20 @@ def labels_match(reqs: list[Requirement], obj: dict[str, Any]) -> bool:
 def _get_path(obj: dict[str, Any], dotted: str) -> str:
     node: Any = obj
     for part in dotted.split("."):
-        if not isinstance(node, dict):
-            return ""
-        node = node.get(part)
-    if node is None:
-        return ""
-    if isinstance(node, bool):
-        return "true" if node else "false"
-    return str(node)
+        node = node.get(part) if isinstance(node, dict) else None
+    return "" if node is None else str(node)
 
 
-#: Extra selectable fields per (group, plural), beyond metadata.name/metadata.namespace.
+#: Extra selectable fields per (group, plural), beyond metadata.name/metadata.namespace: those whose value is
+#: the field's own string (the real server also indexes a few computed ones, e.g. jobs' status.successful).
 _FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("", "pods"): ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-                   "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"),
+                   "status.phase", "status.podIP", "status.nominatedNodeName"),
     ("", "events"): ("involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
                      "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                     "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"),
+                     "involvedObject.fieldPath", "reason", "reportingComponent", "type"),
     ("", "secrets"): ("type",),
     ("", "namespaces"): ("status.phase",),
-    ("batch", "jobs"): ("status.successful",),
     ("events.k8s.io", "events"): ("regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid",
                                   "reason", "type"),
 }
@@ -142,16 +136,4 @@ def parse_field_selector(text: str | None, key: tuple[str, str]) -> FieldMatcher
             raise errors.bad_request(f'field label not supported: {field}')
         checks.append((field, op != "!=", value))
 
-    def matcher(obj: dict[str, Any]) -> bool:
-        for field, equal, value in checks:
-            if field == "status.successful":
-                actual = str((obj.get("status") or {}).get("succeeded", 0))
-            elif field == "source":
-                actual = _get_path(obj, "source.component")
-            else:
-                actual = _get_path(obj, field)
-            if (actual == value) != equal:
-                return False
-        return True
-
-    return matcher
+    return lambda obj: all((_get_path(obj, field) == value) == equal for field, equal, value in checks)

@@ -14,12 +14,11 @@ Served:
   and /openapi/v3 with one PATCH operation per kind declaring the
   `fieldValidation` parameter, which is what makes kubectl leave validation to
   the server instead of downloading full schemas;
-- resources: get, list (label/field selectors, limit/continue, Table output
-  for kubectl), watch (newline-delimited JSON events, resume from a
-  resourceVersion, `timeoutSeconds`, `sendInitialEvents` bookmarks), create,
-  update, patch (merge, strategic, JSON patch, approximated apply), delete
-  (propagationPolicy, preconditions), deletecollection; `dryRun=All`;
-  subresources `status` and `pods/log`.
+- resources: get, list (label/field selectors, Table output for kubectl),
+  watch (`?watch=true`, newline-delimited JSON events, resume from a
+  resourceVersion, `timeoutSeconds`), create, update, patch (merge,
+  strategic, JSON patch, approximated apply), delete (propagationPolicy);
+  `dryRun=All`; subresources `status` and `pods/log`.
 
 Every request is appended to `requests` (RBAC verb, resource, subresource,
 namespace, name, status, user agent) so a test can derive the permissions a
@@ -29,7 +28,6 @@ client actually used, e.g. to compare with a ClusterRole.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import threading
 import traceback
@@ -75,8 +73,6 @@ class RequestRecord:
     @property
     def rbac_resource(self) -> str | None:
         """`jobs`, `safesynthjobs/status`, `pods/log` — as written in a Role's `resources`."""
-        if self.resource is None:
-            return None
         return f"{self.resource}/{self.subresource}" if self.subresource else self.resource
 
 
@@ -86,7 +82,6 @@ class _Route:
     namespace: str | None
     name: str | None
     subresource: str | None
-    watch_path: bool
 
 
 def _json(body: Any, status: int = 200, content_type: str = "application/json",
@@ -127,7 +122,7 @@ class KubeAPIServer:
             asyncio.set_event_loop(loop)
             try:
                 loop.run_until_complete(self._start())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            except BaseException as exc:  # broad on purpose: reported to the starting thread
                 failure.append(exc)
                 ready.set()
                 return
@@ -155,8 +150,7 @@ class KubeAPIServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
+        assert self._loop is not None and self._thread is not None, "stop() without start()"
         self.store.close_watches()
 
         async def shutdown() -> None:
@@ -169,12 +163,6 @@ class KubeAPIServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop = None
-
-    def __enter__(self) -> KubeAPIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
         """A kubeconfig with one context pointing here (plain HTTP, a bearer token nobody checks)."""
@@ -208,19 +196,12 @@ class KubeAPIServer:
             response = await self._dispatch(request, record)
         except ApiError as exc:
             response = _json(exc.to_status(), exc.code)
-        except Exception as exc:  # noqa: BLE001 - a bug in the emulation is a 500, with its traceback
+        except Exception as exc:  # broad on purpose: a bug in the emulation is a 500, with its traceback
             status = ApiError(500, "InternalError", f"emulation error: {exc!r}\n{traceback.format_exc()}")
             response = _json(status.to_status(), 500)
         if record.status is None:
             record.status = response.status
         return response
-
-    def _route(self, parts: list[str]) -> tuple[str, str, list[str]] | None:
-        if parts[0] == "api" and len(parts) >= 2:
-            return "", parts[1], parts[2:]
-        if parts[0] == "apis" and len(parts) >= 3:
-            return parts[1], parts[2], parts[3:]
-        return None
 
     async def _dispatch(self, request: web.Request, record: RequestRecord) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -229,43 +210,32 @@ class KubeAPIServer:
             if discovery is not None:
                 record.verb = "get"
                 return discovery
-        routed = self._route(parts) if parts else None
-        if routed is None:
+        # /api/v1/<rest> or /apis/<group>/<version>/<rest>; <rest>: [namespaces/<ns>/]<plural>[/<name>[/<sub>]]
+        if parts[:1] == ["api"] and len(parts) >= 3:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 4:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
             raise errors.unknown_path()
-        group, version, rest = routed
         record.group, record.version = group, version
-        if not rest:
-            raise errors.unknown_path()
-        watch_path = False
-        if rest[0] == "watch":
-            watch_path, rest = True, rest[1:]
-        if not rest:
-            raise errors.unknown_path()
+        namespace = None
         with self.store.lock:
-            if rest[0] == "namespaces" and len(rest) >= 3 and (
-                    (rt := self.store.find_type(group, version, rest[2])) is not None and rt.namespaced):
-                route = _Route(rt, rest[1], rest[3] if len(rest) > 3 else None,
-                               rest[4] if len(rest) > 4 else None, watch_path)
-                extra = rest[5:]
+            rt = self.store.find_type(group, version, rest[2]) if rest[0] == "namespaces" and len(rest) >= 3 else None
+            if rt is not None and rt.namespaced:
+                namespace, rest = rest[1], rest[2:]
             else:
                 rt = self.store.find_type(group, version, rest[0])
-                if rt is None:
-                    raise errors.unknown_path()
-                route = _Route(rt, None, rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None,
-                               watch_path)
-                extra = rest[3:]
-        if extra or (route.subresource and route.subresource not in route.rt.subresources):
+        name, sub = (rest[1] if len(rest) > 1 else None), (rest[2] if len(rest) > 2 else None)
+        if rt is None or len(rest) > 3 or (sub and sub not in rt.subresources):
             raise errors.unknown_path()
+        route = _Route(rt, namespace, name, sub)
         record.resource, record.subresource = route.rt.plural, route.subresource
         record.namespace, record.name = route.namespace, route.name
         return await self._resource(request, route, record)
 
     # -- discovery ---------------------------------------------------------------------
     def _discovery(self, parts: list[str]) -> web.Response | None:
-        if not parts:
-            return _json({"paths": ["/api", "/api/v1", "/apis", "/openapi/v3", "/version", "/healthz"]})
-        if parts in (["healthz"], ["livez"], ["readyz"]):
-            return web.Response(text="ok")
+        """The discovery documents clients read (legacy, not aggregated); None for anything else."""
         if parts == ["version"]:
             return _json(SERVER_VERSION)
         if parts == ["api"]:
@@ -274,21 +244,24 @@ class KubeAPIServer:
         if parts == ["apis"]:
             return _json({"kind": "APIGroupList", "apiVersion": "v1",
                           "groups": [self._group_doc(g) for g in self._groups()]})
-        if parts[0] == "apis" and len(parts) == 2:
-            if parts[1] not in self._groups():
-                raise errors.unknown_path()
-            return _json({"kind": "APIGroup", "apiVersion": "v1", **self._group_doc(parts[1])})
-        if (parts[0] == "api" and len(parts) == 2) or (parts[0] == "apis" and len(parts) == 3):
-            group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
-            types = [rt for rt in self.store.types() if rt.group == group and rt.version == version]
-            if not types:
-                raise errors.unknown_path()
-            resources = [entry for rt in types for entry in api_resource_entry(rt)]
-            return _json({"kind": "APIResourceList", "apiVersion": "v1",
-                          "groupVersion": types[0].api_version, "resources": resources})
-        if parts[0] == "openapi":
-            return self._openapi(parts)
-        return None
+        if parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:])
+        types = self._group_version_types(parts)
+        if not types:
+            return None  # not a discovery path, or an unknown group/version: routed, and a 404 there
+        resources = [entry for rt in types for entry in api_resource_entry(rt)]
+        return _json({"kind": "APIResourceList", "apiVersion": "v1",
+                      "groupVersion": types[0].api_version, "resources": resources})
+
+    def _group_version_types(self, parts: list[str]) -> list[ResourceType]:
+        """The types of `api/<version>` or `apis/<group>/<version>`; none for any other path."""
+        if parts[:1] == ["api"] and len(parts) == 2:
+            group, version = "", parts[1]
+        elif parts[:1] == ["apis"] and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        else:
+            return []
+        return [rt for rt in self.store.types() if rt.group == group and rt.version == version]
 
     def _groups(self) -> list[str]:
         present = {rt.group for rt in self.store.types() if rt.group}
@@ -306,25 +279,17 @@ class KubeAPIServer:
         versions = [{"groupVersion": f"{group}/{v}", "version": v} for v in self._versions(group)]
         return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
-    def _openapi(self, parts: list[str]) -> web.Response:
+    def _openapi(self, rest: list[str]) -> web.Response:
         """OpenAPI v3, reduced to what kubectl reads: per kind, a PATCH that takes `fieldValidation`."""
-        if parts[:2] != ["openapi", "v3"]:
-            raise errors.unknown_path()
         gvs = sorted({(rt.group, rt.version) for rt in self.store.types()})
-        if len(parts) == 2:
+        if not rest:
             paths = {}
             for group, version in gvs:
                 key = f"apis/{group}/{version}" if group else f"api/{version}"
                 paths[key] = {"serverRelativeURL": f"/openapi/v3/{key}?hash={self.store.discovery_generation:016X}"}
             return _json({"paths": paths})
-        rest = parts[2:]
-        group, version = ("", rest[1]) if rest[0] == "api" and len(rest) == 2 else (
-            (rest[1], rest[2]) if rest[0] == "apis" and len(rest) == 3 else ("?", "?"))
-        types = [rt for rt in self.store.types() if rt.group == group and rt.version == version]
-        if not types:
-            raise errors.unknown_path()
         doc_paths: dict[str, Any] = {}
-        for rt in types:
+        for rt in self._group_version_types(rest):
             gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
             params = [{"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
                       for n in ("dryRun", "fieldManager", "fieldValidation", "force")]
@@ -344,22 +309,19 @@ class KubeAPIServer:
         ctype = request.headers.get("Content-Type", "")
         if "protobuf" in ctype:
             return protobuf.decode(raw)
-        try:
-            if "yaml" in ctype:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise errors.bad_request(f"the body of the request could not be decoded: {exc}") from None
+        return yaml.safe_load(raw) if "yaml" in ctype else json.loads(raw)
 
     async def _resource(self, request: web.Request, route: _Route, record: RequestRecord) -> web.StreamResponse:
         q = request.query
         rt, ns, name, sub = route.rt, route.namespace, route.name, route.subresource
         dry_run = "All" in q.getall("dryRun", [])
         validation = q.get("fieldValidation", "Warn")
-        if validation not in ("Strict", "Warn", "Ignore"):
-            raise errors.bad_request(f"fieldValidation: Unsupported value: {validation!r}")
         method = request.method
-        watch = route.watch_path or _go_bool(q.get("watch"))
+        writable = name is not None and sub in (None, "status")
+        allowed = {"GET": True, "POST": name is None and (ns is not None or not rt.namespaced),
+                   "PUT": writable, "PATCH": writable, "DELETE": name is not None}
+        if not allowed.get(method):  # incl. DELETE on a collection: deletecollection is not served
+            raise errors.method_not_allowed()
 
         if method == "GET" and name is None:
             labels = selectors.parse_label_selector(q.get("labelSelector"))
@@ -368,7 +330,7 @@ class KubeAPIServer:
             def match(obj: dict[str, Any]) -> bool:
                 return selectors.labels_match(labels, obj) and fields(obj)
 
-            if watch:
+            if _go_bool(q.get("watch")):
                 record.verb = "watch"
                 return await self._watch(request, route, match, record)
             record.verb = "list"
@@ -377,10 +339,7 @@ class KubeAPIServer:
             record.verb = "get"
             if sub == "log":
                 self.store.get(rt, ns, name)
-                text = self.store.pod_logs.get((ns or "", name), "")
-                if q.get("tailLines"):
-                    text = "".join(text.splitlines(keepends=True)[-int(q["tailLines"]):])
-                return web.Response(text=text, content_type="text/plain")
+                return web.Response(text=self.store.pod_logs.get((ns or "", name), ""), content_type="text/plain")
             obj = self.store.get(rt, ns, name)
             if "as=Table" in request.headers.get("Accept", ""):
                 return _json(tables.to_table(rt, [obj], obj["metadata"]["resourceVersion"],
@@ -389,44 +348,25 @@ class KubeAPIServer:
             return _json(obj)
         if method == "POST":
             record.verb = "create"
-            if name is not None:
-                raise errors.method_not_allowed()
-            if rt.namespaced and ns is None:
-                raise errors.method_not_allowed()
             result = self.store.create(rt, ns, await self._body(request), dry_run=dry_run,
                                        field_validation=validation)
             return _json(result.obj, 201, warnings=result.warnings)
         if method == "PUT":
             record.verb = "update"
-            if name is None or sub not in (None, "status"):
-                raise errors.method_not_allowed()
             result = self.store.update(rt, ns, name, await self._body(request), subresource=sub, dry_run=dry_run,
                                        field_validation=validation)
             return _json(result.obj, warnings=result.warnings)
         if method == "PATCH":
             record.verb = "patch"
-            if name is None or sub not in (None, "status"):
-                raise errors.method_not_allowed()
             body = await self._body(request)
             result = self.store.patch(rt, ns, name, body, request.headers.get("Content-Type", ""), subresource=sub,
-                                      dry_run=dry_run, field_validation=validation,
-                                      field_manager=q.get("fieldManager"))
+                                      dry_run=dry_run, field_validation=validation)
             return _json(result.obj, 201 if result.created else 200, warnings=result.warnings)
-        if method == "DELETE":
-            options = await self._body(request) or {}
-            propagation = q.get("propagationPolicy") or options.get("propagationPolicy")
-            orphan = options.get("orphanDependents", q.get("orphanDependents"))
-            if propagation is None and orphan is not None:
-                propagation = "Orphan" if orphan in (True, "true") else "Background"
-            dry_run = dry_run or "All" in (options.get("dryRun") or [])
-            if name is None:
-                record.verb = "deletecollection"
-                return self._delete_collection(route, q, propagation, dry_run)
-            record.verb = "delete"
-            result = self.store.delete(rt, ns, name, propagation=propagation, dry_run=dry_run,
-                                       preconditions=options.get("preconditions"))
-            return _json(self._delete_response(rt, result.obj), warnings=result.warnings)
-        raise errors.method_not_allowed()
+        record.verb = "delete"
+        options = await self._body(request) or {}
+        result = self.store.delete(rt, ns, name, propagation=q.get("propagationPolicy") or options.get(
+                                   "propagationPolicy"), dry_run=dry_run or "All" in (options.get("dryRun") or []))
+        return _json(self._delete_response(rt, result.obj), warnings=result.warnings)
 
     @staticmethod
     def _delete_response(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -438,44 +378,13 @@ class KubeAPIServer:
                             "uid": obj["metadata"]["uid"]}}
 
     def _list(self, request: web.Request, route: _Route, match: Any) -> web.Response:
-        q = request.query
+        """All matching items in one response: `limit` is ignored, so no `continue` token is ever handed out."""
         items, rv = self.store.list(route.rt, route.namespace, match)
-        list_meta: dict[str, Any] = {}
-        if q.get("continue"):
-            try:
-                token = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
-            except ValueError:
-                raise errors.bad_request("continue key is not valid") from None
-            start = tuple(token["after"])
-            items = [o for o in items if (o["metadata"].get("namespace", ""), o["metadata"]["name"]) > start]
-        limit = int(q.get("limit") or 0)
-        if limit and len(items) > limit:
-            last = items[limit - 1]["metadata"]
-            token = {"rv": rv, "after": [last.get("namespace", ""), last["name"]]}
-            list_meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
-            list_meta["remainingItemCount"] = len(items) - limit
-            items = items[:limit]
         if "as=Table" in request.headers.get("Accept", ""):
-            return _json(tables.to_table(route.rt, items, str(rv), q.get("includeObject", "Metadata"), list_meta),
+            return _json(tables.to_table(route.rt, items, str(rv), request.query.get("includeObject", "Metadata")),
                          content_type="application/json;as=Table;v=v1;g=meta.k8s.io")
         return _json({"kind": route.rt.list_kind, "apiVersion": route.rt.api_version,
-                      "metadata": {"resourceVersion": str(rv), **list_meta}, "items": items})
-
-    def _delete_collection(self, route: _Route, q: Any, propagation: str | None, dry_run: bool) -> web.Response:
-        labels = selectors.parse_label_selector(q.get("labelSelector"))
-        fields = selectors.parse_field_selector(q.get("fieldSelector"), route.rt.key)
-        items, _ = self.store.list(route.rt, route.namespace,
-                                   lambda o: selectors.labels_match(labels, o) and fields(o))
-        deleted = []
-        for obj in items:
-            try:
-                deleted.append(self.store.delete(route.rt, obj["metadata"].get("namespace"), obj["metadata"]["name"],
-                                                 propagation=propagation, dry_run=dry_run).obj)
-            except ApiError as exc:
-                if exc.code != 404:
-                    raise
-        return _json({"kind": route.rt.list_kind, "apiVersion": route.rt.api_version,
-                      "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": deleted})
+                      "metadata": {"resourceVersion": str(rv)}, "items": items})
 
     async def _watch(self, request: web.Request, route: _Route, match: Any,
                      record: RequestRecord) -> web.StreamResponse:
@@ -489,14 +398,10 @@ class KubeAPIServer:
             except RuntimeError:  # the server's loop is already closed (shutdown): nobody is listening
                 pass
 
-        send_initial = _go_bool(q.get("sendInitialEvents"))
-        since = None if send_initial else q.get("resourceVersion")
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         try:
-            initial, unsubscribe = self.store.watch(route.rt, since, deliver)
-        except ApiError as exc:
-            if exc.code != 410:
-                raise
+            initial, unsubscribe = self.store.watch(route.rt, q.get("resourceVersion"), deliver)
+        except ApiError as exc:  # 410 Gone: the version is older than the history kept
             await response.prepare(request)
             await response.write(json.dumps({"type": "ERROR", "object": exc.to_status()}).encode() + b"\n")
             record.status = 200
@@ -508,33 +413,17 @@ class KubeAPIServer:
         rt, ns = route.rt, route.namespace
 
         async def send(event: WatchEvent) -> None:
-            obj_ns = event.obj["metadata"].get("namespace")
-            if ns is not None and obj_ns != ns:
-                return
-            new_match = match(event.obj)
-            old_match = event.old is not None and match(event.old)
-            kind = event.type
-            if kind == "MODIFIED":
-                if new_match and not old_match:
-                    kind = "ADDED"
-                elif old_match and not new_match:
-                    kind = "DELETED"
-                elif not new_match:
-                    return
-            elif not (new_match or old_match):
+            """The event as is when its object is in the watched namespace and selectors (see README for what
+            a real server does when an object enters or leaves a label selector)."""
+            if (ns is not None and event.obj["metadata"].get("namespace") != ns) or not match(event.obj):
                 return
             obj = dict(event.obj)
             obj["apiVersion"] = rt.api_version
-            await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
+            await response.write(json.dumps({"type": event.type, "object": obj}).encode() + b"\n")
 
         try:
             for event in initial:
                 await send(event)
-            if send_initial:
-                bookmark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {
-                    "resourceVersion": str(self.store.resource_version),
-                    "annotations": {"k8s.io/initial-events-end": "true"}}}
-                await response.write(json.dumps({"type": "BOOKMARK", "object": bookmark}).encode() + b"\n")
             while True:
                 wait = 1.0
                 if deadline is not None:

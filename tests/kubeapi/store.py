@@ -41,12 +41,12 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from tests.kubeapi import builtins, errors, patching
 from tests.kubeapi.errors import ApiError
 from tests.kubeapi.resources import BUILTIN, ResourceType
-from tests.kubeapi.schema import StructuralSchema, model_unknown_fields, prune_metadata
+from tests.kubeapi.schema import StructuralSchema, model_unknown_fields
 
 Obj = dict[str, Any]
 #: Namespaces every cluster starts with.
@@ -62,13 +62,12 @@ def now_rfc3339() -> str:
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """A change: `obj` is the new state (the last state for DELETED), `old` the previous one."""
+    """A change: `obj` is the new state (the last state for DELETED)."""
 
     rv: int
     type: str
     key: tuple[str, str]
     obj: Obj
-    old: Obj | None
 
 
 @dataclass
@@ -113,10 +112,8 @@ class ObjectStore:
             return list(self._types.values())
 
     def type(self, group: str, version: str, plural: str) -> ResourceType:
-        rt = self._types.get((group, version, plural))
-        if rt is None:
-            raise errors.unknown_path()
-        return rt
+        """A type the caller knows is served (built-ins); KeyError otherwise."""
+        return self._types[(group, version, plural)]
 
     def find_type(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._types.get((group, version, plural))
@@ -131,10 +128,6 @@ class ObjectStore:
         raise KeyError(f"no resource type {name!r}")
 
     # -- reads -------------------------------------------------------------------------
-    @property
-    def resource_version(self) -> int:
-        return self._rv
-
     def get(self, rt: ResourceType, namespace: str | None, name: str) -> Obj:
         with self.lock:
             obj = self._objects[rt.key].get((self._ns(rt, namespace), name))
@@ -149,15 +142,6 @@ class ObjectStore:
             items = [self._present(rt, o) for (ns, _), o in sorted(self._objects[rt.key].items())
                      if (namespace is None or ns == namespace) and match(o)]
             return items, self._rv
-
-    def all_objects(self) -> Iterator[tuple[ResourceType, Obj]]:
-        """Every stored object with its type (for assertions and debugging)."""
-        with self.lock:
-            by_key = {rt.key: rt for rt in self._types.values()}
-            for key, objs in self._objects.items():
-                if key in by_key:
-                    for obj in objs.values():
-                        yield by_key[key], copy.deepcopy(obj)
 
     def _present(self, rt: ResourceType, obj: Obj) -> Obj:
         """A copy in the version asked for (CRDs may serve several versions of one stored object)."""
@@ -180,13 +164,10 @@ class ObjectStore:
         with self.lock:
             if since in (None, "", "0"):
                 initial = [WatchEvent(int(o["metadata"]["resourceVersion"]), "ADDED", rt.key,
-                                      self._present(rt, o), None)
+                                      self._present(rt, o))
                            for _, o in sorted(self._objects[rt.key].items())]
             else:
-                try:
-                    rv = int(since)
-                except ValueError:
-                    raise errors.bad_request(f'invalid resource version "{since}"') from None
+                rv = int(since)
                 oldest = self._history[0].rv if self._history else self._rv + 1
                 if rv < oldest - 1 and len(self._history) == self._history.maxlen:
                     raise errors.gone(f"too old resource version: {rv} ({oldest - 1})")
@@ -208,9 +189,8 @@ class ObjectStore:
         for w in watchers:
             w.deliver(None)
 
-    def _emit(self, kind: str, key: tuple[str, str], obj: Obj, old: Obj | None) -> None:
-        event = WatchEvent(int(obj["metadata"]["resourceVersion"]), kind, key, copy.deepcopy(obj),
-                           copy.deepcopy(old) if old is not None else None)
+    def _emit(self, kind: str, key: tuple[str, str], obj: Obj) -> None:
+        event = WatchEvent(int(obj["metadata"]["resourceVersion"]), kind, key, copy.deepcopy(obj))
         self._history.append(event)
         for w in list(self._watchers):
             if w.key == key:
@@ -237,11 +217,7 @@ class ObjectStore:
             raise errors.bad_request(f'the kind in the data ({obj["kind"]}) does not match the expected kind '
                                      f'({rt.kind})')
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        meta = obj.get("metadata")
-        if meta is None:
-            meta = obj["metadata"] = {}
-        if not isinstance(meta, dict):
-            raise errors.bad_request("metadata must be an object")
+        meta = obj.setdefault("metadata", {})
         if rt.namespaced:
             if meta.get("namespace") and namespace and meta["namespace"] != namespace:
                 raise errors.bad_request("the namespace of the provided object does not match the namespace "
@@ -253,10 +229,8 @@ class ObjectStore:
         schema = self._schema(rt)
         if schema is not None:
             unknown = schema.prune(obj)
-        elif rt.model:
-            unknown = model_unknown_fields(obj, rt.model)
         else:
-            prune_metadata(meta, "metadata", unknown)
+            unknown = model_unknown_fields(obj, rt.model)
         if unknown:
             if field_validation == "Strict":
                 listed = ", ".join(f'unknown field "{u}"' for u in unknown)
@@ -283,19 +257,11 @@ class ObjectStore:
             schema.apply_defaults(obj)
         else:
             builtins.apply_defaults(rt, obj, uid)
-        if (rt.group, rt.plural) == ("", "secrets"):
-            bad = builtins.decode_secret_data(obj)
-            if bad is not None:
-                raise errors.bad_request(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 '
-                                         f'data at input byte 0 (key "{bad}")')
 
     def _check_namespace(self, rt: ResourceType, namespace: str) -> None:
+        """Namespaced objects only in an existing namespace (one being deleted is already gone: see README)."""
         if rt.namespaced and ("", namespace) not in self._objects[("", "namespaces")]:
             raise errors.not_found("namespaces", "", namespace)
-        ns = self._objects[("", "namespaces")].get(("", namespace)) if rt.namespaced else None
-        if ns is not None and ns["metadata"].get("deletionTimestamp"):
-            raise errors.forbidden(rt.plural, rt.group, "", f"unable to create new content in namespace "
-                                                            f"{namespace} because it is being terminated")
 
     # -- writes ------------------------------------------------------------------------
     def create(self, rt: ResourceType, namespace: str | None, body: Any, *, dry_run: bool = False,
@@ -340,7 +306,7 @@ class ObjectStore:
             self._objects[rt.key][(ns, name)] = obj
             if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self._register_crd(obj)
-            self._emit("ADDED", rt.key, obj, None)
+            self._emit("ADDED", rt.key, obj)
             return WriteResult(self._present(rt, obj), warnings, created=True)
 
     def update(self, rt: ResourceType, namespace: str | None, name: str, body: Any, *,
@@ -355,18 +321,12 @@ class ObjectStore:
             warnings: list[str] = []
             new = self._normalize(rt, namespace, body, field_validation, warnings)
             meta = new["metadata"]
-            if meta.get("name") not in (None, name):
-                raise errors.bad_request(f"the name of the object ({meta.get('name')}) does not match the name on "
-                                         f"the URL ({name})")
             sent_rv = meta.get("resourceVersion")
             if sent_rv not in (None, "") and sent_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt.plural, rt.group, name)
             if subresource == "status":
                 result = copy.deepcopy(old)
-                if "status" in new:
-                    result["status"] = new["status"]
-                else:
-                    result.pop("status", None)
+                result["status"] = new.get("status") or {}
             else:
                 result = new
                 if rt.has_status:
@@ -386,8 +346,6 @@ class ObjectStore:
             if rt.has_generation and _spec_part(result) != _spec_part(old):
                 result["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
             self._validate(rt, result, old)
-            if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
-                result["status"] = builtins.crd_status(result, now_rfc3339())
             if result == old:
                 return WriteResult(self._present(rt, old), warnings)
             if dry_run:
@@ -398,27 +356,19 @@ class ObjectStore:
                 self._remove(rt, ns, name, "Background")
                 return WriteResult(self._present(rt, result), warnings)
             self._objects[rt.key][(ns, name)] = result
-            if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
-                self._register_crd(result)
-            self._emit("MODIFIED", rt.key, result, old)
+            self._emit("MODIFIED", rt.key, result)
             return WriteResult(self._present(rt, result), warnings)
 
     def patch(self, rt: ResourceType, namespace: str | None, name: str, patch: Any, content_type: str, *,
-              subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn",
-              field_manager: str | None = None) -> WriteResult:
+              subresource: str | None = None, dry_run: bool = False, field_validation: str = "Warn"
+              ) -> WriteResult:
         """PATCH: apply the body to the current object, then the same checks as an update."""
         ctype = content_type.split(";")[0].strip().lower()
         with self.lock:
             ns = self._ns(rt, namespace)
             current = self._objects[rt.key].get((ns, name))
             if ctype == "application/apply-patch+yaml":
-                if not field_manager:
-                    raise errors.bad_request("PATCH, fieldManager: Required value: is required for apply patch")
-                if not isinstance(patch, dict):
-                    raise errors.bad_request("apply patch must be an object")
                 if current is None:
-                    if subresource:
-                        raise errors.not_found(rt.plural, rt.group, name)
                     body = copy.deepcopy(patch)
                     body.setdefault("metadata", {})["name"] = name
                     return self.create(rt, namespace, body, dry_run=dry_run, field_validation=field_validation)
@@ -441,26 +391,16 @@ class ObjectStore:
                            else patching.strategic_merge_patch(base, patch))
             else:
                 raise errors.unsupported_media_type(content_type)
-            if not isinstance(patched, dict):
-                raise errors.bad_request("patch did not produce an object")
             return self.update(rt, namespace, name, patched, subresource=subresource, dry_run=dry_run,
                                field_validation=field_validation)
 
     def delete(self, rt: ResourceType, namespace: str | None, name: str, *, propagation: str | None = None,
-               dry_run: bool = False, preconditions: dict[str, Any] | None = None) -> WriteResult:
+               dry_run: bool = False) -> WriteResult:
         with self.lock:
             ns = self._ns(rt, namespace)
             obj = self._objects[rt.key].get((ns, name))
             if obj is None:
                 raise errors.not_found(rt.plural, rt.group, name)
-            pre = preconditions or {}
-            if pre.get("uid") and pre["uid"] != obj["metadata"]["uid"]:
-                raise errors.conflict(rt.plural, rt.group, name, f"Precondition failed: UID in precondition: "
-                                      f"{pre['uid']}, UID in object meta: {obj['metadata']['uid']}")
-            if pre.get("resourceVersion") and pre["resourceVersion"] != obj["metadata"]["resourceVersion"]:
-                raise errors.conflict(rt.plural, rt.group, name, f"Precondition failed: ResourceVersion in "
-                                      f"precondition: {pre['resourceVersion']}, ResourceVersion in object meta: "
-                                      f"{obj['metadata']['resourceVersion']}")
             warnings: list[str] = []
             if propagation is None and rt.key == ("batch", "jobs"):
                 propagation = "Orphan"
@@ -468,8 +408,6 @@ class ObjectStore:
                                 "propagationPolicy=Background to remove them or set propagationPolicy=Orphan to "
                                 "suppress this warning")
             propagation = propagation or "Background"
-            if propagation not in ("Background", "Foreground", "Orphan"):
-                raise errors.bad_request(f"propagationPolicy: Unsupported value: {propagation!r}")
             if dry_run:
                 return WriteResult(self._present(rt, obj), warnings)
             if propagation == "Orphan":
@@ -478,11 +416,10 @@ class ObjectStore:
                 self._delete_dependents(obj["metadata"]["uid"], "Background")
             if obj["metadata"].get("finalizers"):
                 if not obj["metadata"].get("deletionTimestamp"):
-                    old = copy.deepcopy(obj)
                     obj["metadata"]["deletionTimestamp"] = now_rfc3339()
                     obj["metadata"]["deletionGracePeriodSeconds"] = 0
                     obj["metadata"]["resourceVersion"] = self._next_rv()
-                    self._emit("MODIFIED", rt.key, obj, old)
+                    self._emit("MODIFIED", rt.key, obj)
                 return WriteResult(self._present(rt, obj), warnings)
             gone_obj = self._remove(rt, ns, name, propagation)
             return WriteResult(gone_obj, warnings)
@@ -490,14 +427,11 @@ class ObjectStore:
     def _remove(self, rt: ResourceType, ns: str, name: str, propagation: str) -> Obj:
         """Really delete: DELETED event, then CRD/namespace contents and owner-reference cascade."""
         obj = self._objects[rt.key].pop((ns, name))
-        old = copy.deepcopy(obj)
         obj["metadata"]["resourceVersion"] = self._next_rv()
-        self._emit("DELETED", rt.key, obj, old)
+        self._emit("DELETED", rt.key, obj)
         uid = obj["metadata"]["uid"]
         if rt.key == ("", "pods"):
             self.pod_logs.pop((ns, name), None)
-        if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
-            self._unregister_crd(obj)
         if rt.key == ("", "namespaces"):
             for key, objs in list(self._objects.items()):
                 for (obj_ns, obj_name) in [k for k in objs if k[0] == name]:
@@ -510,15 +444,14 @@ class ObjectStore:
             self._delete_dependents(uid, "Background")
         return self._present(rt, obj)
 
-    def _type_for_key(self, key: tuple[str, str]) -> ResourceType | None:
-        return next((rt for rt in self._types.values() if rt.key == key), None)
+    def _type_for_key(self, key: tuple[str, str]) -> ResourceType:
+        """Objects are only stored under served types, and a type is never unregistered."""
+        return next(rt for rt in self._types.values() if rt.key == key)
 
     def _dependents(self, uid: str) -> list[tuple[ResourceType, str, str]]:
         found = []
         for key, objs in self._objects.items():
             dep_rt = self._type_for_key(key)
-            if dep_rt is None:
-                continue
             for (ns, name), obj in objs.items():
                 if any(ref.get("uid") == uid for ref in obj["metadata"].get("ownerReferences") or []):
                     found.append((dep_rt, ns, name))
@@ -532,26 +465,18 @@ class ObjectStore:
     def _orphan_dependents(self, uid: str) -> None:
         for dep_rt, ns, name in self._dependents(uid):
             obj = self._objects[dep_rt.key][(ns, name)]
-            old = copy.deepcopy(obj)
-            refs = [r for r in obj["metadata"]["ownerReferences"] if r.get("uid") != uid]
-            if refs:
-                obj["metadata"]["ownerReferences"] = refs
-            else:
+            obj["metadata"]["ownerReferences"] = [r for r in obj["metadata"]["ownerReferences"] if r.get("uid") != uid]
+            if not obj["metadata"]["ownerReferences"]:
                 del obj["metadata"]["ownerReferences"]
             obj["metadata"]["resourceVersion"] = self._next_rv()
-            self._emit("MODIFIED", dep_rt.key, obj, old)
+            self._emit("MODIFIED", dep_rt.key, obj)
 
     # -- CRDs --------------------------------------------------------------------------
     def _register_crd(self, crd: Obj) -> None:
         spec = crd["spec"]
         names = crd["status"]["acceptedNames"]
         group = spec["group"]
-        for key in [k for k, rt in self._types.items() if rt.group == group and rt.plural == names["plural"]]:
-            del self._types[key]
-            self._schemas.pop(key, None)
         for version in spec["versions"]:
-            if not version.get("served", True):
-                continue
             subresources = tuple(s for s in ("status", "scale") if s in (version.get("subresources") or {}))
             rt = ResourceType(group, version["name"], names["plural"], names["kind"],
                               spec["scope"] == "Namespaced", names.get("singular", names["kind"].lower()),
@@ -561,18 +486,6 @@ class ObjectStore:
             self._types[(group, version["name"], names["plural"])] = rt
             self._schemas[(group, version["name"], names["plural"])] = StructuralSchema(
                 names["kind"], group, version["schema"]["openAPIV3Schema"])
-        self.discovery_generation += 1
-
-    def _unregister_crd(self, crd: Obj) -> None:
-        group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
-        rts = [rt for rt in self._types.values() if rt.group == group and rt.plural == plural]
-        if rts:
-            for (ns, name) in list(self._objects[rts[0].key]):
-                self._remove(rts[0], ns, name, "Background")
-        for rt in rts:
-            del self._types[(rt.group, rt.version, rt.plural)]
-            self._schemas.pop((rt.group, rt.version, rt.plural), None)
-        self._objects.pop((group, plural), None)
         self.discovery_generation += 1
 
 

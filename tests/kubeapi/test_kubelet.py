@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.kubeapi.kubelet import PodResult
+from tests.kubeapi.kubelet import Kubelet, PodResult, _Stuck
+from tests.kubeapi.store import ObjectStore
 
 pytestmark = pytest.mark.cluster
 
@@ -130,3 +131,14 @@ def test_active_deadline_kills_the_process(kube_api):
     kube_api.create(_job("slow", command=["sleep", "30"], activeDeadlineSeconds=1))
     job = kubelet.wait_for_job("default", "slow", timeout=10)
     assert _conditions(job)["Failed"] == "DeadlineExceeded"
+
+
+def test_a_missing_secret_key_keeps_the_container_from_starting(tmp_path):
+    store = ObjectStore()
+    store.create(store.resolve("secrets"), "default", {"metadata": {"name": "s3"}, "stringData": {"other": "x"}})
+    container = {"name": "main", "env": [{"name": "K", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "key"}}}]}
+    pod = {"metadata": {"namespace": "default"}, "spec": {"containers": [container]}}
+    with pytest.raises(_Stuck) as stuck:
+        Kubelet(store, tmp_path)._resolve_env(pod, container)
+    assert stuck.value.reason == "CreateContainerConfigError" and "couldn't find key key in Secret default/s3" in \
+        stuck.value.message

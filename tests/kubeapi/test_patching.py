@@ -55,3 +55,16 @@ def test_field_selectors_only_for_indexed_fields():
     with pytest.raises(errors.ApiError) as err:
         parse_field_selector("status.phase=Running", ("", "configmaps"))
     assert err.value.code == 400
+
+
+@pytest.mark.parametrize("selector", ["!app in (x)", "=x", "app x", "app in (x"])
+def test_label_selectors_the_real_parser_rejects(selector):
+    with pytest.raises(errors.ApiError) as err:
+        parse_label_selector(selector)
+    assert err.value.code == 400
+
+
+def test_field_selector_without_an_operator_is_rejected():
+    with pytest.raises(errors.ApiError) as err:
+        parse_field_selector("metadata.name", ("", "pods"))
+    assert "can't understand 'metadata.name'" in err.value.message

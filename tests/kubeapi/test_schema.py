@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.kubeapi.schema import StructuralSchema
 
 SCHEMA: dict[str, Any] = {
@@ -88,3 +90,53 @@ def test_cel_rules_field_paths_numbers_and_transitions():
     long_name = _obj(size=2, ratio=0.5)
     long_name["metadata"]["name"] = "toolong"
     assert [c.line() for c in schema.validate(long_name)] == ['<nil>: Invalid value: "object": name too long']
+
+
+LIMITS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"spec": {"type": "object", "properties": {
+        "name": {"type": "string", "minLength": 2, "maxLength": 4, "pattern": "^[a-z]+$"},
+        "tags": {"type": "array", "minItems": 1, "maxItems": 2, "items": {"type": "string"}},
+        "env": {"type": "object", "minProperties": 1, "additionalProperties": {"type": "integer"}},
+        "flag": {"type": "boolean"},
+        "ratio": {"type": "number", "multipleOf": 0.5},
+        "rows": {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "integer"}},
+                                            "x-kubernetes-validations": [{"rule": "self.n > 0", "message": "n"}]}},
+        "pick": {"type": "array", "items": {"type": "string"},
+                 "x-kubernetes-validations": [{"rule": "self[3] == 'x'", "message": "pick"}]},
+    }}},
+}
+
+
+@pytest.mark.parametrize("spec, line", [
+    ({"name": 5}, 'spec.name: Invalid value: "integer": spec.name in body must be of type string: "integer"'),
+    ({"name": "abcde"}, "spec.name: Too long: may not be more than 4 bytes"),
+    ({"name": "a"}, 'spec.name: Invalid value: "a": spec.name in body should be at least 2 chars long'),
+    ({"name": "AB"}, "spec.name: Invalid value: \"AB\": spec.name in body should match '^[a-z]+$'"),
+    ({"tags": ["a", "b", "c"]}, "spec.tags: Too many: 3: must have at most 2 items"),
+    ({"tags": []}, "spec.tags: Invalid value: 0: spec.tags in body should have at least 1 items"),
+    ({"tags": ["a", 1]}, 'spec.tags[1]: Invalid value: "integer": spec.tags[1] in body must be of type string: '
+                         '"integer"'),
+    ({"env": {}}, "spec.env: Invalid value: 0: spec.env in body should have at least 1 properties"),
+    ({"env": {"A": "x"}}, 'spec.env[A]: Invalid value: "string": spec.env[A] in body must be of type integer: '
+                          '"string"'),
+    ({"flag": "yes"}, 'spec.flag: Invalid value: "string": spec.flag in body must be of type boolean: "string"'),
+    ({"ratio": 0.3}, "spec.ratio: Invalid value: 0.3: 0.3 is not a multiple of 0.5"),
+])
+def test_openapi_error_wording_per_keyword(spec: dict[str, Any], line: str) -> None:
+    """The wording kube-apiserver uses for each keyword, at list indexes and map keys too (kubectl prints it)."""
+    obj = {"apiVersion": "x.io/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": spec}
+    assert [c.line() for c in StructuralSchema("Thing", "x.io", LIMITS).validate(obj)] == [line]
+
+
+def test_a_cel_rule_that_cannot_be_evaluated_fails_like_a_false_one() -> None:
+    schema = StructuralSchema("Thing", "x.io", LIMITS)
+    obj = {"metadata": {"name": "t"}, "spec": {"rows": [{"n": 1}, {"n": 0}], "pick": ["a"]}}
+    assert sorted(c.line() for c in schema.validate(obj)) == [
+        'spec.pick: Invalid value: "array": pick', 'spec.rows[1]: Invalid value: "object": n']
+
+
+def test_defaulting_drops_nulls_unless_nullable() -> None:
+    obj = _obj(size=2, ratio=None, note=None)
+    _schema().apply_defaults(obj)
+    assert obj["spec"]["ratio"] == 0.5 and obj["spec"]["note"] is None

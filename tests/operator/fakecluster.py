@@ -15,21 +15,9 @@ import json
 from typing import Any, Mapping, Optional
 
 from safesynth_operator.cluster import AlreadyExists
+from tests.kubeapi.patching import merge_patch  # the API server emulation's RFC 7386, not the operator's
 
 _uids = itertools.count(1)
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
 
 
 class FakeCluster:

@@ -25,7 +25,7 @@ import yaml
 from safesynth.spec.models import STAGE_ORDER
 
 from safesynth_operator import rbac
-from tests.kubeapi.fixtures import KubeAPI, kube_api  # noqa: F401  (the fixture, until the root conftest registers it)
+from tests.kubeapi.fixtures import KubeAPI
 from tests.kubeapi.kubelet import Kubelet
 from tests.operator.operator_process import OperatorProcess, free_port
 
@@ -72,7 +72,7 @@ def wait_for(what: Callable[[], Any], timeout: float = 20.0, op: Optional[Operat
 
 
 @pytest.fixture
-def cluster(kube_api: KubeAPI) -> KubeAPI:  # noqa: F811
+def cluster(kube_api: KubeAPI) -> KubeAPI:
     kube_api.install_crds()
     kube_api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
     return kube_api
@@ -140,7 +140,8 @@ def test_example_runs_every_stage_in_order_to_success(cluster: KubeAPI, operator
         gpu = stage.value in ("train", "generate")
         assert (pod["containers"][0]["resources"]["limits"].get("nvidia.com/gpu") == "1") is gpu
         assert ("nodeSelector" in pod and "tolerations" in pod) is gpu
-        wait_for(lambda: cluster.objects.get("jobs", f"quickstart-{stage.value}", NS)["spec"]
+        name = f"quickstart-{stage.value}"
+        wait_for(lambda name=name: cluster.objects.get("jobs", name, NS)["spec"]
                  .get("ttlSecondsAfterFinished") == 3600, op=op)
 
     table = cluster.kubectl("get", "ssj", "-n", NS, check=True).stdout
@@ -214,13 +215,15 @@ def test_retryable_failure_is_retried_by_the_job(cluster: KubeAPI, operator: Cal
     assert job_creates(cluster) == [201]
 
 
+@pytest.mark.slow
 def test_restart_at_every_stage_boundary_never_duplicates_a_job(
         cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
     kubelet = cluster.start_kubelet(outcome=lambda job, attempt: ok(stage_of(job)))
     cluster.kubectl("apply", "-f", "-", input=manifest(), check=True)
     op = operator()
     for stage in STAGE_ORDER:
-        wait_for(lambda: cluster.objects.find("jobs", f"demo-{stage.value}", NS), op=op)
+        name = f"demo-{stage.value}"
+        wait_for(lambda name=name: cluster.objects.find("jobs", name, NS), op=op)
         op.stop(kill=True)  # killed right after creating the Job, before it has seen its result
         kubelet.wait_for_job(NS, f"demo-{stage.value}")
         op = operator()
@@ -254,6 +257,7 @@ def test_delete_removes_jobs_and_configmap(cluster: KubeAPI, operator: Callable[
              is None, op=op)
 
 
+@pytest.mark.slow
 def test_delete_on_removal_runs_cleanup_before_the_finalizer_goes(
         cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
     commands: list[list[str]] = []

@@ -12,6 +12,7 @@ from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus
 
 from safesynth_operator import decisions as d
 from safesynth_operator import manifests as m
+from tests.kubeapi.patching import merge_patch
 from tests.operator.conftest_helpers import NS, UID, config, cr, spec_of, summary
 
 
@@ -211,3 +212,17 @@ def test_status_patch_removes_stale_keys_and_is_none_when_equal() -> None:
     patch = d.status_patch(old, new)
     assert patch["message"] is None and patch["phase"] == "Running" and patch["headline"] == {"sqs": None}
     assert d.status_patch(d.dump_status(new), new) is None
+
+
+@pytest.mark.parametrize("old", [
+    {},
+    {"phase": "Failed", "message": "boom", "headline": {"sqs": 1.0, "dps": 2.0}, "stage": "pii"},
+    {"phase": "Running", "stages": [{"name": "prepare", "phase": "Succeeded", "summary": {"rows": 5}}],
+     "artifacts": {"runUri": "s3://r/", "report": "s3://r/evaluate/report.html"}, "extra": {"hand": "edited"}},
+])
+def test_status_patch_applied_as_the_api_server_does_gives_the_new_status(old: dict[str, Any]) -> None:
+    """RFC 7386 round trip, applied by the emulation's own merge patch (tests/kubeapi), not the operator's code."""
+    new = JobStatus(phase=JobPhase.RUNNING, stage="train", headline={"sqs": 3.0}, stages=[
+        StageStatus(name="prepare", phase=StagePhase.SUCCEEDED, summary={"rows": 6, "nested": {"a": [1, 2]}}),
+        StageStatus(name="pii", phase=StagePhase.RUNNING)])
+    assert merge_patch(old, d.status_patch(old, new) or {}) == d.dump_status(new)

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from safesynth.spec.models import StageName
@@ -139,11 +138,3 @@ def test_cleanup_job_runs_clean_on_the_run_prefix() -> None:
     ctr = job["spec"]["template"]["spec"]["containers"][0]
     assert job["metadata"]["name"] == "demo-cleanup"
     assert ctr["command"][:2] == ["safesynth", "clean"] and ctr["command"][-1] == "s3://runs/root/ns/demo-0123abcd/"
-
-
-@pytest.mark.parametrize("text, value", [("500m", "0.5"), ("4Gi", str(4 * 2**30)), ("1e3", "1000"), ("2", "2"),
-                                         ("1.5G", "1500000000")])
-def test_parse_quantity(text: str, value: str) -> None:
-    from decimal import Decimal
-
-    assert m.parse_quantity(text) == Decimal(value)

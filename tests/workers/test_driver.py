@@ -12,9 +12,9 @@ from safesynth.errors import BadInputError
 from safesynth.spec import parse_job
 from safesynth.spec.models import StageName
 from safesynth.spec.status import JobStatus
+from tests.conftest import minimal_manifest
 
 PREPARE_ONLY = [StageName.PREPARE]
-from tests.conftest import minimal_manifest
 
 
 def test_run_writes_status_and_resumes(small_csv: Path, tmp_path: Path) -> None:

@@ -342,7 +342,7 @@ def test_s3_missing_bucket_names_it(s3_env: str, op: str) -> None:
         "read": lambda: store.read_bytes("a"),
         "write": lambda: store.write_bytes("a", b"1"),
         "exists": lambda: store.exists("a"),
-        "list": lambda: store.list(),
+        "list": store.list,
         "delete_prefix": lambda: store.delete_prefix("a/"),
     }
     with pytest.raises(BadInputError) as err:

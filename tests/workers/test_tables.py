@@ -141,7 +141,7 @@ def test_check_columns_on_dataframes() -> None:
         (pd.DataFrame([[1, 2]], columns=["a", " "]), "column 2"),
         (pd.DataFrame([[1, 2]], columns=["a", 7]), "column 2"),
     ]:
-        with pytest.raises(BadInputError, match="src.parquet") as info:
+        with pytest.raises(BadInputError, match=r"src\.parquet") as info:
             check_columns(df, "src.parquet")
         assert fragment in str(info.value)
     check_columns(pd.DataFrame({"a": [1]}), "ok.parquet")

@@ -1,9 +1,9 @@
 """The `safesynth` command: a thin shell over the driver, the stages and the spec.
 
-Exit codes follow safesynth.errors: 0 done, 2 bad input or config (never
-retried), 3 privacy budget impossible, anything else retryable. Unexpected
-exceptions print their type only (their text could hold data values) unless
-SAFESYNTH_DEBUG=1.
+Exit codes follow safesynth.contract (raised as safesynth.errors): 0 done, 2 bad
+input or config (never retried), 3 privacy budget impossible, anything else
+retryable. Unexpected exceptions print their type only (their text could hold
+data values) unless SAFESYNTH_DEBUG=1.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from rich.console import Console
 from rich.table import Table
 
 import safesynth
+from safesynth.contract import DEBUG_ENV, TERMINATION_ENV
 from safesynth.errors import SafeSynthError, SpecError
-
-TERMINATION_ENV = "SAFESYNTH_TERMINATION_LOG"
 
 app = typer.Typer(
     name="safesynth",
@@ -117,6 +116,7 @@ def stage_cmd(
 
 
 def _write_termination(text: str) -> None:
+    """The pod's termination message (Kubernetes shows it in the Job's status), when the env names a file."""
     path = os.environ.get(TERMINATION_ENV)
     if path:
         try:
@@ -181,14 +181,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     except SafeSynthError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False)
         sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - last line of defence
-        if os.environ.get("SAFESYNTH_DEBUG") == "1":
+    except Exception as exc:  # last line of defence: the type and place only, never the message
+        if os.environ.get(DEBUG_ENV) == "1":
             traceback.print_exc()
         else:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             err_console.print(
                 f"error: unexpected {type(exc).__name__} at {Path(where.filename).name}:{where.lineno} "
-                "(message hidden: it may contain data values; set SAFESYNTH_DEBUG=1 to see it)",
+                f"(message hidden: it may contain data values; set {DEBUG_ENV}=1 to see it)",
                 highlight=False, markup=False,
             )
         sys.exit(1)

@@ -9,8 +9,9 @@ shape of the CR's `.status`, rewritten after every transition.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
+from safesynth.contract import HEADLINE_KEYS, MESSAGE_MAX, REPORT_KEY, STATUS_KEY, SYNTHETIC_TABLE_KEY
 from safesynth.errors import SafeSynthError
 from safesynth.progress import LogProgress, Progress
 from safesynth.spec.models import SafeSynthJob, SafeSynthJobSpec, StageName
@@ -20,10 +21,6 @@ from safesynth.stages.runner import execute_stage
 from safesynth.store import ArtifactStore, open_store
 
 LOCAL_RUNS = "./safesynth-runs"
-STATUS_KEY = "status.json"
-
-# Summary keys that fill the status headline and artifact URIs.
-_HEADLINE_KEYS = {"sqs": "sqs", "dps": "dps", "epsilonSpent": "epsilon_spent", "rowsGenerated": "rows_generated"}
 
 
 def default_run_uri(job: SafeSynthJob) -> str:
@@ -33,18 +30,20 @@ def default_run_uri(job: SafeSynthJob) -> str:
 
 
 def open_run_store(spec: SafeSynthJobSpec, run_uri: str) -> ArtifactStore:
+    """The run's store, reached with the spec's S3 settings (the CLI's `stage` and `clean` use it too)."""
     a = spec.artifacts
     return open_store(run_uri, endpoint_url=a.endpoint, region=a.region, path_style=a.path_style)
 
 
-def _apply_summary(status: JobStatus, stage: StageName, summary: dict, store: ArtifactStore) -> None:
-    for wire, attr in _HEADLINE_KEYS.items():
+def _apply_summary(status: JobStatus, stage: StageName, summary: dict[str, Any], store: ArtifactStore) -> None:
+    """Copy a finished stage's headline numbers and artifact URIs into the status."""
+    for wire, attr in HEADLINE_KEYS.items():
         if summary.get(wire) is not None:
             setattr(status.headline, attr, summary[wire])
     if stage is StageName.GENERATE:
-        status.artifacts.synthetic_table = store.url("generate/synthetic.parquet")
+        status.artifacts.synthetic_table = store.url(SYNTHETIC_TABLE_KEY)
     if stage is StageName.EVALUATE:
-        status.artifacts.report = store.url("evaluate/report.html")
+        status.artifacts.report = store.url(REPORT_KEY)
 
 
 def run_job(
@@ -93,7 +92,7 @@ def run_job(
         try:
             outcome = execute_stage(stages[name], job.spec, store, progress, force=force)
         except SafeSynthError as err:
-            entry.phase, entry.completion_time, entry.message = StagePhase.FAILED, now_iso(), str(err)[:2000]
+            entry.phase, entry.completion_time, entry.message = StagePhase.FAILED, now_iso(), str(err)[:MESSAGE_MAX]
             status.phase, status.completion_time = JobPhase.FAILED, now_iso()
             status.message = f"stage {name.value} failed: {err.reason}"
             status.conditions = set_condition(status.conditions, "Ready", False, err.reason, status.message, now=now_iso())

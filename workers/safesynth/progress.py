@@ -7,15 +7,20 @@ The local driver shows rich progress bars; a stage pod logs a line per step
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Protocol
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Protocol
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 Advance = Callable[[int], None]
 log = logging.getLogger("safesynth")
 
 
 class Progress(Protocol):
-    def task(self, description: str, total: Optional[int] = None) -> "contextmanager[Advance]": ...  # type: ignore[valid-type]
+    """What a stage may call: a counted task (a context manager yielding `advance`) and a one-line note."""
+
+    def task(self, description: str, total: Optional[int] = None) -> AbstractContextManager[Advance]: ...
 
     def note(self, message: str) -> None: ...
 
@@ -42,7 +47,7 @@ class LogProgress:
 class RichProgress:
     """Progress bars on a terminal, through rich."""
 
-    def __init__(self, console: "object | None" = None) -> None:
+    def __init__(self, console: Console | None = None) -> None:
         from rich.console import Console
 
         self.console = console or Console(stderr=True)
@@ -56,7 +61,11 @@ class RichProgress:
             console=self.console, transient=False,
         ) as bar:
             task_id = bar.add_task(description, total=total)
-            yield lambda n=1: bar.advance(task_id, n)
+
+            def advance(n: int = 1) -> None:
+                bar.advance(task_id, n)
+
+            yield advance
             if total is not None:
                 bar.update(task_id, completed=total)
 

@@ -11,12 +11,12 @@ import importlib.util
 import os
 from pathlib import Path
 
+from safesynth.contract import VENDOR_ENV
 from safesynth.errors import BadInputError
-
-VENDOR_ENV = "SAFESYNTH_VENDOR_DIR"
 
 
 def vendor_dirs() -> list[Path]:
+    """Where unpacked vendor wheels may be: $SAFESYNTH_VENDOR_DIR first, then the checkout's .cache/vendor."""
     dirs = []
     if os.environ.get(VENDOR_ENV):
         dirs.append(Path(os.environ[VENDOR_ENV]))

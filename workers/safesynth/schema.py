@@ -1,5 +1,10 @@
 """Column kinds: what each column of the sensitive table is, decided by explicit rules.
 
+Over 400 lines on purpose: the rules, their thresholds and this docstring that
+states them are read and changed together. The types they fill in
+(`ColumnKind`, `ColumnSchema`, `TableSchema`) live in `safesynth.schema_model`
+and are re-exported here, so callers import everything from this module.
+
 `infer_schema(df)` is a pure, deterministic function of the DataFrame. It runs
 on what `safesynth.tables.load_table` returns: CSV columns arrive as strings
 (so "007" is still "007"), Parquet and JSONL columns with their own types. The
@@ -60,14 +65,20 @@ from __future__ import annotations
 
 import math
 import re
-from enum import Enum
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+from safesynth.schema_model import SCHEMA_VERSION, CategoryCount, ColumnKind, ColumnSchema, TableSchema
+
+__all__ = [
+    "BOOLEAN_PAIRS", "CATEGORICAL_MAX_UNIQUE", "CATEGORICAL_MAX_UNIQUE_FRACTION", "DATETIME_FORMATS",
+    "DATETIME_MIN_PARSED", "DATETIME_SAMPLE", "IDENTIFIER_FALLBACK_RATIO", "IDENTIFIER_MIN_UNIQUE_RATIO",
+    "ID_NAME_MIN_UNIQUE_RATIO", "ID_NAME_PATTERN", "MAX_EXACT_FLOAT_INT", "MAX_INTEGER_DIGITS", "MIN_CATEGORY_COUNT",
+    "NUMBER_PATTERN", "SCHEMA_VERSION", "TEXT_MIN_MEAN_CHARS", "TEXT_MIN_MEAN_WORDS", "TEXT_MIN_UNIQUE_RATIO",
+    "CategoryCount", "ColumnKind", "ColumnSchema", "TableSchema", "coerce_to_schema", "infer_column", "infer_schema",
+]
 
 # --- thresholds (each one is a rule in the module docstring) ---------------------
 
@@ -140,91 +151,6 @@ _LEADING_ZERO = re.compile(r"[+-]?0\d")
 # "id", "uuid", "guid" as the whole name or a delimited part at either end ("user_id", "ID number"),
 # or a camelCase suffix ("customerId", "userID"). Not "paid" or "valid".
 ID_NAME_PATTERN = re.compile(r"(?i:(^|[\W_])(id|uuid|guid)$|^(id|uuid|guid)([\W_]|$))|[a-z](Id|ID)$")
-
-
-class ColumnKind(str, Enum):
-    """What a column is, as the generators and the PII stage see it."""
-
-    INTEGER = "integer"
-    FLOAT = "float"
-    CATEGORICAL = "categorical"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
-    TEXT = "text"
-    IDENTIFIER = "identifier"
-    EMPTY = "empty"
-
-
-class CategoryCount(BaseModel):
-    """One category of a categorical or boolean column and how many rows hold it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    value: str
-    count: int
-
-
-class ColumnSchema(BaseModel):
-    """One column: its kind, null counts and kind-specific statistics.
-
-    Fields that do not apply to the kind are None and left out of the JSON.
-    """
-
-    name: str
-    kind: ColumnKind
-    dtype: str = Field(description="pandas dtype after coerce_to_schema: what the Parquet column holds")
-    source_dtype: str = Field(description="pandas dtype as loaded")
-    null_count: int
-    null_fraction: float
-    n_unique: int = Field(description="distinct non-null values")
-    # integer, float: numbers; datetime: ISO 8601 strings.
-    min: int | float | str | None = None
-    max: int | float | str | None = None
-    all_integral: bool | None = None
-    # datetime: the strptime format the strings were parsed with (None for a datetime dtype), and how many
-    # non-null strings did not parse (at most 5%; they become nulls in coerce_to_schema).
-    format: str | None = None
-    unparsed_count: int | None = None
-    # categorical, boolean: categories seen at least MIN_CATEGORY_COUNT times (boolean: both), most frequent first.
-    categories: list[CategoryCount] | None = None
-    rare_category_count: int | None = None
-    rare_row_count: int | None = None
-    # boolean from strings: the spellings of true and false in the file (most frequent if several cases).
-    true_token: str | None = None
-    false_token: str | None = None
-    # text, identifier: lengths only, never values.
-    mean_chars: float | None = None
-    max_chars: int | None = None
-    mean_words: float | None = None
-
-
-class TableSchema(BaseModel):
-    """The schema of the whole table, written as prepare/schema.json."""
-
-    schema_version: int = SCHEMA_VERSION
-    n_rows: int
-    columns: list[ColumnSchema]
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict, leaving out statistics that do not apply to a column's kind."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-    @classmethod
-    def from_json_dict(cls, data: dict[str, Any]) -> TableSchema:
-        return cls.model_validate(data)
-
-    @property
-    def names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def column(self, name: str) -> ColumnSchema:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(name)
-
-    def of_kind(self, *kinds: ColumnKind) -> list[ColumnSchema]:
-        return [c for c in self.columns if c.kind in kinds]
 
 
 # ------------------------------------------------------------------ inference
@@ -472,7 +398,7 @@ def _string_fields(name: str, counts: pd.Series) -> dict[str, Any]:
 
 def _at_most_distinct(values: pd.Series, k: int) -> bool:
     """Whether `values` has at most k distinct values, without hashing a large column when it plainly has more."""
-    return len(values) <= k or values.iloc[: 4 * k].nunique() <= k and values.nunique() <= k
+    return len(values) <= k or (values.iloc[: 4 * k].nunique() <= k and values.nunique() <= k)
 
 
 def _max_categories(n: int) -> float:

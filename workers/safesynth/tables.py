@@ -1,5 +1,9 @@
 """Load the user's sensitive table from bytes, and refuse bad input with a clear message.
 
+Over 400 lines on purpose: one reader per format, each with the messages that
+locate bad input; they share this module's decoding and header checks and have one
+caller, `load_table`, so they stay beside it.
+
 `load_table` is a pure function of the bytes and the source name: the caller
 (stage `prepare`) fetches the bytes, so this module never touches storage and
 is easy to test. It reads CSV/TSV (optionally gzip-compressed), Parquet and JSON
@@ -304,7 +308,7 @@ def _read_header(text: str, delimiter: str, source: str) -> tuple[list[str], int
     prev = 0
     try:
         for row in reader:
-            if row and any(cell.strip() for cell in row) or len(row) > 1:
+            if (row and any(cell.strip() for cell in row)) or len(row) > 1:
                 return row, prev + 1
             prev = reader.line_num
     except csv.Error:

@@ -15,6 +15,7 @@ from safesynth.generator.bundle import MANIFEST, Bundle, load_bundle, save_bundl
 from safesynth.generator.tokenizer import train_bpe
 
 
+@pytest.mark.slow  # ~2.5–4.5 s on 2 cores: saves and reloads a model through transformers
 def test_save_and_load(tmp_path: Path) -> None:
     torch.manual_seed(0)
     tok = train_bpe(["a", "b", "12"] * 5, 270)

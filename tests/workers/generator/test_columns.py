@@ -17,7 +17,7 @@ def test_kinds_from_prepare_schema_list_and_mapping() -> None:
 
 
 def test_unknown_kind_is_a_bad_input_naming_the_column() -> None:
-    with pytest.raises(BadInputError, match="'a'.*'blob'"):
+    with pytest.raises(BadInputError, match=r"'a'.*'blob'"):
         C.kinds_from_schema({"columns": [{"name": "a", "kind": "blob"}]})
 
 

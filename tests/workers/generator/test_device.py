@@ -16,7 +16,7 @@ def test_cpu_and_auto() -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_requested_without_a_gpu_is_a_bad_input() -> None:
-    with pytest.raises(BadInputError, match="training.device"):
+    with pytest.raises(BadInputError, match=r"training\.device"):
         D.pick_device("cuda")
 
 

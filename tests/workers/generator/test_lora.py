@@ -34,6 +34,7 @@ def test_only_adapters_train_and_merge_gives_a_plain_model(base: Path) -> None:
     assert type(merged).__name__ == "LlamaForCausalLM" and not any("lora_" in n for n, _ in merged.named_parameters())
 
 
+@pytest.mark.slow  # ~2.4 s on 2 cores: DP-SGD steps through peft
 def test_dp_sgd_through_lora_hooks(base: Path) -> None:
     model, hf_tok = M.load_pretrained(str(base), "cpu")
     tok = from_pretrained(hf_tok)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -13,7 +15,7 @@ from safesynth.progress import LogProgress
 def test_warmup_then_cosine_linear_or_constant() -> None:
     f = [T.lr_factor(s, 100, 10, "cosine") for s in range(100)]
     assert f[0] == pytest.approx(0.1) and f[9] == 1.0 and f[10] == 1.0
-    assert f[55] == pytest.approx(0.5, abs=0.02) and f[-1] < 0.01 and all(a >= b for a, b in zip(f[10:], f[11:]))
+    assert f[55] == pytest.approx(0.5, abs=0.02) and f[-1] < 0.01 and all(a >= b for a, b in itertools.pairwise(f[10:]))
     assert T.lr_factor(55, 100, 10, "linear") == pytest.approx(0.5)
     assert T.lr_factor(99, 100, 10, "constant") == 1.0
 

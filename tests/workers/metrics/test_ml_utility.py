@@ -23,6 +23,7 @@ def test_target_choice() -> None:
         choose_target(df, kinds, "id")
 
 
+@pytest.mark.slow  # ~2.5 s on 2 cores: fits four gradient-boosting models
 def test_real_like_synthetic_keeps_utility_and_a_broken_target_loses_it() -> None:
     train, hold = split(population(1600, 0), 400)
     good = MLUtility().compute(context(train, population(1200, 1), hold, target="group"))

@@ -84,5 +84,5 @@ def test_not_applicable_and_unchecked_columns() -> None:
     train, hold = split(df, 30)
     pii = PiiInputs(train, hold, {"age": {"entity": "AGE", "action": "generalize"},
                                   "group": {"entity": "LOCATION", "action": "fake"}}, [])
-    with pytest.raises(NotApplicable, match="generalize.*|fewer than 20"):
+    with pytest.raises(NotApplicable, match=r"generalize.*|fewer than 20"):
         PiiReplay().compute(context(train, train, hold, pii=pii))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
-import pandas as pd
 import pytest
 
-from safesynth.metrics.base import Goal, Group, MetricResult, run_metric
+from safesynth.metrics.base import Goal, Group, Metric, MetricResult, run_metric
 from safesynth.metrics.registry import METRICS, all_metrics, by_name
 from tests.workers.metrics.tables import context, population, split
 
@@ -16,8 +16,11 @@ from tests.workers.metrics.tables import context, population, split
 def test_metadata(cls: type) -> None:
     assert cls.name and cls.title and isinstance(cls.group, Group) and isinstance(cls.goal, Goal)
     assert cls.min_value < cls.max_value and cls.explanation and cls.advice
-    assert cls.__doc__ is None or cls.__module__  # one class per module, documented at module level
-    assert __import__(cls.__module__, fromlist=["_"]).__doc__
+    module = importlib.import_module(cls.__module__)
+    assert module.__doc__  # documented at module level: the formula and its source
+    defined = [v for v in vars(module).values()
+               if isinstance(v, type) and issubclass(v, Metric) and v.__module__ == module.__name__]
+    assert defined == [cls]  # one metric per module
 
 
 def test_names_are_unique() -> None:
@@ -49,7 +52,9 @@ def test_every_metric_returns_a_result(case: str) -> None:
 def test_missing_synthetic_column_is_scored_not_skipped() -> None:
     train, hold = split(population(300, 0), 100)
     syn = population(200, 1).drop(columns=["income"])
-    res = run_metric(all_metrics()[0], context(train, syn, hold))
+    ctx = context(train, syn, hold)
+    res = run_metric(all_metrics()[0], ctx)
+    assert [r["column"] for r in res.details] == ctx.tabular  # one row per column, the missing one included
     row = next(r for r in res.details if r["column"] == "income")
     assert row["nullShareSynthetic"] == 1.0 and row["jsDistance"] == pytest.approx(1.0)
-    assert isinstance(pd.DataFrame(res.details), pd.DataFrame)
+    assert res.statistic["maxJsDistance"] == pytest.approx(1.0)  # and it counts in the statistic

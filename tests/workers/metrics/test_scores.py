@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -25,7 +26,7 @@ def test_curves_decrease() -> None:
     for f in (scores.distribution_score, scores.correlation_score, scores.deep_structure_score,
               scores.text_structure_score):
         ys = [f(x) for x in xs]
-        assert all(a >= b - 1e-9 for a, b in zip(ys, ys[1:])), f.__name__
+        assert all(a >= b - 1e-9 for a, b in itertools.pairwise(ys)), f.__name__
 
 
 def test_privacy_curves() -> None:

@@ -71,7 +71,7 @@ def test_few_distinct_values_are_a_category_not_people() -> None:
 
 
 def test_ner_finds_names_without_a_hint(ner_engine) -> None:  # type: ignore[no-untyped-def]
-    names = [f"{f} {l}" for f, l in zip(FIRST, ["Garcia", "Smith", "Nguyen", "Okafor", "Kowalski"] * 5)]
+    names = [f"{first} {last}" for first, last in zip(FIRST, ["Garcia", "Smith", "Nguyen", "Okafor", "Kowalski"] * 5)]
     without = decide("col3", names)
     with_ner = decide("col3", names, ner=ner_engine)
     assert with_ner.entity == E.PERSON and with_ner.confidence > without.confidence

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from safesynth.contract import PII_KEY_ENV as KEY_ENV
 from safesynth.errors import BadInputError
-from safesynth.pii.keys import KEY_ENV, KeyRing, resolve_key
+from safesynth.pii.keys import KeyRing, resolve_key
 from safesynth.spec.models import PiiSpec
 
 KEY = "k" * 32

@@ -51,5 +51,5 @@ def test_another_key_gives_other_names(keys: KeyRing, other_keys: KeyRing) -> No
 
 
 def test_unknown_locale_is_an_input_error(keys: KeyRing) -> None:
-    with pytest.raises(BadInputError, match="spec.pii.locale"):
+    with pytest.raises(BadInputError, match=r"spec\.pii\.locale"):
         Fakes("xx_YY", keys)

@@ -35,7 +35,7 @@ def run(keys: KeyRing, **pii_kw: object):  # type: ignore[no-untyped-def]
 
 
 def test_consistent_coherent_and_no_original_left(keys: KeyRing) -> None:
-    df, plan, applied = run(keys, columns={"admitted": {"action": "dateShift"}})
+    df, _, applied = run(keys, columns={"admitted": {"action": "dateShift"}})
     out = applied.table
     for col in ("patient_id", "first_name", "last_name", "email", "dob", "admitted"):
         assert not set(out[col]) & set(df[col]), col

@@ -127,7 +127,7 @@ class Browser:
         port = int(port_file.read_text().split()[0])
         pages = []
         while not pages and time.monotonic() < deadline:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:  # noqa: S310 - localhost
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as r:  # localhost only
                 pages = [t for t in json.load(r) if t.get("type") == "page"]
             time.sleep(0.05)
         self.ws = WebSocket(pages[0]["webSocketDebuggerUrl"])

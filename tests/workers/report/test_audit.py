@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
-from safesynth.audit import build_audit, dp_section, handling, pii_columns, safe_harbor
+import safesynth
+from safesynth.audit import PACKAGES, build_audit, dp_section, handling, pii_columns, safe_harbor
 from safesynth.spec import parse_spec
 
 
@@ -15,6 +20,24 @@ def test_pii_rows_keep_only_whitelisted_fields() -> None:
     assert [r["column"] for r in rows] == ["name", "ssn"]
     assert "examples" not in rows[0] and rows[0]["handling"] == "removed or replaced"
     assert handling("keep").startswith("KEPT") and handling("dateShift").startswith("transformed")
+
+
+def _normalized(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()  # PEP 503, so "Jinja2" and "jinja2" are one name
+
+
+def test_audit_versions_name_only_imported_distributions() -> None:
+    """A package the audit lists must be one safesynth imports: a declared but unused one did not compute anything."""
+    imported: set[str] = set()
+    for path in Path(safesynth.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    by_module = metadata.packages_distributions()
+    used = {_normalized(dist) for module in imported for dist in by_module.get(module, [])}
+    assert [p for p in PACKAGES if _normalized(p) not in used] == []
 
 
 def test_safe_harbor_lists_all_18_categories() -> None:

@@ -1,6 +1,6 @@
 """Stage evaluate (and the standalone `evaluate` command): inputs, outputs, headline, errors.
 
-The generate stage is another issue: these tests write generate/synthetic.parquet
+These tests do not train a model: they write generate/synthetic.parquet
 themselves (a noisy resample of the training rows, or a copy of them), and
 write pii/* as the PII stage's contract describes, which is what the evaluate
 stage reads.
@@ -65,7 +65,7 @@ def test_evaluate_writes_metrics_report_audit_and_headline(prepared: tuple[SafeS
     assert s["rowsEvaluated"] == {"real": 600, "synthetic": 500, "holdout": 200}
     for key in evaluate.WRITES:
         assert store.exists(key)
-    metrics = json.loads(store.read_text("evaluate/metrics.json"), parse_constant=lambda c: pytest.fail(c))
+    metrics = json.loads(store.read_text("evaluate/metrics.json"), parse_constant=pytest.fail)
     assert metrics["metrics"]["ml_utility"]["params"]["target"] == "group"
     assert metrics["metrics"]["pii_replay"]["status"] == "notApplicable"  # no pii/ artifacts in this run
     audit = store.read_json("evaluate/audit.json")
@@ -85,7 +85,7 @@ def test_a_copy_of_training_rows_is_flagged(prepared: tuple[SafeSynthJobSpec, Lo
 
 
 def simulate_pii_stage(store: LocalStore) -> None:
-    """pii/* as issue 3 specifies: name replaced consistently in train and holdout, a report without values."""
+    """pii/* as the PII stage writes it: name replaced consistently in train and holdout, a report without values."""
     for split in ("train", "holdout"):
         df = store.read_table(f"prepare/{split}.parquet")
         df["name"] = [f"Fake {split} {i}" for i in range(len(df))]
@@ -125,7 +125,7 @@ def test_pii_replay_reads_originals_and_dp_comes_from_train_summary(
 
 def test_missing_synthetic_table_is_a_clear_error(prepared: tuple[SafeSynthJobSpec, LocalStore]) -> None:
     spec, store = prepared
-    with pytest.raises(ArtifactNotFoundError, match="generate/synthetic.parquet.*generate stage"):
+    with pytest.raises(ArtifactNotFoundError, match=r"generate/synthetic\.parquet.*generate stage"):
         execute_stage(evaluate, spec, store, LogProgress())
     assert store.list("evaluate/") == []
 

@@ -123,6 +123,7 @@ def test_pii_columns_replaced_everything_else_identical(patients_csv: Path, tmp_
     assert [c["name"] for c in schema["columns"]] == list(after["train"].columns)
 
 
+@pytest.mark.slow
 def test_deterministic_for_a_key_and_different_for_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = _faker_csv(tmp_path, 80)
 

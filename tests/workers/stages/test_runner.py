@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from safesynth.contract import TERMINATION_LIMIT
 from safesynth.errors import BadInputError
 from safesynth.progress import LogProgress
 from safesynth.spec import parse_spec
 from safesynth.spec.models import StageName
 from safesynth.stages.runner import (
-    TERMINATION_LIMIT,
     error_summary,
     execute_stage,
     stage_spec_hash,

@@ -64,6 +64,7 @@ def test_same_spec_and_seed_give_the_same_model(tmp_path: Path) -> None:
     assert runs[0] == runs[1]
 
 
+@pytest.mark.slow
 def test_dp_training_reports_epsilon_within_target_and_learns_nothing_outside_dp(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "run")
     write_prepared(store, private_table(80))

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import typer
 
+from safesynth.contract import STATUS_KEY
 from safesynth.errors import BadInputError
-
-STATUS_KEY = "status.json"
 
 
 def run_entries() -> frozenset[str]:

@@ -5,14 +5,13 @@ any tool. Without `--holdout` the privacy attacks and ML utility cannot run
 (they need rows the generator never saw); the report says so. Column kinds
 are inferred from the real table.
 
-Mount in cli.py:  `app.command("evaluate")(safesynth.commands.evaluate.evaluate_command)`.
+cli.py mounts `evaluate_command` as `safesynth evaluate`.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
@@ -21,42 +20,24 @@ if TYPE_CHECKING:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """CSV, Parquet or JSONL by extension, through the pipeline's loader when it is installed."""
+    """CSV, Parquet or JSONL by extension, through the prepare stage's loader (the same parsing rules)."""
     from safesynth.errors import BadInputError
+    from safesynth.tables import load_table
 
     if not path.is_file():
         raise BadInputError(f"{path}: no such file")
-    raw = path.read_bytes()
-    try:
-        from safesynth.tables import load_table  # the prepare stage's loader (same parsing rules)
-    except ImportError:
-        load_table = None
-    if load_table is not None:
-        return load_table(raw, source=str(path), fmt="auto")
-    import pandas as pd
-
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(io.BytesIO(raw))
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(io.BytesIO(raw), lines=True)
-        return pd.read_csv(io.BytesIO(raw))
-    except Exception as exc:  # parser messages can quote values
-        raise BadInputError(f"{path}: not a readable table ({type(exc).__name__}); use CSV, Parquet or JSONL") from None
+    table: pd.DataFrame = load_table(path.read_bytes(), source=str(path), fmt="auto")
+    return table
 
 
-def infer_table_kinds(df: pd.DataFrame) -> dict:
-    """Kinds from the pipeline's schema inference when available, else the metrics' own."""
+def infer_table_kinds(df: pd.DataFrame) -> dict[str, Any]:
+    """Kinds from the prepare stage's schema inference, else (when it fails on this table) the metrics' own."""
     from safesynth.metrics.columns import infer_kinds, kinds_from_schema
+    from safesynth.schema import infer_schema
 
-    try:
-        from safesynth.schema import infer_schema
-    except ImportError:
-        return infer_kinds(df)
     try:
         return kinds_from_schema(infer_schema(df).to_json_dict())
-    except Exception:  # noqa: BLE001 - fall back to the metrics' own inference
+    except Exception:  # any failure of the pipeline's inference: fall back to the metrics' own
         return infer_kinds(df)
 
 

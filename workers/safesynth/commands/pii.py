@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from safesynth.pii.plan import ColumnPlan, Plan
+
 app = typer.Typer(name="pii", help="Find PII in a table and preview how it would be replaced.",
                   no_args_is_help=True, add_completion=False)
 
 
-def load_plan(data: str, spec_path: Optional[Path], *, ner: bool = True):  # type: ignore[no-untyped-def]
+def load_plan(data: str, spec_path: Optional[Path], *, ner: bool = True) -> Plan:
     """The plan for `data` under the spec's pii section (defaults without a spec)."""
     from safesynth.pii.classify import classify_table
     from safesynth.pii.ner import LazyEngine
@@ -44,7 +47,8 @@ def load_plan(data: str, spec_path: Optional[Path], *, ner: bool = True):  # typ
     return build_plan(schema, evidence, pii)
 
 
-def _signals(col) -> str:  # type: ignore[no-untyped-def]
+def _signals(col: ColumnPlan) -> str:
+    """The detection signals behind a column's decision, with their scores (negative ones signed)."""
     parts = [f"{s.source}:{s.entity.value}={s.score:+.2f}" if s.score < 0 else f"{s.source}:{s.entity.value}={s.score:.2f}"
              for s in col.signals]
     if col.span_rates:
@@ -52,7 +56,8 @@ def _signals(col) -> str:  # type: ignore[no-untyped-def]
     return "; ".join(parts)
 
 
-def _action(col) -> str:  # type: ignore[no-untyped-def]
+def _action(col: ColumnPlan) -> str:
+    """What the plan does to the column, as the table shows it."""
     if col.mode == "none":
         return "keep"
     return f"spans: {col.action.value}" if col.mode == "freeText" else col.action.value

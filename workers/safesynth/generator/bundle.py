@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from safesynth.errors import BadInputError
-from safesynth.generator.columns import ColumnInfo, columns_from_json, columns_to_json
+from safesynth.generator.column_info import ColumnInfo, columns_from_json, columns_to_json
 from safesynth.generator.tokenizer import FieldTokenizer
 
 FORMAT = 1

@@ -1,69 +1,46 @@
-"""What the generator knows about each column, and the one reader of prepare's schema.
-
-A `ColumnInfo` carries the column's kind (as prepare inferred it), the pandas
-dtype to rebuild the output column with, and the constraints the sampler and
-the validator enforce: allowed categories (as field strings) and numeric or
-date bounds. Without DP these come from the training rows (`describe_columns`);
-with DP they must not (see `safesynth.generator.dp.dp_safe_columns`).
+"""Where each column's `ColumnInfo` comes from: prepare's schema and, without DP, the training rows.
 
 `kinds_from_schema` is the only function that reads the schema JSON written by
-the prepare / pii stages; everything else works from `ColumnInfo`.
+the prepare / pii stages; everything else works from `ColumnInfo`. Without DP
+categories and bounds come from the training rows (`describe_columns`); with
+DP they must not (see `safesynth.generator.dp.dp_safe_columns`).
+
+`ColumnInfo` itself and its helpers live in `column_info` (below `serialize`,
+which `describe_columns` uses to spell categories) and are re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from safesynth.errors import BadInputError
+from safesynth.generator import identifiers, serialize
+from safesynth.generator.column_info import (
+    DATE,
+    ISO,
+    KINDS,
+    MODELED_KINDS,
+    NUMERIC_KINDS,
+    TEXT,
+    ColumnInfo,
+    columns_from_json,
+    columns_to_json,
+    epoch_seconds,
+    parse_datetime,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-KINDS = ("integer", "float", "categorical", "boolean", "datetime", "text", "identifier", "empty")
-# Columns the language model writes; identifiers are made fresh and empty columns stay empty.
-MODELED_KINDS = frozenset({"integer", "float", "categorical", "boolean", "datetime", "text"})
-NUMERIC_KINDS = frozenset({"integer", "float"})
+__all__ = [
+    "DATE", "ISO", "KINDS", "MIN_CATEGORY_ROWS", "MODELED_KINDS", "NUMERIC_KINDS", "TEXT", "ColumnInfo",
+    "columns_from_json", "columns_to_json", "datetime_style", "describe_columns", "epoch_seconds", "infer_kinds",
+    "kinds_from_schema", "max_decimals", "parse_datetime",
+]
+
 # Categories held by fewer training rows are never generated: they could single someone out. The same
 # threshold as prepare's schema, which never lists them (safesynth.schema.MIN_CATEGORY_COUNT).
 MIN_CATEGORY_ROWS = 5
-# Datetime styles: pandas datetimes written as a date or as ISO 8601; "text" keeps the original strings.
-DATE, ISO, TEXT = "date", "iso", "text"
-
-
-@dataclass
-class ColumnInfo:
-    """One column as the generator sees it; JSON-able (it is stored with the model)."""
-
-    name: str
-    kind: str
-    dtype: str = "object"
-    nullable: bool = True
-    categories: Optional[list[str]] = None  # allowed field strings (categorical, boolean)
-    minimum: Optional[float] = None  # numbers; datetimes as seconds since the epoch (UTC)
-    maximum: Optional[float] = None
-    style: str = ""  # datetime: date | iso | text; identifier: a template (see identifiers.py)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def modeled(self) -> bool:
-        return self.kind in MODELED_KINDS
-
-    @property
-    def bool_dtype(self) -> bool:
-        return self.dtype in ("bool", "boolean")
-
-    @property
-    def tz_aware(self) -> bool:
-        """A pandas datetime dtype with a time zone, e.g. "datetime64[ns, UTC]"."""
-        return self.dtype.startswith("datetime64") and "," in self.dtype
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> "ColumnInfo":
-        return cls(**obj)
 
 
 def kinds_from_schema(schema: dict[str, Any]) -> dict[str, str]:
@@ -80,8 +57,8 @@ def kinds_from_schema(schema: dict[str, Any]) -> dict[str, str]:
     else:
         raise BadInputError("schema.json: 'columns' must be a list or a mapping; re-run the prepare stage")
     out: dict[str, str] = {}
-    for name, kind in items:
-        kind = getattr(kind, "value", kind)
+    for name, given in items:
+        kind = getattr(given, "value", given)
         if kind not in KINDS:
             raise BadInputError(f"schema.json: column {name!r} has unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
         out[name] = str(kind)
@@ -128,26 +105,6 @@ def datetime_style(series: "pd.Series") -> str:
     return DATE if len(s) == 0 or bool((s == s.dt.normalize()).all()) else ISO
 
 
-def parse_datetime(text: str) -> "pd.Timestamp":
-    """Parse one date/time string (ISO or anything dateutil reads); ValueError when it is not one."""
-    import pandas as pd
-
-    ts = pd.Timestamp(text)
-    if ts is pd.NaT:
-        raise ValueError("not a date")
-    return ts
-
-
-def epoch_seconds(ts: "pd.Timestamp") -> float:
-    """Seconds since 1970-01-01 UTC; naive timestamps count as UTC. Microsecond resolution, so that
-    second-resolution timestamps far outside pandas' nanosecond range (year 9999) do not overflow."""
-    import numpy as np
-
-    if ts.tzinfo is not None:
-        ts = ts.tz_convert("UTC").tz_localize(None)
-    return float(ts.asm8.astype("datetime64[us]").astype(np.int64)) / 1e6
-
-
 def describe_columns(df: "pd.DataFrame", kinds: dict[str, str]) -> list[ColumnInfo]:
     """ColumnInfo per column from the training rows: categories and bounds are the observed ones.
 
@@ -156,8 +113,6 @@ def describe_columns(df: "pd.DataFrame", kinds: dict[str, str]) -> list[ColumnIn
     from the data; with DP on use `dp.dp_safe_columns`.
     """
     import pandas as pd
-
-    from safesynth.generator import identifiers, serialize
 
     missing = [c for c in df.columns if c not in kinds]
     if missing:
@@ -200,11 +155,3 @@ def max_decimals(fields: Iterable[Optional[str]]) -> Optional[int]:
         if "." in f:
             most = max(most, len(f) - f.index(".") - 1)
     return most
-
-
-def columns_to_json(cols: list[ColumnInfo]) -> list[dict[str, Any]]:
-    return [c.to_json() for c in cols]
-
-
-def columns_from_json(items: list[dict[str, Any]]) -> list[ColumnInfo]:
-    return [ColumnInfo.from_json(c) for c in items]

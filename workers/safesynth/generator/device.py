@@ -1,7 +1,7 @@
 """Where the generator runs: CUDA when asked for or present, and how many CPU threads torch uses.
 
 Threads default to 1: on a busy 2-core machine two torch threads ran about six
-times slower than one (REFERENCES.md), and a pod's CPU limit is rarely more.
+times slower than one, and a pod's CPU limit is rarely more.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Differential privacy: the budget split, a DP-safe schema, and DP-SGD through opacus.
 
+Over 400 lines on purpose: the privacy argument below covers every mechanism in
+this module and how their budgets add up, so it is reviewed in one place.
+
 Guarantee: record-level (epsilon, delta)-DP under add/remove-one-row adjacency,
 for everything the train stage writes (model, tokenizer, validator schema).
 
@@ -65,7 +68,8 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from safesynth.errors import PrivacyBudgetError
-from safesynth.generator.columns import ISO, TEXT, ColumnInfo, epoch_seconds
+from safesynth.generator.column_info import ISO, TEXT, ColumnInfo, epoch_seconds
+from safesynth.generator.serialize import to_field
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,7 +83,7 @@ BOUNDS_FALSE_BIN_RATE = 0.001  # expected bins passing the threshold on noise al
 
 def auto_delta(n: int) -> float:
     """delta = 1/n^1.2: below 1/n, as DP needs, and the reference product's default."""
-    return 1.0 / max(n, 2) ** 1.2
+    return math.pow(max(n, 2), -1.2)
 
 
 # ------------------------------------------------------------------- budget plan
@@ -148,7 +152,7 @@ def _release_default(privacy: Any, given: Optional[float]) -> float:
     """`given`, or min(1, epsilon/8) when unset: at epsilon 8, 7 of it still go to DP-SGD."""
     if given is not None:
         return float(given)
-    return min(DEFAULT_SCHEMA_EPSILON, privacy.epsilon * DEFAULT_SCHEMA_SHARE)
+    return min(DEFAULT_SCHEMA_EPSILON, float(privacy.epsilon) * DEFAULT_SCHEMA_SHARE)
 
 
 def schema_epsilon(privacy: Any) -> float:
@@ -187,15 +191,19 @@ def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> Budget
 # ------------------------------------------------------------- DP schema release
 
 
+def category_threshold(epsilon: float, delta: float) -> float:
+    """1 + ln(1/(2 delta))/epsilon: a count-1 category's Laplace(1/epsilon) noisy count passes it with probability delta."""
+    return 1.0 + math.log(1.0 / (2.0 * delta)) / epsilon
+
+
 def dp_categories(values: Sequence[Optional[str]], epsilon: float, delta: float,
                   rng: np.random.Generator) -> tuple[list[str], float]:
-    """(categories, covered): the categories whose Laplace-noised count passes 1 + ln(1/(2 delta))/epsilon
+    """(categories, covered): the categories whose Laplace-noised count passes `category_threshold`
     (see module docstring), and the noisy number of rows they and null (a category here) cover."""
     keys = np.asarray([NULL_KEY if v is None else v for v in values], dtype=object).astype(str)
     uniq, counts = np.unique(keys, return_counts=True)
-    threshold = 1.0 + math.log(1.0 / (2.0 * delta)) / epsilon
     noisy = counts + rng.laplace(0.0, 1.0 / epsilon, size=len(counts))
-    kept = noisy > threshold
+    kept = noisy > category_threshold(epsilon, delta)
     return sorted(str(u) for u, k in zip(uniq, kept) if k and u != NULL_KEY), float(noisy[kept].sum())
 
 
@@ -246,8 +254,6 @@ def dp_safe_columns(
     """
     import pandas as pd
 
-    from safesynth.generator.serialize import to_field
-
     n = len(df)
     eps, delta = plan.per_column_epsilon, plan.per_category_delta
     cols = []
@@ -291,8 +297,10 @@ def column_numbers(s: "pd.Series", kind: str) -> np.ndarray:
 
     if kind == "datetime":
         stamps = pd.to_datetime(s.astype("string"), format="mixed", errors="coerce", utc=True)
-        return (stamps.astype("int64") / 1e9).where(stamps.notna()).to_numpy(dtype=float)
-    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+        seconds: np.ndarray = (stamps.astype("int64") / 1e9).where(stamps.notna()).to_numpy(dtype=float)
+        return seconds
+    numbers: np.ndarray = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+    return numbers
 
 
 def _declared_bounds(col: ColumnInfo, domain: Any) -> Optional[tuple[float, float]]:

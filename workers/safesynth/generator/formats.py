@@ -21,6 +21,7 @@ dependency, and the states are easy to read here.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -91,7 +92,7 @@ def _integer_part(dfa: CharDFA, q_from: int, max_digits: int, negative: bool, *,
     digits = [dfa.new() for _ in range(max(1, max_digits))]
     for s in starts:
         dfa.add(s, NONZERO, digits[0])
-    for a, b in zip(digits, digits[1:]):
+    for a, b in itertools.pairwise(digits):
         dfa.add(a, DIGITS, b)
     ends += digits[max(0, min_digits - 1):]
     return ends
@@ -120,7 +121,7 @@ def float_dfa(max_int_digits: int = MAX_FLOAT_INT_DIGITS, negative: bool = True,
         else:
             fracs = [dfa.new(accepting=True) for _ in range(max_decimals)]
             dfa.add(dot, DIGITS, fracs[0])
-            for a, b in zip(fracs, fracs[1:]):
+            for a, b in itertools.pairwise(fracs):
                 dfa.add(a, DIGITS, b)
     if exponent:
         e, e_sign, e_digits = dfa.new(), dfa.new(), dfa.new(accepting=True)

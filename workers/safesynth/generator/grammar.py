@@ -18,11 +18,12 @@ copy) is left to the validator.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 from safesynth.generator import formats
-from safesynth.generator.columns import DATE, ISO, ColumnInfo
+from safesynth.generator.column_info import DATE, ISO, ColumnInfo
 from safesynth.generator.tokenizer import FieldTokenizer
 
 
@@ -91,34 +92,35 @@ EXACT_DATE_DAYS = 1500
 
 def column_dfa(col: ColumnInfo) -> Optional[formats.CharDFA]:
     """The character automaton of a column's canonical spelling (within its bounds); None for free-form columns."""
-    import math
-
-    lo, hi = col.minimum, col.maximum
-    known = lo is not None and hi is not None
+    bounds = (col.minimum, col.maximum) if col.minimum is not None and col.maximum is not None else None
     if col.kind == "integer":
-        if known and hi - lo <= SMALL_INTEGER_RANGE:
+        if bounds is None:
+            return formats.integer_dfa(formats.digits_of(None), negative=True, min_digits=1)
+        lo, hi = bounds
+        if hi - lo <= SMALL_INTEGER_RANGE:
             return formats.strings_dfa([str(i) for i in range(math.ceil(lo), math.floor(hi) + 1)])
-        biggest = max(abs(lo), abs(hi)) if known else None
-        min_digits = formats.digits_of(lo) if known and lo >= 1 else 1
-        return formats.integer_dfa(formats.digits_of(biggest), negative=not known or lo < 0, min_digits=min_digits)
+        return formats.integer_dfa(formats.digits_of(max(abs(lo), abs(hi))), negative=lo < 0,
+                                   min_digits=formats.digits_of(lo) if lo >= 1 else 1)
     if col.kind == "float":
-        if not known:
+        if bounds is None:
             return formats.float_dfa()
+        lo, hi = bounds
         biggest = max(abs(lo), abs(hi))
-        positional = biggest < 1e16 and (lo > 0 and lo >= 1e-6 or lo <= 0) and (hi < 0 and hi <= -1e-6 or hi >= 0)
+        positional = (biggest < 1e16 and ((lo > 0 and lo >= 1e-6) or lo <= 0)
+                      and ((hi < 0 and hi <= -1e-6) or hi >= 0))
         return formats.float_dfa(formats.digits_of(biggest), negative=lo < 0,
                                  min_int_digits=formats.digits_of(lo) if lo >= 1 else 1, exponent=not positional,
                                  max_decimals=col.extra.get("decimals"))
-    if col.kind == "datetime" and col.style == DATE and known and 0 <= hi - lo <= EXACT_DATE_DAYS * 86_400:
-        return formats.strings_dfa(_dates_between(lo, hi))
-    if col.kind == "datetime" and col.style in (DATE, ISO):
-        years = None
-        if known:
-            y0, y1 = _year(lo), _year(hi)
-            if 0 <= y1 - y0 <= MAX_YEAR_SPAN and y0 >= 1000 and y1 <= 9999:
-                years = [str(y) for y in range(y0, y1 + 1)]
-        return formats.date_dfa(years) if col.style == DATE else formats.iso_dfa(years, offset=col.tz_aware)
-    return None
+    if col.kind != "datetime" or col.style not in (DATE, ISO):
+        return None
+    if col.style == DATE and bounds is not None and 0 <= bounds[1] - bounds[0] <= EXACT_DATE_DAYS * 86_400:
+        return formats.strings_dfa(_dates_between(*bounds))
+    years = None
+    if bounds is not None:
+        y0, y1 = _year(bounds[0]), _year(bounds[1])
+        if 0 <= y1 - y0 <= MAX_YEAR_SPAN and y0 >= 1000 and y1 <= 9999:
+            years = [str(y) for y in range(y0, y1 + 1)]
+    return formats.date_dfa(years) if col.style == DATE else formats.iso_dfa(years, offset=col.tz_aware)
 
 
 def _dates_between(lo: float, hi: float) -> list[str]:

@@ -19,7 +19,7 @@ def apply_lora(model: Any, lora: Any, quantized: bool = False) -> Any:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if quantized:
-        model = prepare_model_for_kbit_training(model)
+        model = prepare_model_for_kbit_training(model)  # type: ignore[no-untyped-call]
     config = LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from safesynth.generator.columns import ColumnInfo
+from safesynth.generator.column_info import ColumnInfo
+from safesynth.generator.dp import column_numbers
+from safesynth.generator.serialize import to_field
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +74,7 @@ def domain_of(col: ColumnInfo, bounds: tuple[float, float], bins: int) -> tuple[
     return None, None
 
 
-def true_counts(values: Sequence[object], nulls: np.ndarray, categories: Optional[list[str]],
+def true_counts(values: Sequence[object] | np.ndarray, nulls: np.ndarray, categories: Optional[list[str]],
                 edges: Optional[np.ndarray]) -> np.ndarray:
     """Exact counts per bucket (the last one is nulls): the quantity the Laplace noise hides, sensitivity 1."""
     present = ~nulls
@@ -108,9 +110,6 @@ def release_marginals(df: "pd.DataFrame", cols: Sequence[ColumnInfo], epsilon: f
     `bounds` holds each numeric or date column's public range (enforced, released or default, see
     public._bounds); `rng` must be secret (dp.secure_seed).
     """
-    from safesynth.generator.dp import column_numbers
-    from safesynth.generator.serialize import to_field
-
     modeled = [c for c in cols if c.modeled]
     if not modeled or epsilon <= 0:
         return {}
@@ -118,16 +117,23 @@ def release_marginals(df: "pd.DataFrame", cols: Sequence[ColumnInfo], epsilon: f
     bins = bin_count(len(df), epsilon / len(modeled))
     out = {}
     for col in modeled:
-        s = df[col.name]
         categories, edges = domain_of(col, bounds.get(col.name, (0.0, 1.0)), bins)
-        if edges is not None:
-            x = column_numbers(s, col.kind)
-            nulls, values = np.isnan(x), x
-        else:
-            fields = [to_field(v, col) for v in s.tolist()]
-            nulls, values = np.array([f is None for f in fields], dtype=bool), fields
-        out[col.name] = noisy_marginal(true_counts(values, nulls, categories, edges), scale, rng, categories, edges)
+        counts = column_counts(df[col.name], col, categories, edges)
+        out[col.name] = noisy_marginal(counts, scale, rng, categories, edges)
     return out
+
+
+def column_counts(s: "pd.Series", col: ColumnInfo, categories: Optional[list[str]],
+                  edges: Optional[np.ndarray]) -> np.ndarray:
+    """`true_counts` of one column over its domain: numbers and dates binned on `edges`, else field strings."""
+    values: Sequence[object] | np.ndarray
+    if edges is not None:
+        values = column_numbers(s, col.kind)
+        nulls = np.isnan(values)
+    else:
+        values = [to_field(v, col) for v in s.tolist()]
+        nulls = np.array([f is None for f in values], dtype=bool)
+    return true_counts(values, nulls, categories, edges)
 
 
 def fold_unreleased(fields: list[list[Optional[str]]], cols: Sequence[ColumnInfo],

@@ -126,7 +126,7 @@ def quiet_transformers() -> None:
     safesynth.progress, and a pod's log should not fill with carriage-return bars."""
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
 
 
 def load_pretrained(ref: str, device: str, qlora: bool = False) -> tuple[Any, Any]:
@@ -150,7 +150,7 @@ def load_pretrained(ref: str, device: str, qlora: bool = False) -> tuple[Any, An
     quiet_transformers()
     try:
         tok = AutoTokenizer.from_pretrained(base.path, **({"gguf_file": base.gguf_file} if base.gguf_file else {}))
-        model = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(base.path, dtype=dtype, **kwargs)  # its .to is mistyped
     except (OSError, ValueError) as exc:
         raise BadInputError(f"spec.training.baseModel: cannot load {ref!r} ({type(exc).__name__}); give a local "
                             "folder, a .gguf file, or a Hugging Face id present in the local cache") from None
@@ -173,8 +173,9 @@ def _qlora_config(device: str, base: BaseModelRef) -> Any:
     import torch
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16)
+    return BitsAndBytesConfig(  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16)
 
 
 def save_model(model: Any, folder: str | Path) -> None:
@@ -195,5 +196,5 @@ def load_model(folder: str | Path, device: str) -> Any:
 
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     quiet_transformers()
-    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)  # its .to is mistyped
     return model.to(device).eval()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
-from safesynth.generator.columns import DATE, TEXT, ColumnInfo
+from safesynth.generator.column_info import DATE, TEXT, ColumnInfo
 from safesynth.generator.serialize import Field, float_text
 
 if TYPE_CHECKING:
@@ -90,10 +90,10 @@ def _column(col: ColumnInfo, n: int, rng: np.random.Generator, fake: object,
 
 def _numbers(lo: float, hi: float, n: int, rng: np.random.Generator, marginal: Optional["Marginal"]) -> np.ndarray:
     """Uniform in [lo, hi), or uniform within bins of the marginal picked by their weights."""
-    p = None if marginal is None or marginal.edges is None else marginal.probabilities()
-    if p is None:
+    edges = None if marginal is None else marginal.edges
+    p = None if marginal is None or edges is None else marginal.probabilities()
+    if edges is None or p is None:
         return rng.uniform(lo, hi, size=n)
-    edges = marginal.edges
     pick = rng.choice(len(edges) - 1, size=n, p=p)
     return rng.uniform(edges[pick], edges[pick + 1])
 

@@ -36,7 +36,7 @@ def buffered_cache(capacity: int) -> Any:
     except ImportError:  # transformers < 4.56 has no per-layer caches: the plain (concatenating) cache
         return DynamicCache()
 
-    class BufferedLayer(DynamicLayer):
+    class BufferedLayer(DynamicLayer):  # type: ignore[no-untyped-call]  # its __init_subclass__ is unannotated
         def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
             super().lazy_initialization(key_states, value_states)
             b, h = key_states.shape[:2]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
-from safesynth.generator.columns import DATE, ISO, TEXT, ColumnInfo, epoch_seconds, parse_datetime
+from safesynth.generator.column_info import DATE, ISO, TEXT, ColumnInfo, epoch_seconds, parse_datetime
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,7 +61,7 @@ def float_text(value: Any, dtype: str = "float64") -> str:
     x = np.float32(value) if dtype == "float32" else np.float64(value)
     if not np.isfinite(x):
         return str(float(x))  # "inf", "-inf"; NaN never gets here (it is null)
-    if x == 0 or 1e-6 <= abs(x) < 1e16:
+    if x == 0 or 1e-6 <= abs(float(x)) < 1e16:
         return np.format_float_positional(x, unique=True, trim="-")
     return np.format_float_scientific(x, unique=True, trim="-")
 
@@ -81,7 +81,7 @@ def to_field(value: Any, col: ColumnInfo) -> Field:
         if col.style == TEXT or isinstance(value, str):
             return str(value)
         ts = value if hasattr(value, "isoformat") else parse_datetime(str(value))
-        return ts.strftime("%Y-%m-%d") if col.style == DATE else ts.isoformat()
+        return str(ts.strftime("%Y-%m-%d") if col.style == DATE else ts.isoformat())
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
@@ -184,5 +184,5 @@ def _series(values: list[Any], col: ColumnInfo) -> "pd.Series":
         return pd.Series(values, dtype=object)
 
 
-__all__ = ["Field", "FieldError", "float_text", "to_field", "from_field", "frame_to_fields", "values_to_frame",
-           "datetime_seconds", "DATE", "ISO", "TEXT"]
+__all__ = ["DATE", "ISO", "TEXT", "Field", "FieldError", "datetime_seconds", "float_text", "frame_to_fields",
+           "from_field", "to_field", "values_to_frame"]

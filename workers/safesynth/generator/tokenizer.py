@@ -153,8 +153,8 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 1024, min_frequency: int =
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
     )
     backend.train_from_iterator(texts, trainer)
-    ids = [backend.token_to_id(t) for t in BPE_SPECIALS]
-    return FieldTokenizer(backend, Specials(*ids), source="bpe")
+    ids = [backend.token_to_id(t) for t in BPE_SPECIALS]  # the trainer puts every special token first
+    return FieldTokenizer(backend, Specials(*(int(i) for i in ids if i is not None)), source="bpe")
 
 
 def from_pretrained(hf_tokenizer: Any) -> FieldTokenizer:

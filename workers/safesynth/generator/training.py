@@ -17,7 +17,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, cast
 
 from safesynth.progress import Progress
 
@@ -155,10 +155,11 @@ def sequence_loss(model: Any, ids: Any, mask: Any, per_row: bool) -> Any:
 
 def make_loader(dataset: RowDataset, batch_size: int, pad_id: int, seed: int) -> Any:
     import torch
-    from torch.utils.data import DataLoader
+    from torch.utils.data import DataLoader, Dataset
 
     gen = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=min(batch_size, len(dataset)), shuffle=True, generator=gen,
+    rows = cast("Dataset[tuple[Any]]", dataset)  # a map-style dataset by protocol (__len__, __getitem__)
+    return DataLoader(rows, batch_size=min(batch_size, len(dataset)), shuffle=True, generator=gen,
                       collate_fn=make_collate(pad_id), drop_last=False)
 
 
@@ -166,8 +167,9 @@ def make_optimizer(model: Any, cfg: FitConfig) -> Any:
     """AdamW on trainable weights; no decay on norms and biases (the usual GPT/Llama practice)."""
     import torch
 
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    decay: list[Any] = []
+    no_decay: list[Any] = []
+    for p in model.parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 else decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -193,7 +195,7 @@ def fit(
     from torch.optim.lr_scheduler import LambdaLR
 
     base_optimizer = getattr(optimizer, "original_optimizer", optimizer)
-    warmup = int(math.ceil(cfg.warmup_ratio * cfg.steps))
+    warmup = math.ceil(cfg.warmup_ratio * cfg.steps)
     scheduler = LambdaLR(base_optimizer, lambda s: lr_factor(s, cfg.steps, warmup, cfg.scheduler))
     use_autocast = cfg.device == "cuda" and privacy is None
     result = FitResult()
@@ -201,14 +203,14 @@ def fit(
     t0 = last_note = time.monotonic()
     with progress.task(f"{cfg.label}: {cfg.steps} steps", total=cfg.steps) as advance:
         while result.steps < cfg.steps:
-            for ids, mask in loader:
+            for batch_ids, batch_mask in loader:
                 if result.steps >= cfg.steps:
                     break
                 optimizer.zero_grad(set_to_none=True)
-                if ids.shape[0] == 0:  # an empty Poisson batch still takes a (noise-only) DP step
+                if batch_ids.shape[0] == 0:  # an empty Poisson batch still takes a (noise-only) DP step
                     privacy.empty_step(optimizer)
                 else:
-                    ids, mask = ids.to(cfg.device), mask.to(cfg.device)
+                    ids, mask = batch_ids.to(cfg.device), batch_mask.to(cfg.device)
                     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
                         loss = sequence_loss(model, ids, mask, per_row=privacy is not None)
                     with warnings.catch_warnings():

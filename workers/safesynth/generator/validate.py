@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any, Iterable, Optional, Sequence
 
-from safesynth.generator.columns import ColumnInfo
+from safesynth.generator.column_info import ColumnInfo
 from safesynth.generator.serialize import Field, FieldError, datetime_seconds, from_field, to_field
 from safesynth.generator.tokenizer import FieldTokenizer
 

@@ -78,11 +78,14 @@ def guesses_correct(guess: pd.Series, truth: pd.Series, continuous: bool) -> np.
         g, t = to_float(guess), to_float(truth)
         both_null = np.isnan(g) & np.isnan(t)
         close = np.abs(g - t) <= TOLERANCE * np.abs(t)
-        return both_null | np.nan_to_num(close, nan=0).astype(bool)
-    return canonical(guess.reset_index(drop=True)).to_numpy() == canonical(truth.reset_index(drop=True)).to_numpy()
+        near: np.ndarray = both_null | np.nan_to_num(close, nan=0).astype(bool)
+        return near
+    same: np.ndarray = (canonical(guess.reset_index(drop=True)).to_numpy()
+                        == canonical(truth.reset_index(drop=True)).to_numpy())
+    return same
 
 
-def risk_with_interval(main: tuple[int, int], control: tuple[int, int]) -> dict[str, float]:
+def risk_with_interval(main: tuple[int, int], control: tuple[int, int]) -> dict[str, Any]:
     (sm, nm), (sc, nc) = main, control
     r_main, r_ctrl = sm / nm, sc / nc
     lo_m, hi_m = wilson(sm, nm)

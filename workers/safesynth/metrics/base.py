@@ -16,12 +16,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from safesynth.errors import SafeSynthError
+from safesynth.metrics.context import EvalContext, NotApplicable
 
-if TYPE_CHECKING:
-    from safesynth.metrics.context import EvalContext
+__all__ = ["Goal", "Group", "Metric", "MetricResult", "NotApplicable", "Status", "run_metric"]
 
 log = logging.getLogger("safesynth.metrics")
 
@@ -41,10 +41,6 @@ class Status(str, Enum):
     OK = "ok"
     NOT_APPLICABLE = "notApplicable"
     ERROR = "error"
-
-
-class NotApplicable(Exception):
-    """The metric cannot be computed for these tables; the message (ours, never data) says why."""
 
 
 @dataclass
@@ -121,7 +117,7 @@ def run_metric(metric: Metric, ctx: EvalContext) -> MetricResult:
     except SafeSynthError as exc:  # our own messages carry no data values
         res = MetricResult(metric.name, metric.title, metric.group, status=Status.ERROR,
                            reason=f"{type(exc).__name__}: {exc}", scale=(metric.min_value, metric.max_value))
-    except Exception as exc:  # noqa: BLE001 - a failing metric must not sink the report
+    except Exception as exc:  # a failing metric must not sink the report
         log.warning("metric %s failed: %s", metric.name, type(exc).__name__, exc_info=log.isEnabledFor(logging.DEBUG))
         res = MetricResult(metric.name, metric.title, metric.group, status=Status.ERROR,
                            reason=f"{type(exc).__name__} (message hidden: it may contain data values)",

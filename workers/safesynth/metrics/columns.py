@@ -126,7 +126,7 @@ def canonical(values: pd.Series) -> pd.Series:
             return NULL_TOKEN
         if isinstance(v, (bool, np.bool_)):
             return "True" if v else "False"
-        if isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) < 2**53:
+        if isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(float(v)) < 2**53:
             return str(int(v))
         return str(v)
 
@@ -211,7 +211,8 @@ def align(tables: Mapping[str, pd.DataFrame | None], kinds: Mapping[str, Kind]) 
 def to_float(values: pd.Series) -> np.ndarray:
     """Numeric and datetime columns as float64 (datetimes in days since 1970), nulls as NaN."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        ns = values.astype("int64").to_numpy().astype(float)
+        ns: np.ndarray = values.astype("int64").to_numpy().astype(float)
         ns[values.isna().to_numpy()] = np.nan
         return ns / 86_400e9
-    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    numbers: np.ndarray = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    return numbers

@@ -27,6 +27,14 @@ from safesynth.metrics.columns import CONTINUOUS, TABULAR, Kind
 from safesynth.metrics.distance import EncodedRows, GowerSpace, gower_matrix
 
 
+class NotApplicable(Exception):
+    """The metric cannot be computed for these tables; the message (ours, never data) says why.
+
+    Defined here, below `base`, because the shared inputs raise it too (no holdout for the privacy
+    samples); metrics import it from `base` with the rest of their contract.
+    """
+
+
 @dataclass(frozen=True)
 class EvalOptions:
     """Evaluation settings (spec.evaluation plus fixed constants)."""
@@ -109,8 +117,6 @@ class EvalContext:
     @cached_property
     def privacy(self) -> PrivacySamples:
         """Samples and Gower distances for DCR and membership inference (needs a holdout)."""
-        from safesynth.metrics.base import NotApplicable
-
         if self.holdout is None or len(self.holdout) == 0:
             raise NotApplicable("no holdout: distance-based privacy metrics need rows the generator never saw")
         cols = [c for c, k in self.kinds.items() if k in (*TABULAR, Kind.TEXT)]

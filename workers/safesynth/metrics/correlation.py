@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from safesynth.metrics import scores
 from safesynth.metrics.base import Group, Metric, MetricResult, NotApplicable
@@ -108,27 +109,29 @@ def association_matrix(df: pd.DataFrame, cols: list[str], continuous: list[bool]
     return a
 
 
-def _entropy(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
-
-
 def theils_u(x: np.ndarray, y: np.ndarray) -> float:
-    """U(x|y) in [0, 1] from integer codes; NaN when x is constant (nothing to explain)."""
+    """U(x|y) in [0, 1] from integer codes; NaN when x is constant (nothing to explain).
+
+    Ours on scipy's entropy: neither scipy nor scikit-learn has Theil's U (the uncertainty coefficient).
+    """
     if len(x) == 0:
         return np.nan
     kx, ky = int(x.max()) + 1, int(y.max()) + 1
     joint = np.bincount(x * ky + y, minlength=kx * ky).reshape(kx, ky).astype(float)
-    hx = _entropy(joint.sum(axis=1))
+    hx = float(stats.entropy(joint.sum(axis=1)))
     if hx <= 0:
         return np.nan
     py = joint.sum(axis=0)
-    h_x_given_y = sum(py[j] / len(x) * _entropy(joint[:, j]) for j in range(ky) if py[j] > 0)
+    seen = py > 0
+    h_x_given_y = float(stats.entropy(joint[:, seen], axis=0) @ (py[seen] / len(x)))
     return float(min(1.0, max(0.0, (hx - h_x_given_y) / hx)))
 
 
 def correlation_ratio(categories: np.ndarray, values: np.ndarray) -> float:
-    """η in [0, 1]; rows with a null number are skipped, a null category is a category."""
+    """η in [0, 1]; rows with a null number are skipped, a null category is a category.
+
+    Ours: neither scipy nor scikit-learn has the correlation ratio; it is two bincounts.
+    """
     ok = np.isfinite(values)
     cat, y = categories[ok], values[ok]
     if y.size < 2:

@@ -26,7 +26,8 @@ from safesynth.metrics.context import EvalContext
 
 
 def row_hashes(df: pd.DataFrame) -> np.ndarray:
-    return pd.util.hash_pandas_object(df, index=False).to_numpy()
+    hashes: np.ndarray = pd.util.hash_pandas_object(df, index=False).to_numpy()
+    return hashes
 
 
 class DistanceToClosestRecord(Metric):

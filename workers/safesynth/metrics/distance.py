@@ -32,7 +32,7 @@ class EncodedRows:
     cat: np.ndarray  # (n, k_cat) int32 codes, nulls have their own code
 
     def __len__(self) -> int:
-        return self.num.shape[0]
+        return int(self.num.shape[0])
 
     def take(self, idx: np.ndarray) -> EncodedRows:
         return EncodedRows(self.num[idx], self.cat[idx])
@@ -102,4 +102,5 @@ def gower_matrix(a: EncodedRows, b: EncodedRows) -> np.ndarray:
 def kth_smallest(d: np.ndarray, k: int, axis: int) -> np.ndarray:
     """The k-th smallest distance along `axis` (k=1 is the nearest)."""
     k = min(k, d.shape[axis])
-    return np.partition(d, k - 1, axis=axis).take(k - 1, axis=axis)
+    kth: np.ndarray = np.partition(d, k - 1, axis=axis).take(k - 1, axis=axis)
+    return kth

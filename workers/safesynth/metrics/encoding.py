@@ -6,6 +6,10 @@ null indicator column when the real column has nulls; categories: one-hot of
 the real table's most frequent labels, the rest pooled, nulls a label of
 their own. `standardize` then scales every column by the real mean and
 standard deviation (a PCA on the correlation matrix, so no unit dominates).
+
+Ours rather than scikit-learn's OneHotEncoder/SimpleImputer/StandardScaler
+pipeline: its `max_categories` adds a pooled "infrequent" column and orders
+categories by name, which would change the deep-structure and ML-utility scores.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ def evaluate(
     inferred = infer_kinds(real)
     kinds = {str(c): (kinds or {}).get(str(c), inferred[str(c)]) for c in real.columns}
     tables = align({"real": real, "synthetic": synthetic, "holdout": holdout}, kinds)
-    ctx = EvalContext(real=tables["real"], synthetic=tables["synthetic"], holdout=tables["holdout"],  # type: ignore[arg-type]
+    ctx = EvalContext(real=tables["real"], synthetic=tables["synthetic"], holdout=tables["holdout"],
                       kinds=kinds, options=options, pii=pii, dp=dp)
     results: dict[str, MetricResult] = {}
     metrics = all_metrics()

@@ -22,11 +22,13 @@ lowest score) is the metric's score.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from safesynth.metrics import scores
 from safesynth.metrics.base import Group, Metric, MetricResult
-from safesynth.metrics.context import EvalContext, rng_for
+from safesynth.metrics.context import EvalContext, PrivacySamples, rng_for
 from safesynth.metrics.distance import gower_matrix, kth_smallest
 from safesynth.metrics.roc import LOW_FPR, roc_stats
 
@@ -80,7 +82,7 @@ class MembershipInference(Metric):
         )
 
     @staticmethod
-    def _domias(ctx: EvalContext, ps) -> dict:  # type: ignore[no-untyped-def]
+    def _domias(ctx: EvalContext, ps: PrivacySamples) -> dict[str, Any]:
         n_h = len(ps.holdout)
         perm = rng_for(ctx.options.seed, "domias-split").permutation(n_h)
         ref_idx, non_idx = np.sort(perm[: n_h // 2]), np.sort(perm[n_h // 2:])
@@ -95,6 +97,6 @@ class MembershipInference(Metric):
         score_m = np.log(r_ref_m + _TINY) - np.log(r_syn_m + _TINY)
         score_n = np.log(r_ref_n + _TINY) - np.log(r_syn_n + _TINY)
         st = roc_stats(score_m, score_n)
-        st["referenceRows"] = int(len(ref_idx))
+        st["referenceRows"] = len(ref_idx)
         st["k"] = k
         return st

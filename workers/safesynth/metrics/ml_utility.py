@@ -145,7 +145,7 @@ class MLUtility(Metric):
             scores.utility_score(ratio),
             statistic={"ratio": ratio, "metric": key, "trainedOnReal": on_real, "trainedOnSynthetic": on_syn},
             params={"target": target, "task": task, "model": "HistGradientBoosting(max_iter=100)",
-                    "trainRows": n_train, "testRows": int(len(ys[2])), "features": len(features),
+                    "trainRows": n_train, "testRows": len(ys[2]), "features": len(features),
                     "targetChosen": "spec" if ctx.options.target else "automatic"},
             notes=notes,
         )
@@ -153,6 +153,8 @@ class MLUtility(Metric):
     @staticmethod
     def _target(values: pd.Series, task: str) -> np.ndarray:
         if task == "classification":
-            return canonical(values).where(values.notna(), None).to_numpy(dtype=object)
+            labels: np.ndarray = canonical(values).where(values.notna(), None).to_numpy(dtype=object)
+            return labels
         y = to_float(values)
-        return np.where(np.isfinite(y), y, np.nan)
+        finite: np.ndarray = np.where(np.isfinite(y), y, np.nan)
+        return finite

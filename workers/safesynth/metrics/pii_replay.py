@@ -72,7 +72,7 @@ def replaced_from_report(report: Mapping[str, Any]) -> dict[str, dict[str, Any]]
         action = action.get("name") if isinstance(action, Mapping) else action
         spans = e.get("spansReplaced", e.get("spans", e.get("entitiesInText")))
         free_text = bool(e.get("freeText") or e.get("kind") == "text" or (isinstance(spans, (int, float)) and spans > 0)
-                         or isinstance(spans, (list, Mapping)) and len(spans) > 0)
+                         or (isinstance(spans, (list, Mapping)) and len(spans) > 0))
         if entity is None and not free_text and (action is None or str(action).lower() == "keep"):
             continue
         out[name] = {"entity": entity, "action": None if action is None else str(action), "freeText": free_text,

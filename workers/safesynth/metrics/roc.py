@@ -40,14 +40,17 @@ def roc_stats(member_scores: np.ndarray, nonmember_scores: np.ndarray, *, curve_
         "fprForEpsilon": fpr_eps,
         "tprAtFprForEpsilon": tpr_eps,
         "epsilonLowerBound": empirical_epsilon(tpr_eps, fpr_eps),
-        "members": int(len(m)),
-        "nonMembers": int(len(n)),
+        "members": len(m),
+        "nonMembers": len(n),
         "curve": {"fpr": grid.tolist(), "tpr": np.interp(grid, fpr, tpr).tolist()},
     }
 
 
 def hanley_mcneil_se(auc: float, n_pos: int, n_neg: int) -> float:
-    """Standard error of an AUC (Hanley & McNeil 1982), no resampling needed."""
+    """Standard error of an AUC (Hanley & McNeil 1982), no resampling needed.
+
+    Ours: scikit-learn gives the AUC, but neither it nor scipy has this closed-form standard error.
+    """
     if n_pos == 0 or n_neg == 0:
         return math.nan
     q1 = auc / (2 - auc)

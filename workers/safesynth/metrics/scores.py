@@ -1,8 +1,8 @@
 """0–10 scales, grades and the two composites: SQS (quality) and DPS (privacy).
 
 Pure functions: a raw statistic in, a 0–10 score out. The quality curves are
-the reference product's (NeMo Safe Synthesizer, see REFERENCES.md), so our SQS
-reads on the same scale; the privacy curves are ours and are documented where
+the reference product's (NVIDIA NeMo Safe Synthesizer; "the reference product"
+throughout these modules), so our SQS reads on the same scale; the privacy curves are ours and are documented where
 they are defined.
 
 Composites never drop a component silently. A component that could not be
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from safesynth.metrics.base import MetricResult, Status
 
@@ -34,24 +34,29 @@ def _clip10(x: float) -> float:
     return float(min(10.0, max(0.0, x)))
 
 
+def _clip01(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def _banded(x: float, full_below: float, floor_above: float, floor: float, curve: Callable[[float], float]) -> float:
+    """The reference product's curve shape: 10 below `full_below`, `floor` above `floor_above`, else curve(x) in 0–10."""
+    if x < full_below:
+        return 10.0
+    if x > floor_above:
+        return floor
+    return _clip10(curve(x))
+
+
 # ------------------------------------------------------------------ quality curves (NeMo)
 
 def distribution_score(mean_js: float) -> float:
     """Mean JS distance x → 10 if x < 0.02, 0 if x > 0.99, else 7.44x² − 16.646x + 10.305."""
-    if mean_js < 0.02:
-        return 10.0
-    if mean_js > 0.99:
-        return 0.0
-    return _clip10(7.44 * mean_js**2 - 16.646 * mean_js + 10.305)
+    return _banded(mean_js, 0.02, 0.99, 0.0, lambda x: 7.44 * x**2 - 16.646 * x + 10.305)
 
 
 def correlation_score(mean_abs_diff: float) -> float:
     """Mean |Δassociation| x → 10 if x < 0.01, 0 if x > 0.46, else 37.562x² − 35.643x + 10.056."""
-    if mean_abs_diff < 0.01:
-        return 10.0
-    if mean_abs_diff > 0.46:
-        return 0.0
-    return _clip10(37.562 * mean_abs_diff**2 - 35.643 * mean_abs_diff + 10.056)
+    return _banded(mean_abs_diff, 0.01, 0.46, 0.0, lambda x: 37.562 * x**2 - 35.643 * x + 10.056)
 
 
 def deep_structure_score(mean_js: float) -> float:
@@ -61,11 +66,7 @@ def deep_structure_score(mean_js: float) -> float:
 
 def text_structure_score(mean_js: float) -> float:
     """Mean JS distance of text-shape features x → 10 if x < 0.12, 1.5 if x > 0.8, else −12.5x + 11.5."""
-    if mean_js < 0.12:
-        return 10.0
-    if mean_js > 0.8:
-        return 1.5
-    return _clip10(-12.5 * mean_js + 11.5)
+    return _banded(mean_js, 0.12, 0.8, 1.5, lambda x: -12.5 * x + 11.5)
 
 
 def text_semantic_score(mean_js: float) -> float:
@@ -95,8 +96,7 @@ def membership_score(auc: float, epsilon: float) -> float:
 
 def attribute_score(risk: float) -> float:
     """Anonymeter-style risk r ∈ [0, 1] → 10·(1 − r)²: r = 0.1 → 8.1, 0.3 → 4.9, 0.5 → 2.5."""
-    r = min(1.0, max(0.0, risk))
-    return _clip10(10.0 * (1.0 - r) ** 2)
+    return _clip10(10.0 * (1.0 - _clip01(risk)) ** 2)
 
 
 def dcr_score(share_closer_to_train: float, excess_copy_share: float) -> float:
@@ -108,12 +108,12 @@ def dcr_score(share_closer_to_train: float, excess_copy_share: float) -> float:
     (see dcr.py).
     """
     protection = min(2.0 * (1.0 - share_closer_to_train), 1.0)
-    return _clip10(10.0 * protection * (1.0 - min(1.0, max(0.0, excess_copy_share))))
+    return _clip10(10.0 * protection * (1.0 - _clip01(excess_copy_share)))
 
 
 def replay_score(excess_replay: float) -> float:
     """PII replay: 10·(1 − excess), excess = (r_train − r_control)/(1 − r_control) for the worst column."""
-    return _clip10(10.0 * (1.0 - min(1.0, max(0.0, excess_replay))))
+    return _clip10(10.0 * (1.0 - _clip01(excess_replay)))
 
 
 # ------------------------------------------------------------------ composites
@@ -164,9 +164,9 @@ def _component(results: Mapping[str, MetricResult], name: str, weight: float) ->
 
 
 def _weighted(components: list[Component]) -> float:
-    used = [c for c in components if c.included and c.score is not None]
-    total = sum(c.weight for c in used)
-    return sum(c.weight * c.score for c in used) / total if total > 0 else math.nan  # type: ignore[operator]
+    used = [(c.weight, c.score) for c in components if c.included and c.score is not None]
+    total = sum(w for w, _ in used)
+    return sum(w * s for w, s in used) / total if total > 0 else math.nan
 
 
 TABULAR_WEIGHTS = {"deep_structure": 0.84, "column_distribution": 0.86, "column_correlation": 1.0}

@@ -36,7 +36,7 @@ def load_model() -> Any:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # a progress bar per load is noise in pod logs
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a bar per load is noise in pod logs
 
     from safesynth.resources import package_file
 

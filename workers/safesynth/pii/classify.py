@@ -55,7 +55,7 @@ from safesynth.schema import ColumnKind, ColumnSchema, TableSchema
 from safesynth.spec.models import PiiEntity, PiiSpec
 
 if TYPE_CHECKING:
-    from safesynth.pii.ner import NerEngine
+    from safesynth.pii.ner import Ner
 
 E = PiiEntity
 STRINGS = frozenset({ColumnKind.CATEGORICAL, ColumnKind.IDENTIFIER, ColumnKind.TEXT})
@@ -138,7 +138,7 @@ def classify_column(
     column: ColumnSchema,
     sample: Sequence[Any],
     *,
-    ner: Optional["NerEngine"] = None,
+    ner: Optional["Ner"] = None,
     allowed: Optional[frozenset[PiiEntity]] = None,
     ner_threshold: float = 0.5,
 ) -> ColumnEvidence:
@@ -262,7 +262,7 @@ def _covered(text: str, spans: list[Span]) -> dict[PiiEntity, float]:
     return out
 
 
-def _ner_signals(values: list[str], ner: "NerEngine", threshold: float, card: float, hinted: set[PiiEntity],
+def _ner_signals(values: list[str], ner: "Ner", threshold: float, card: float, hinted: set[PiiEntity],
                  ok: Any) -> list[Signal]:
     results = ner.analyze(values, entities=NER_WEIGHT.keys(), min_score=threshold)
     votes: dict[PiiEntity, int] = defaultdict(int)
@@ -284,7 +284,7 @@ def _ner_signals(values: list[str], ner: "NerEngine", threshold: float, card: fl
     return out
 
 
-def _text_span_rates(values: list[str], ner: "NerEngine", threshold: float,
+def _text_span_rates(values: list[str], ner: "Ner", threshold: float,
                      allowed: Optional[frozenset[PiiEntity]]) -> dict[PiiEntity, float]:
     """For the preview: share of sampled free-text values holding each kind of span."""
     from safesynth.pii.freetext import detect_spans, text_entities
@@ -309,7 +309,8 @@ def sample_values(s: pd.Series, size: int, seed: int, salt: int) -> list[Any]:
     if len(values) > size:
         pos = np.sort(np.random.default_rng([seed, salt]).choice(len(values), size, replace=False))
         values = values.iloc[pos]
-    return values.tolist()
+    sample: list[Any] = values.tolist()
+    return sample
 
 
 def classify_table(
@@ -317,7 +318,7 @@ def classify_table(
     schema: TableSchema,
     pii: PiiSpec,
     *,
-    ner: Optional["NerEngine"] = None,
+    ner: Optional["Ner"] = None,
     seed: int = 0,
 ) -> dict[str, ColumnEvidence]:
     """Evidence for every column of `df` (the training split), by name."""

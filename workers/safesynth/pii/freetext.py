@@ -38,7 +38,7 @@ from safesynth.pii.spans import Span, resolve_overlaps
 from safesynth.spec.models import PiiAction, PiiEntity
 
 if TYPE_CHECKING:
-    from safesynth.pii.ner import NerEngine
+    from safesynth.pii.ner import Ner
 
 E = PiiEntity
 DEFAULT_TEXT_ENTITIES = frozenset({E.PERSON, E.EMAIL_ADDRESS, E.PHONE_NUMBER, E.US_SSN, E.CREDIT_CARD, E.IBAN_CODE,
@@ -64,7 +64,7 @@ def text_entities(allowed: Optional[Iterable[PiiEntity]]) -> frozenset[PiiEntity
     return frozenset(out)
 
 
-def detect_spans(texts: Sequence[str], ner: Optional["NerEngine"], entities: frozenset[PiiEntity],
+def detect_spans(texts: Sequence[str], ner: Optional["Ner"], entities: frozenset[PiiEntity],
                  threshold: float) -> list[list[Span]]:
     """Pattern and NER spans of each text (overlaps not yet resolved).
 
@@ -114,8 +114,8 @@ def known_spans(text: str, known: Sequence[Known]) -> tuple[list[Span], dict[tup
 class FreeTextStats:
     scanned: int = 0
     changed: int = 0
-    spans: Counter = field(default_factory=Counter)  # by entity
-    sources: Counter = field(default_factory=Counter)  # by detector
+    spans: Counter[str] = field(default_factory=Counter)  # by entity
+    sources: Counter[str] = field(default_factory=Counter)  # by detector
 
     def as_dict(self) -> dict[str, Any]:
         return {"valuesScanned": self.scanned, "valuesChanged": self.changed,
@@ -174,7 +174,7 @@ def replace_column(
     *,
     replacer: SpanReplacer,
     entities: frozenset[PiiEntity],
-    ner: Optional["NerEngine"],
+    ner: Optional["Ner"],
     threshold: float,
     known_by_row: Optional[Sequence[Sequence[Known]]] = None,
     advance: Callable[[int], None] = lambda n: None,
@@ -187,11 +187,12 @@ def replace_column(
         chunk = positions[start:start + CHUNK]
         texts = [values.iat[i] for i in chunk]
         detected = detect_spans(texts, ner, entities, threshold)
-        for i, text, spans in zip(chunk, texts, detected):
+        for i, text, found in zip(chunk, texts, detected):
             known: dict[tuple[int, int], str] = {}
+            spans = found
             if known_by_row is not None and known_by_row[i]:
                 kspans, known = known_spans(text, known_by_row[i])
-                spans = kspans + spans
+                spans = kspans + found
             new = replace_text(text, spans, known, replacer, stats) if spans else text
             stats.scanned += 1
             if new != text:

@@ -2,7 +2,7 @@
 
 Where the key comes from, in order:
 
-1. the environment variable `SAFESYNTH_PII_KEY` (`KEY_ENV`). On Kubernetes the
+1. the environment variable `SAFESYNTH_PII_KEY` (`contract.PII_KEY_ENV`). On Kubernetes the
    operator fills it from `spec.pii.keySecretRef` (`valueFrom.secretKeyRef`
    with that Secret's name and key), so the key never appears in the spec,
    a ConfigMap, the artifacts or a log. Locally, export it yourself;
@@ -36,10 +36,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from safesynth.contract import PII_KEY_ENV
 from safesynth.errors import BadInputError
 from safesynth.spec.models import PiiSpec
 
-KEY_ENV = "SAFESYNTH_PII_KEY"
+KEY_ENV = PII_KEY_ENV  # the stage contract's name, under the name older callers import
 # Shortest key accepted from the environment, in characters (a 16-character random key has ≥ 80 bits).
 MIN_KEY_CHARS = 16
 _SEP = b"\x1f"

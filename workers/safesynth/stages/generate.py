@@ -17,18 +17,30 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 
+from safesynth.contract import SYNTHETIC_CSV_KEY, SYNTHETIC_TABLE_KEY, summary_key
 from safesynth.errors import BadInputError
+from safesynth.generator.columns import ColumnInfo
+from safesynth.generator.validate import row_key
 from safesynth.progress import Progress
 from safesynth.spec.models import GenerationSpec, SafeSynthJobSpec, StageName
+from safesynth.stages.inputs import TRAIN_TABLE, input_prefix
 from safesynth.store import ArtifactStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from safesynth.generator.grammar import Grammar
+    from safesynth.generator.serialize import Field
+    from safesynth.generator.validate import RowValidator
 
 NAME = StageName.GENERATE
 READS = ("train/model/", "pii/train.parquet", "prepare/train.parquet")
-WRITES = ("generate/synthetic.csv", "generate/synthetic.parquet", "generate/summary.json")
+WRITES = (SYNTHETIC_CSV_KEY, SYNTHETIC_TABLE_KEY, summary_key(NAME.value))
 
 MIN_REQUEST = 16  # smallest batch sampled when few rows are missing
 
@@ -67,7 +79,7 @@ def batch_request(remaining: int, accepted: int, sampled: int, batch_size: int) 
     return max(min(MIN_REQUEST, batch_size), min(batch_size, want))
 
 
-def fixed_fields(fixed: dict[str, str], cols: Sequence[Any]) -> dict[str, str]:
+def fixed_fields(fixed: dict[str, str], cols: Sequence[ColumnInfo]) -> dict[str, str]:
     """Canonical field strings of generation.fixedValues, checked against the columns (errors name the column)."""
     from safesynth.generator.serialize import FieldError, to_field
     from safesynth.generator.validate import check_value
@@ -90,17 +102,12 @@ def fixed_fields(fixed: dict[str, str], cols: Sequence[Any]) -> dict[str, str]:
 
 
 def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
-    import pandas as pd
     import torch
 
     from safesynth.generator import device as D
     from safesynth.generator.bundle import load_bundle
     from safesynth.generator.grammar import Grammar
-    from safesynth.generator.identifiers import make_identifiers
-    from safesynth.generator.sampling import sample_batch
-    from safesynth.generator.serialize import frame_to_fields, values_to_frame
-    from safesynth.generator.validate import REASONS, RowValidator, row_key
-    from safesynth.stages.train import input_prefix
+    from safesynth.generator.validate import RowValidator
 
     gen: GenerationSpec = spec.generation
     device = D.pick_device(spec.training.device.value)
@@ -112,88 +119,30 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         store.download_dir("train/model", tmp)
         bundle = load_bundle(tmp, device)
     model, tok, cols = bundle.model, bundle.tokenizer, bundle.columns
-    modeled = bundle.modeled
     dp_on = bool(bundle.meta.get("privacy"))
     n_target = gen.num_records or int(bundle.meta["trainRows"])
     fixed = fixed_fields(gen.fixed_values, cols)
     drop_copies = gen.drop_training_copies and not dp_on  # see dp.py: filtering on private rows is outside DP
-
-    train_df = store.read_table(f"{input_prefix(store)}/train.parquet")
-    train_cols = [c for c in modeled if c.name in train_df.columns]
-    keys = None
-    if len(train_cols) == len(modeled):
-        keys = {tuple(f) for f in frame_to_fields(train_df[[c.name for c in modeled]], modeled)}
+    train_df = store.read_table(f"{input_prefix(store)}/{TRAIN_TABLE}")
+    keys = training_keys(train_df, bundle.modeled)
     validator = RowValidator(cols, tok, keys)
     load_s = time.monotonic() - t0
 
     vocab = int(model.get_output_embeddings().weight.shape[0])
     grammar = Grammar(cols, tok, vocab, fixed, device)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    max_len = int(bundle.meta.get("maxLength") or model.config.max_position_embeddings)
-    accepted_rows: list[list[Any]] = []
-    history: list[tuple[int, int]] = []
-    sampled = 0
-    t1 = time.monotonic()
-    with progress.task("generate: rows", total=n_target) as advance:
-        while len(accepted_rows) < n_target:
-            want = batch_request(n_target - len(accepted_rows), len(accepted_rows), sampled, batch_size)
-            seqs = sample_batch(model, grammar, tok.specials.bos, want, max_len=max_len,
-                                temperature=gen.temperature, top_p=gen.top_p, generator=generator, device=device)
-            ok = 0
-            for ids in seqs:
-                values = validator.accept(ids, drop_copies=drop_copies)
-                if values is not None and len(accepted_rows) < n_target:
-                    accepted_rows.append(values)
-                    ok += 1
-            sampled += len(seqs)
-            history.append((ok, len(seqs)))
-            advance(ok)
-            elapsed = time.monotonic() - t1
-            progress.note(f"generate: {len(accepted_rows)}/{n_target} rows, valid {validator.valid / sampled:.1%}, "
-                          f"{len(accepted_rows) / max(elapsed, 1e-9):,.0f} valid rows/s")
-            why = stop_reason(history, gen.max_invalid_fraction, gen.patience)
-            if why is not None and len(accepted_rows) < n_target:
-                counts = ", ".join(f"{r}={c}" for r, c in validator.rejected.most_common()) or "none"
-                raise GenerationStoppedError(
-                    f"generation stopped: {why} (rejects by reason: {counts}); train longer (spec.training.epochs), "
-                    "lower spec.generation.temperature, or raise spec.generation.maxInvalidFraction"
-                )
-    sample_s = time.monotonic() - t1
+    sampler = Sampler(model, grammar, tok.specials.bos, gen, batch_size, device,
+                      max_len=int(bundle.meta.get("maxLength") or model.config.max_position_embeddings),
+                      generator=torch.Generator(device=device).manual_seed(seed))
+    sampled = sample_rows(sampler, validator, n_target, drop_copies, progress)
 
-    rng = np.random.default_rng(seed)
-    model_frame = values_to_frame(accepted_rows, modeled)
-    out = {}
-    for col in cols:
-        if col.modeled:
-            out[col.name] = model_frame[col.name]
-        elif col.kind == "identifier":
-            avoid = train_df[col.name].dropna().astype(str).tolist() if col.name in train_df.columns else []
-            ids = make_identifiers(n_target, col.style, rng, avoid, numeric="int" in col.dtype.lower())
-            series = _identifier_series(ids, col)
-            share = float(train_df[col.name].isna().mean()) if col.name in train_df.columns else 0.0
-            if share > 0:  # keep the column's share of missing values: an optional SSN stays optional
-                if series.dtype.kind in "iu":
-                    series = series.astype("Int64")
-                series = series.mask(rng.random(n_target) < share)
-            out[col.name] = series
-        else:
-            out[col.name] = values_to_frame([[None]] * n_target, [col])[col.name]
-    synthetic = pd.DataFrame(out, columns=[c.name for c in cols])
-    store.write_table("generate/synthetic.parquet", synthetic)
-    store.write_bytes("generate/synthetic.csv", synthetic.to_csv(index=False).encode("utf-8"))
+    synthetic = assemble_table(sampled.rows, cols, train_df, n_target, np.random.default_rng(seed))
+    store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
+    store.write_bytes(SYNTHETIC_CSV_KEY, synthetic.to_csv(index=False).encode("utf-8"))
 
-    copies_out = 0 if drop_copies or keys is None else sum(
-        row_key(r, modeled) in keys for r in accepted_rows)
+    copies_out = 0 if drop_copies or keys is None else sum(row_key(r, bundle.modeled) in keys for r in sampled.rows)
     return {
         "rowsGenerated": len(synthetic),
-        "rowsSampled": sampled,
-        "batches": len(history),
-        "batchSize": batch_size,
-        "validFraction": round(validator.valid / sampled, 4) if sampled else None,
-        "acceptedFraction": round(len(accepted_rows) / sampled, 4) if sampled else None,
-        "invalid": {r: validator.rejected.get(r, 0) for r in REASONS},
-        "invalidByColumn": {name: dict(sorted(c.items())) for name, c in sorted(validator.rejected_by_column.items())},
-        "rowsPerSecond": round(len(accepted_rows) / sample_s, 1) if sample_s > 0 else None,
+        **sampling_summary(sampled, validator, batch_size),
         "exactCopies": validator.copies if keys is not None else None,
         "exactCopiesInOutput": copies_out if keys is not None else None,
         "dropTrainingCopies": drop_copies,
@@ -203,11 +152,136 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         "temperature": gen.temperature,
         "topP": gen.top_p,
         **D.describe(device),
-        "timings": {"load": round(load_s, 3), "sample": round(sample_s, 3)},
+        "timings": {"load": round(load_s, 3), "sample": round(sampled.seconds, 3)},
     }
 
 
-def _identifier_series(ids: list[str], col: Any) -> Any:
+def training_keys(train_df: pd.DataFrame, modeled: Sequence[ColumnInfo]) -> Optional[set[tuple[Field, ...]]]:
+    """The training rows as field tuples, to recognise exact copies; None when the table lacks a modeled column."""
+    from safesynth.generator.serialize import frame_to_fields
+
+    if any(c.name not in train_df.columns for c in modeled):
+        return None
+    return {tuple(f) for f in frame_to_fields(train_df[[c.name for c in modeled]], modeled)}
+
+
+@dataclass
+class Sampler:
+    """The trained model with its grammar and the spec's decoding settings: one `batch(n)` per request."""
+
+    model: Any
+    grammar: Grammar
+    bos: int
+    gen: GenerationSpec
+    batch_size: int
+    device: str
+    max_len: int
+    generator: Any  # torch.Generator, seeded from generation.seed
+
+    def batch(self, n: int) -> list[list[int]]:
+        from safesynth.generator.sampling import sample_batch
+
+        return sample_batch(self.model, self.grammar, self.bos, n, max_len=self.max_len,
+                            temperature=self.gen.temperature, top_p=self.gen.top_p, generator=self.generator,
+                            device=self.device)
+
+
+@dataclass
+class Sampled:
+    """Accepted rows (modeled columns' values) and the per-batch (accepted, sampled) history behind them."""
+
+    rows: list[list[Any]] = field(default_factory=list)
+    history: list[tuple[int, int]] = field(default_factory=list)
+    sampled: int = 0
+    seconds: float = 0.0
+
+
+def sample_rows(sampler: Sampler, validator: RowValidator, n_target: int, drop_copies: bool, progress: Progress) -> Sampled:
+    """Sample and validate batches until `n_target` rows are accepted, or raise when `stop_reason` says so."""
+    gen, out = sampler.gen, Sampled()
+    t0 = time.monotonic()
+    with progress.task("generate: rows", total=n_target) as advance:
+        while len(out.rows) < n_target:
+            seqs = sampler.batch(batch_request(n_target - len(out.rows), len(out.rows), out.sampled,
+                                               sampler.batch_size))
+            ok = 0
+            for ids in seqs:
+                values = validator.accept(ids, drop_copies=drop_copies)
+                if values is not None and len(out.rows) < n_target:
+                    out.rows.append(values)
+                    ok += 1
+            out.sampled += len(seqs)
+            out.history.append((ok, len(seqs)))
+            advance(ok)
+            elapsed = time.monotonic() - t0
+            progress.note(f"generate: {len(out.rows)}/{n_target} rows, valid {validator.valid / out.sampled:.1%}, "
+                          f"{len(out.rows) / max(elapsed, 1e-9):,.0f} valid rows/s")
+            why = stop_reason(out.history, gen.max_invalid_fraction, gen.patience)
+            if why is not None and len(out.rows) < n_target:
+                counts = ", ".join(f"{r}={c}" for r, c in validator.rejected.most_common()) or "none"
+                raise GenerationStoppedError(
+                    f"generation stopped: {why} (rejects by reason: {counts}); train longer (spec.training.epochs), "
+                    "lower spec.generation.temperature, or raise spec.generation.maxInvalidFraction"
+                )
+    out.seconds = time.monotonic() - t0
+    return out
+
+
+def sampling_summary(sampled: Sampled, validator: RowValidator, batch_size: int) -> dict[str, Any]:
+    """Counts and rates of the sampling loop: how many rows it took, why the rejected ones failed."""
+    from safesynth.generator.validate import REASONS
+
+    n = sampled.sampled
+    return {
+        "rowsSampled": n,
+        "batches": len(sampled.history),
+        "batchSize": batch_size,
+        "validFraction": round(validator.valid / n, 4) if n else None,
+        "acceptedFraction": round(len(sampled.rows) / n, 4) if n else None,
+        "invalid": {r: validator.rejected.get(r, 0) for r in REASONS},
+        "invalidByColumn": {name: dict(sorted(c.items())) for name, c in sorted(validator.rejected_by_column.items())},
+        "rowsPerSecond": round(len(sampled.rows) / sampled.seconds, 1) if sampled.seconds > 0 else None,
+    }
+
+
+def assemble_table(rows: list[list[Any]], cols: Sequence[ColumnInfo], train_df: pd.DataFrame, n_rows: int,
+                   rng: np.random.Generator) -> pd.DataFrame:
+    """The synthetic table in the training layout: modeled columns from `rows`, identifiers made fresh
+    (`identifier_column`), columns the model does not write left empty."""
+    import pandas as pd
+
+    from safesynth.generator.serialize import values_to_frame
+
+    model_frame = values_to_frame(rows, [c for c in cols if c.modeled])
+    out = {}
+    for col in cols:
+        if col.modeled:
+            out[col.name] = model_frame[col.name]
+        elif col.kind == "identifier":
+            out[col.name] = identifier_column(col, train_df, n_rows, rng)
+        else:
+            out[col.name] = values_to_frame([[None]] * n_rows, [col])[col.name]
+    return pd.DataFrame(out, columns=[c.name for c in cols])
+
+
+def identifier_column(col: ColumnInfo, train_df: pd.DataFrame, n_rows: int, rng: np.random.Generator) -> pd.Series:
+    """Fresh identifiers in the column's style, none equal to a training value, with the column's share of
+    missing values kept (an optional SSN stays optional)."""
+    from safesynth.generator.identifiers import make_identifiers
+
+    known = col.name in train_df.columns
+    avoid = train_df[col.name].dropna().astype(str).tolist() if known else []
+    ids = make_identifiers(n_rows, col.style, rng, avoid, numeric="int" in col.dtype.lower())
+    series = _identifier_series(ids, col)
+    share = float(train_df[col.name].isna().mean()) if known else 0.0
+    if share > 0:
+        if series.dtype.kind in "iu":
+            series = series.astype("Int64")
+        series = series.mask(rng.random(n_rows) < share)
+    return series
+
+
+def _identifier_series(ids: list[str], col: ColumnInfo) -> pd.Series:
     """Identifier values in the column's dtype (integers stay integers when every id is numeric)."""
     import pandas as pd
 

@@ -29,7 +29,7 @@ from safesynth.pii.classify import classify_table
 from safesynth.pii.keys import resolve_key
 from safesynth.pii.ner import LazyEngine, get_engine
 from safesynth.pii.plan import build_plan, check_columns
-from safesynth.pii.replace import apply_plan
+from safesynth.pii.replace import Applied, apply_plan
 from safesynth.pii.report import build_report, summarize
 from safesynth.progress import Progress
 from safesynth.schema import TableSchema, coerce_to_schema, infer_column
@@ -45,12 +45,7 @@ _COPIED = ("train.parquet", "holdout.parquet", "schema.json")
 def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
     pii = spec.pii
     if not pii.enabled:
-        for name in _COPIED:
-            store.write_bytes(f"pii/{name}", store.read_bytes(f"prepare/{name}"))
-        note = "spec.pii.enabled is false: prepare's tables and schema were copied to pii/ unchanged"
-        store.write_json("pii/report.json", {"version": 1, "enabled": False, "note": note})
-        progress.note(note)
-        return {"enabled": False, "note": note}
+        return _copy_unchanged(store, progress)
 
     train = store.read_table("prepare/train.parquet")
     holdout = store.read_table("prepare/holdout.parquet")
@@ -62,44 +57,72 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         evidence = classify_table(train, schema, pii, ner=LazyEngine(), seed=spec.data.seed)
         advance(len(schema.columns))
     plan = build_plan(schema, evidence, pii)
-
-    n_train = len(train)
     full = pd.concat([train, holdout], ignore_index=True)
     applied = apply_plan(full, plan, keys, pii, schema=schema, ner=get_engine, progress=progress)
-
-    changed_cols = [c for c, r in applied.results.items() if not r.dropped and r.changed.any()]
-    new_cols = {c.name: c for c in schema.columns}
-    if changed_cols:
-        replaced = applied.table[changed_cols]
-        inferred = TableSchema(n_rows=len(full), columns=[infer_column(c, replaced[c]) for c in changed_cols])
-        replaced = coerce_to_schema(replaced, inferred)
-        new_cols.update({c.name: c for c in inferred.columns})
-    out_schema = TableSchema(n_rows=schema.n_rows,
-                             columns=[new_cols[c] for c in schema.names if c in applied.table.columns])
-
-    out_train, out_holdout = train.copy(), holdout.copy()
-    for name, r in applied.results.items():
-        if r.dropped:
-            out_train, out_holdout = out_train.drop(columns=[name]), out_holdout.drop(columns=[name])
-    for name in changed_cols:
-        out_train[name] = replaced[name].iloc[:n_train].reset_index(drop=True)
-        out_holdout[name] = replaced[name].iloc[n_train:].reset_index(drop=True)
+    out_schema, replaced = output_schema(schema, applied)
+    out_train, out_holdout = split_outputs(train, holdout, applied, replaced)
 
     vault_rows = None
     if applied.tokens is not None and pii.vault_uri:
-        parent, key = split_uri(pii.vault_uri)
-        art = spec.artifacts
-        open_store(parent, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style).write_table(
-            key, applied.tokens)
+        _write_vault(spec, pii.vault_uri, applied.tokens)
         vault_rows = len(applied.tokens)
-
     with progress.task("pii: write tables", total=2) as advance:
         store.write_table("pii/train.parquet", out_train)
         advance(1)
         store.write_table("pii/holdout.parquet", out_holdout)
         advance(1)
     store.write_json("pii/schema.json", out_schema.to_json_dict())
-    report = build_report(plan, applied, n_train=n_train, n_holdout=len(holdout), keys=keys, pii=pii,
+    report = build_report(plan, applied, n_train=len(train), n_holdout=len(holdout), keys=keys, pii=pii,
                           output_schema=out_schema, vault_rows=vault_rows)
     store.write_json("pii/report.json", report)
     return summarize(report)
+
+
+def output_schema(schema: TableSchema, applied: Applied) -> tuple[TableSchema, pd.DataFrame]:
+    """(schema of pii/'s tables, the changed columns coerced to it).
+
+    Dropped columns leave the schema; a changed column's kind is inferred again
+    from its replaced values (a faked name is still text, a generalized age may
+    no longer be an integer); untouched columns keep prepare's entry.
+    """
+    changed = [c for c, r in applied.results.items() if not r.dropped and r.changed.any()]
+    by_name = {c.name: c for c in schema.columns}
+    replaced = applied.table[changed]
+    if changed:
+        inferred = TableSchema(n_rows=len(applied.table), columns=[infer_column(c, replaced[c]) for c in changed])
+        replaced = coerce_to_schema(replaced, inferred)
+        by_name.update({c.name: c for c in inferred.columns})
+    kept = [by_name[c] for c in schema.names if c in applied.table.columns]
+    return TableSchema(n_rows=schema.n_rows, columns=kept), replaced
+
+
+def split_outputs(train: pd.DataFrame, holdout: pd.DataFrame, applied: Applied,
+                  replaced: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and holdout as prepare wrote them, less dropped columns, with changed columns from `replaced`
+    (train rows first, as they were concatenated), so untouched columns stay byte for byte."""
+    n_train = len(train)
+    out_train, out_holdout = train.copy(), holdout.copy()
+    for name, r in applied.results.items():
+        if r.dropped:
+            out_train, out_holdout = out_train.drop(columns=[name]), out_holdout.drop(columns=[name])
+    for name in replaced.columns:
+        out_train[name] = replaced[name].iloc[:n_train].reset_index(drop=True)
+        out_holdout[name] = replaced[name].iloc[n_train:].reset_index(drop=True)
+    return out_train, out_holdout
+
+
+def _copy_unchanged(store: ArtifactStore, progress: Progress) -> dict[str, Any]:
+    """spec.pii.enabled false: prepare's tables and schema copied byte for byte, and a report that says so."""
+    for name in _COPIED:
+        store.write_bytes(f"pii/{name}", store.read_bytes(f"prepare/{name}"))
+    note = "spec.pii.enabled is false: prepare's tables and schema were copied to pii/ unchanged"
+    store.write_json("pii/report.json", {"version": 1, "enabled": False, "note": note})
+    progress.note(note)
+    return {"enabled": False, "note": note}
+
+
+def _write_vault(spec: SafeSynthJobSpec, vault_uri: str, tokens: pd.DataFrame) -> None:
+    """The token → original table, to spec.pii.vaultUri only (never under the run)."""
+    parent, key = split_uri(vault_uri)
+    art = spec.artifacts
+    open_store(parent, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style).write_table(key, tokens)

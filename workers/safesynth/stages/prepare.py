@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from safesynth.errors import BadInputError
 from safesynth.progress import Progress
 from safesynth.spec.models import DataSpec, SafeSynthJobSpec, StageName
 from safesynth.store import ArtifactStore, read_uri_bytes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME = StageName.PREPARE
 READS = ("spec.data.uri",)
@@ -48,6 +51,14 @@ def split_indices(n_rows: int, n_holdout: int, seed: int) -> tuple[np.ndarray, n
     return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
 
 
+def subsample(df: pd.DataFrame, max_rows: Optional[int], seed: int) -> pd.DataFrame:
+    """spec.data.maxRows rows drawn at random (seeded), kept in file order; the whole table when it is smaller."""
+    if max_rows is None or len(df) <= max_rows:
+        return df
+    keep = np.sort(np.random.default_rng(seed).choice(len(df), max_rows, replace=False))
+    return df.iloc[keep].reset_index(drop=True)
+
+
 def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
     from safesynth.schema import coerce_to_schema, infer_schema
     from safesynth.tables import load_table
@@ -57,9 +68,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         raw = read_uri_bytes(data.uri, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style)
         df = load_table(raw, source=data.uri, fmt=data.format.value)
     n_input = len(df)
-    if data.max_rows is not None and n_input > data.max_rows:
-        keep = np.sort(np.random.default_rng(data.seed).choice(n_input, data.max_rows, replace=False))
-        df = df.iloc[keep].reset_index(drop=True)
+    df = subsample(df, data.max_rows, data.seed)
     with progress.task("prepare: infer column kinds", total=len(df.columns)) as advance:
         schema = infer_schema(df)
         df = coerce_to_schema(df, schema)

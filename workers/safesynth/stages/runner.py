@@ -1,8 +1,8 @@
 """Run one stage under the stage contract, whoever calls it.
 
-The contract (ARCHITECTURE.md): a stage writes only under `<run>/<stage>/`,
-writes `summary.json` last as its commit marker, and is skipped when that
-summary carries the spec hash of the current spec. A failed stage leaves no
+The contract (its names and numbers are in safesynth.contract): a stage writes
+only under `<run>/<stage>/`, writes `summary.json` last as its commit marker,
+and is skipped when that summary carries the spec hash of the current spec. A failed stage leaves no
 partial artifacts behind: its folder is removed before the error propagates.
 `safesynth stage` (a pod) and `safesynth run` (the local driver) both call
 `execute_stage`, so resume works the same on a laptop and on Kubernetes.
@@ -18,13 +18,12 @@ from types import ModuleType
 from typing import Any
 
 import safesynth
+from safesynth.contract import MESSAGE_MAX, TERMINATION_LIMIT, summary_key
 from safesynth.errors import SafeSynthError
 from safesynth.progress import Progress
 from safesynth.spec.models import STAGE_ORDER, SafeSynthJobSpec, StageName
 from safesynth.spec.status import now_iso
 from safesynth.store import ArtifactStore
-
-SUMMARY = "summary.json"
 
 # The spec sections each stage's output depends on, its own and its inputs'.
 # Sections outside these (artifacts, resources, suspend) change where and how
@@ -54,6 +53,8 @@ def stage_spec_hash(spec: SafeSynthJobSpec, stage: StageName) -> str:
 
 @dataclass(frozen=True)
 class StageOutcome:
+    """What `execute_stage` did: the summary it wrote, or found and kept (`skipped`)."""
+
     stage: StageName
     summary: dict[str, Any]
     skipped: bool
@@ -61,7 +62,7 @@ class StageOutcome:
 
 def finished_summary(store: ArtifactStore, stage: StageName, spec_hash: str) -> dict[str, Any] | None:
     """The stage's summary when it finished for this spec hash, else None."""
-    key = f"{stage.value}/{SUMMARY}"
+    key = summary_key(stage.value)
     if not store.exists(key):
         return None
     summary = store.read_json(key)
@@ -101,11 +102,8 @@ def execute_stage(
         "durationSeconds": round(time.monotonic() - t0, 3),
         **result,
     }
-    store.write_json(f"{stage.value}/{SUMMARY}", summary)
+    store.write_json(summary_key(stage.value), summary)
     return StageOutcome(stage, summary, skipped=False)
-
-
-TERMINATION_LIMIT = 4096  # bytes Kubernetes keeps of a termination message
 
 
 def termination_message(summary: dict[str, Any]) -> str:
@@ -122,5 +120,6 @@ def termination_message(summary: dict[str, Any]) -> str:
 def error_summary(stage: StageName, err: BaseException) -> dict[str, Any]:
     """What a failed stage reports: reason and exit code. Our messages carry no data values."""
     if isinstance(err, SafeSynthError):
-        return {"stage": stage.value, "error": err.reason, "exitCode": err.exit_code, "message": str(err)[:2000]}
+        return {"stage": stage.value, "error": err.reason, "exitCode": err.exit_code,
+                "message": str(err)[:MESSAGE_MAX]}
     return {"stage": stage.value, "error": type(err).__name__, "exitCode": 1}

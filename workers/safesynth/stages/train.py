@@ -1,10 +1,10 @@
 """Stage `train`: fit the generator on the (PII-replaced) training rows, with DP-SGD when asked.
 
 Reads pii/train.parquet and pii/schema.json when the PII stage ran, else
-prepare's; the holdout is never read. Writes the generator folder to
-train/model/ (see safesynth.generator.bundle) and returns a summary: loss,
-tokens/s, steps, timings, and with DP the epsilon spent (DP-SGD plus any DP
-schema release), delta, noise multiplier, sample rate and accountant.
+prepare's (`inputs.input_prefix`); the holdout is never read. Writes the
+generator folder to train/model/ (see safesynth.generator.bundle) and returns a
+summary: loss, tokens/s, steps, timings, and with DP the epsilon spent (DP-SGD
+plus any DP schema release), delta, noise multiplier, sample rate and accountant.
 
 Paths: from scratch (default, CPU-friendly) a small Llama and a BPE tokenizer
 trained here; with training.baseModel a pretrained model fine-tuned with LoRA
@@ -12,6 +12,10 @@ and merged. With privacy.enabled the columns' categories and bounds come from
 privacy.domains or from DP releases counted in epsilon, the tokenizer is fitted
 on public schema-only rows, the model is pretrained on those rows without DP
 (privacy.publicPretrain), then fine-tuned on the private rows with DP-SGD.
+
+`run` is the shell: it reads the table, calls the steps below in order
+(`build_corpus`, `fit_tokenizer`, `encode_corpus`, `build_model`,
+`pretrain_public`, `fit_model`), saves the bundle and returns `train_summary`.
 """
 
 from __future__ import annotations
@@ -19,175 +23,284 @@ from __future__ import annotations
 import math
 import tempfile
 import time
-from typing import Any, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
+from safesynth.contract import summary_key
 from safesynth.errors import BadInputError
+from safesynth.generator import columns as C
+from safesynth.generator import dp, lora, public, training
+from safesynth.generator import device as D
+from safesynth.generator import model as M
+from safesynth.generator import tokenizer as T
+from safesynth.generator.bundle import Bundle, save_bundle
+from safesynth.generator.marginals import fold_unreleased, release_marginals
+from safesynth.generator.serialize import frame_to_fields
 from safesynth.progress import Progress
-from safesynth.spec.models import SafeSynthJobSpec, StageName
+from safesynth.spec.models import PrivacySpec, SafeSynthJobSpec, StageName, TrainingSpec
+from safesynth.stages.inputs import TRAIN_TABLE, input_prefix, read_json_if_present
 from safesynth.store import ArtifactStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from safesynth.generator.serialize import Field
 
 NAME = StageName.TRAIN
 READS = ("pii/train.parquet", "pii/schema.json", "prepare/train.parquet", "prepare/schema.json")
-WRITES = ("train/model/", "train/summary.json")
+WRITES = ("train/model/", summary_key(NAME.value))
 
 PUBLIC_ROWS_MIN, PUBLIC_ROWS_MAX = 1000, 5000  # public pretraining rows: as many as the private ones, within these
 PUBLIC_EPOCHS = 2.0
 DP_DEFAULT_MAX_LEN = 512  # with DP the length limit cannot come from the private rows
 
 
-def input_prefix(store: ArtifactStore) -> str:
-    """pii/ when the PII stage wrote its table, else prepare/."""
-    return "pii" if store.exists("pii/train.parquet") else "prepare"
+@dataclass
+class Corpus:
+    """The training rows as field strings, the columns they describe and, under DP, the budget and public rows."""
+
+    columns: list[C.ColumnInfo]
+    fields: list[list[Field]]
+    public_fields: Optional[list[list[Field]]] = None  # DP only: rows made from the released schema, no private value
+    budget: Optional[dp.BudgetPlan] = None  # DP only
+
+
+@dataclass
+class Encoded:
+    """Token ids of the rows, cut or filtered to the sequence limit fixed here."""
+
+    rows: list[list[int]]  # private rows within max_len: cut under DP, longer ones dropped otherwise
+    public_rows: Optional[list[list[int]]]  # DP only, as encoded (pretraining cuts them)
+    max_len: int
+    mean_tokens: float  # under DP, of the public rows only
+    too_long: int  # private rows dropped for length (always 0 under DP)
+
+
+@dataclass
+class Fitted:
+    """The main training run's outcome and the settings it ran with (the model is returned beside it)."""
+
+    result: training.FitResult
+    config: training.FitConfig
+    epochs: float
+    private: Optional[dp.PrivateTraining]
+
+
+@dataclass
+class Laps:
+    """Seconds per phase of the stage, for the summary's `timings`."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    clock: float = field(default_factory=time.monotonic)
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.timings[name] = round(now - self.clock, 3)
+        self.clock = now
 
 
 def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
     import torch
 
-    from safesynth.generator import columns as C
-    from safesynth.generator import device as D
-    from safesynth.generator import dp, lora, public, training
-    from safesynth.generator import model as M
-    from safesynth.generator import tokenizer as T
-    from safesynth.generator.bundle import Bundle, save_bundle
-    from safesynth.generator.marginals import fold_unreleased, release_marginals
-    from safesynth.generator.serialize import frame_to_fields
-
     tr, pv = spec.training, spec.privacy
-    timings: dict[str, float] = {}
-    clock = time.monotonic()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.monotonic()
-        timings[name] = round(now - clock, 3)
-        clock = now
-
+    laps = Laps()
     src = input_prefix(store)
-    df = store.read_table(f"{src}/train.parquet")
-    kinds = (C.kinds_from_schema(store.read_json(f"{src}/schema.json")) if store.exists(f"{src}/schema.json")
-             else C.infer_kinds(df))
-    seed = tr.seed if tr.seed is not None else spec.data.seed
+    df = store.read_table(f"{src}/{TRAIN_TABLE}")
+    schema = read_json_if_present(store, f"{src}/schema.json")
+    kinds = C.kinds_from_schema(schema) if schema is not None else C.infer_kinds(df)
+    seed = training_seed(spec)
     device = D.pick_device(tr.device.value)
     threads = D.configure_threads(tr.threads)
     torch.manual_seed(seed)
-    n = len(df)
+    corpus = build_corpus(df, kinds, pv, seed, src)
+    laps.lap("load")
 
+    tok, base = fit_tokenizer(corpus, tr, device, progress)
+    encoded = encode_corpus(corpus, tok, tr.max_sequence_length, pv.enabled)
+    model, size = build_model(base, tok, encoded, tr, len(df), device)
+    counts = {"parameters": M.count_parameters(model), "trainableParameters": M.count_parameters(model, True)}
+    laps.lap("tokenizer" if not tr.base_model else "loadModel")
+
+    pre = None
+    if pv.enabled and pv.public_pretrain and encoded.public_rows:
+        pre = pretrain_public(model, encoded, tok, tr, seed, device, progress)
+        laps.lap("publicPretrain")
+    trained, fitted = fit_model(model, encoded, tok, tr, pv, corpus.budget, seed, device, progress)
+    laps.lap("train")
+
+    meta = bundle_meta(len(df), spec, encoded.max_len, seed)
+    with tempfile.TemporaryDirectory(prefix="safesynth-train-") as tmp:
+        save_bundle(tmp, Bundle(corpus.columns, tok, released_model(trained, fitted, tr), meta))
+        store.upload_dir(tmp, "train/model")
+    laps.lap("save")
+    del model, trained, base
+    if device == "cuda":  # the local driver runs generate next in this process: give its batches the memory
+        torch.cuda.empty_cache()
+
+    summary = train_summary(spec, src=src, n_rows=len(df), corpus=corpus, tok=tok, encoded=encoded, size=size,
+                            counts=counts, fitted=fitted, pre=pre)
+    return {**summary, **D.describe(device), "threads": threads, "timings": laps.timings}
+
+
+def training_seed(spec: SafeSynthJobSpec) -> int:
+    """spec.training.seed, else the job's seed (data.seed)."""
+    return spec.training.seed if spec.training.seed is not None else spec.data.seed
+
+
+def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed: int, source: str) -> Corpus:
+    """The rows as fields, and the columns' categories and bounds.
+
+    Without DP the columns are described from the rows. With DP they come from
+    privacy.domains or from DP releases booked in the budget, values outside a
+    released list are redrawn from the column's DP marginal, and public rows
+    are drawn from the released schema for the tokenizer and pretraining. The
+    DP noise is seeded from the OS: it must not be reproducible from the spec.
+    """
+    n = len(df)
     plan, marginals = None, None
     if pv.enabled:
         probe = [C.ColumnInfo(str(c), kinds[c], str(df[c].dtype)) for c in df.columns]
         plan = dp.plan_budget(pv, n, probe)
-        secret = np.random.default_rng(dp.secure_seed())  # DP noise must not be reproducible from the spec
+        secret = np.random.default_rng(dp.secure_seed())
         cols = dp.dp_safe_columns(df, kinds, pv, plan, secret)
         marginals = release_marginals(df, cols, plan.marginal_epsilon, secret, public.public_bounds(cols))
     else:
         cols = C.describe_columns(df, kinds)
     if not any(c.modeled for c in cols):
-        raise BadInputError(f"{src}/schema.json: every column is an identifier or empty, so there is nothing for "
+        raise BadInputError(f"{source}/schema.json: every column is an identifier or empty, so there is nothing for "
                             "the generator to learn; check the column kinds in the prepare stage's schema")
     fields = frame_to_fields(df, cols)
-    if pv.enabled:
-        fields = fold_unreleased(fields, cols, marginals or {}, np.random.default_rng(seed))
+    if not pv.enabled:
+        return Corpus(cols, fields)
+    fields = fold_unreleased(fields, cols, marginals or {}, np.random.default_rng(seed))
     public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
-    public_fields = public.public_rows(cols, public_n, seed, marginals) if pv.enabled else None
-    lap("load")
+    return Corpus(cols, fields, public.public_rows(cols, public_n, seed, marginals), plan)
 
-    # ---- tokenizer and model
-    trainable_note: dict[str, Any] = {}
+
+def fit_tokenizer(corpus: Corpus, tr: TrainingSpec, device: str, progress: Progress) -> tuple[T.FieldTokenizer, Any]:
+    """(tokenizer, base model or None).
+
+    With training.baseModel: the pretrained model and its tokenizer, embeddings
+    grown for our special tokens. From scratch: a byte-level BPE fitted on the
+    public rows under DP (so no private word enters the vocabulary), else on
+    the training rows.
+    """
     if tr.base_model:
         with progress.task("train: load base model", total=None):
-            model, hf_tok = M.load_pretrained(tr.base_model, device, tr.qlora)
+            base, hf_tok = M.load_pretrained(tr.base_model, device, tr.qlora)
         tok = T.from_pretrained(hf_tok)
-        lora.grow_embeddings(model, tok.vocab_size)
-    else:
-        corpus = public_fields if public_fields is not None else fields
-        tok = T.train_bpe((f for row in corpus for f in row if f is not None), tr.vocab_size)
-    rows = tok.encode_rows(fields)
-    public_ids = tok.encode_rows(public_fields) if public_fields is not None else None
-    shape_rows = public_ids if public_ids is not None else rows  # under DP, sizes come from public rows only
+        lora.grow_embeddings(base, tok.vocab_size)
+        return tok, base
+    corpus_rows = corpus.public_fields if corpus.public_fields is not None else corpus.fields
+    return T.train_bpe((f for row in corpus_rows for f in row if f is not None), tr.vocab_size), None
+
+
+def encode_corpus(corpus: Corpus, tok: T.FieldTokenizer, requested_max: Optional[int], dp_on: bool) -> Encoded:
+    """Token ids within the sequence limit; under DP the limit and mean length come from public rows only."""
+    rows = tok.encode_rows(corpus.fields)
+    public_ids = tok.encode_rows(corpus.public_fields) if corpus.public_fields is not None else None
+    shape_rows = public_ids if public_ids is not None else rows
     lengths = np.array([len(r) for r in shape_rows]) if shape_rows else np.array([2])
-    max_len = sequence_limit(int(lengths.max()), tr.max_sequence_length, pv.enabled)
-    size = None
-    if tr.base_model:
-        model = lora.apply_lora(model, tr.lora, quantized=tr.qlora)
-    else:
-        size = M.auto_size(n, float(lengths.mean()), max_len, tr)
-        size = M.ModelSize(size.layers, size.hidden, size.heads, max_len)
-        model = M.build_scratch_model(size, tok.vocab_size, tok.specials).to(device)
-    kept = fit_rows(rows, max_len, pv.enabled)
+    max_len = sequence_limit(int(lengths.max()), requested_max, dp_on)
+    kept = fit_rows(rows, max_len, dp_on)
     if not kept:
         raise BadInputError(f"every training row is longer than spec.training.maxSequenceLength ({max_len} tokens); "
                             "raise it")
-    trainable_note = {"parameters": M.count_parameters(model), "trainableParameters": M.count_parameters(model, True)}
-    lap("tokenizer" if not tr.base_model else "loadModel")
+    return Encoded(kept, public_ids, max_len, float(lengths.mean()), len(rows) - len(kept))
 
-    # ---- optional public pretraining (DP only)
-    pad = tok.specials.pad
-    pre_result = None
-    if pv.enabled and pv.public_pretrain and public_ids:
-        steps = training.plan_steps(len(public_ids), tr.batch_size, PUBLIC_EPOCHS, tr.max_steps)
-        pre_cfg = fit_config(tr, steps, seed, device, "train: public pretraining")
-        pub = fit_rows(public_ids, max_len, dp_on=True)
-        loader = training.make_loader(training.RowDataset(pub), tr.batch_size, pad, seed)
-        pre_result = training.fit(model, training.make_optimizer(model, pre_cfg), loader, pre_cfg, progress)
-        lap("publicPretrain")
 
-    # ---- main training
-    tokens_per_epoch = float(lengths.mean()) * len(kept)
-    epochs = tr.epochs or training.auto_epochs(len(kept), tokens_per_epoch, device)
-    cfg = fit_config(tr, training.plan_steps(len(kept), tr.batch_size, epochs, tr.max_steps), seed, device, "train")
-    # under DP the batches must be unpredictable (dp.secure_seed); otherwise seeded for reproducibility
+def build_model(base: Any, tok: T.FieldTokenizer, encoded: Encoded, tr: TrainingSpec, n_rows: int,
+                device: str) -> tuple[Any, Optional[M.ModelSize]]:
+    """(model, size): LoRA adapters on the base model, or a small Llama sized from the data (size None for LoRA)."""
+    if base is not None:
+        return lora.apply_lora(base, tr.lora, quantized=tr.qlora), None
+    auto = M.auto_size(n_rows, encoded.mean_tokens, encoded.max_len, tr)
+    size = M.ModelSize(auto.layers, auto.hidden, auto.heads, encoded.max_len)
+    return M.build_scratch_model(size, tok.vocab_size, tok.specials).to(device), size
+
+
+def pretrain_public(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingSpec, seed: int, device: str,
+                    progress: Progress) -> training.FitResult:
+    """PUBLIC_EPOCHS over the public rows without DP: they hold no private value, so this costs no epsilon."""
+    public_rows = encoded.public_rows or []
+    steps = training.plan_steps(len(public_rows), tr.batch_size, PUBLIC_EPOCHS, tr.max_steps)
+    cfg = fit_config(tr, steps, seed, device, "train: public pretraining")
+    rows = fit_rows(public_rows, encoded.max_len, dp_on=True)
+    loader = training.make_loader(training.RowDataset(rows), tr.batch_size, tok.specials.pad, seed)
+    return training.fit(model, training.make_optimizer(model, cfg), loader, cfg, progress)
+
+
+def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingSpec, pv: PrivacySpec,
+              budget: Optional[dp.BudgetPlan], seed: int, device: str, progress: Progress) -> tuple[Any, Fitted]:
+    """(trained model, outcome): training.epochs (else auto) epochs over the private rows, with DP-SGD to the
+    budget's epsilon when on (the model then comes back wrapped by opacus).
+
+    Under DP the batches must be unpredictable (dp.secure_seed); otherwise they are seeded for reproducibility.
+    """
+    epochs = tr.epochs or training.auto_epochs(len(encoded.rows), encoded.mean_tokens * len(encoded.rows), device)
+    cfg = fit_config(tr, training.plan_steps(len(encoded.rows), tr.batch_size, epochs, tr.max_steps), seed, device,
+                     "train")
     loader_seed = dp.secure_seed() if pv.enabled else seed + 1
-    loader = training.make_loader(training.RowDataset(kept), tr.batch_size, pad, loader_seed)
+    loader = training.make_loader(training.RowDataset(encoded.rows), tr.batch_size, tok.specials.pad, loader_seed)
     optimizer = training.make_optimizer(model, cfg)
     private = None
     if pv.enabled:
-        assert plan is not None
-        private = dp.PrivateTraining(delta=plan.train_delta, accountant=pv.accountant.value)
+        assert budget is not None
+        private = dp.PrivateTraining(delta=budget.train_delta, accountant=pv.accountant.value)
         model, optimizer, loader = private.make_private(
-            model, optimizer, loader, target_epsilon=plan.train_epsilon, steps=cfg.steps,
+            model, optimizer, loader, target_epsilon=budget.train_epsilon, steps=cfg.steps,
             max_grad_norm=pv.max_grad_norm,
         )
     result = training.fit(model, optimizer, loader, cfg, progress, privacy=private)
-    lap("train")
+    return model, Fitted(result, cfg, epochs, private)
 
-    # ---- save
-    if private is not None:
-        model = dp.unwrap(model)
-    if tr.base_model:
-        model = lora.merge(model)
-    meta = {
-        "trainRows": n,
-        "privacy": bool(pv.enabled),
-        "modelKind": "lora" if tr.base_model else "scratch",
+
+def released_model(trained: Any, fitted: Fitted, tr: TrainingSpec) -> Any:
+    """The model as saved: opacus's per-sample hooks removed, LoRA adapters merged into the base weights."""
+    model = dp.unwrap(trained) if fitted.private is not None else trained
+    return lora.merge(model) if tr.base_model else model
+
+
+def model_kind(tr: TrainingSpec) -> str:
+    """The bundle's model kind: "lora" (a pretrained base fine-tuned with adapters) or "scratch"."""
+    return "lora" if tr.base_model else "scratch"
+
+
+def bundle_meta(n_rows: int, spec: SafeSynthJobSpec, max_len: int, seed: int) -> dict[str, Any]:
+    """What the generate stage reads back from train/model/safesynth.json besides columns and tokenizer."""
+    tr = spec.training
+    return {
+        "trainRows": n_rows,
+        "privacy": bool(spec.privacy.enabled),
+        "modelKind": model_kind(tr),
         "baseModel": tr.base_model,
         "maxLength": max_len,
         "seed": seed,
     }
-    with tempfile.TemporaryDirectory(prefix="safesynth-train-") as tmp:
-        save_bundle(tmp, Bundle(cols, tok, model, meta))
-        store.upload_dir(tmp, "train/model")
-    lap("save")
-    del model, optimizer, loader
-    if device == "cuda":  # the local driver runs generate next in this process: give its batches the memory
-        torch.cuda.empty_cache()
 
+
+def train_summary(spec: SafeSynthJobSpec, *, src: str, n_rows: int, corpus: Corpus, tok: T.FieldTokenizer,
+                  encoded: Encoded, size: Optional[M.ModelSize], counts: dict[str, int], fitted: Fitted,
+                  pre: Optional[training.FitResult]) -> dict[str, Any]:
+    """The stage summary (counts, losses, ε; never data). Under DP it omits what would be a non-private statistic."""
+    tr, pv, result = spec.training, spec.privacy, fitted.result
     summary: dict[str, Any] = {
         "inputStage": src,
-        "trainRows": n,
-        "columnsModeled": sum(c.modeled for c in cols),
-        "columnsGeneratedOutsideModel": sum(not c.modeled for c in cols),
+        "trainRows": n_rows,
+        "columnsModeled": sum(c.modeled for c in corpus.columns),
+        "columnsGeneratedOutsideModel": sum(not c.modeled for c in corpus.columns),
         "model": {
-            "kind": meta["modelKind"], "baseModel": tr.base_model, "vocabSize": tok.vocab_size,
-            "maxSequenceLength": max_len, **trainable_note,
+            "kind": model_kind(tr), "baseModel": tr.base_model, "vocabSize": tok.vocab_size,
+            "maxSequenceLength": encoded.max_len, **counts,
             **({"layers": size.layers, "hiddenSize": size.hidden, "heads": size.heads} if size else {}),
             **({"loraR": tr.lora.r, "loraAlpha": tr.lora.alpha} if tr.base_model else {}),
         },
-        "epochs": epochs,
+        "epochs": fitted.epochs,
         "steps": result.steps,
         "batchSize": tr.batch_size,
-        "learningRate": cfg.learning_rate,
+        "learningRate": fitted.config.learning_rate,
         "loss": result.final_loss,
         "lossCurve": result.curve(),
         "tokensPerSecond": round(result.tokens_per_second, 1),
@@ -196,15 +309,13 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         "noiseMultiplier": None,
         "sampleRate": None,
         "accountant": None,
-        **D.describe(device),
-        "threads": threads,
-        "timings": timings,
     }
     if not pv.enabled:
-        summary["rowsTooLong"] = n - len(kept)  # with DP this count would be a non-private statistic
-    if pre_result is not None:
-        summary["publicPretrain"] = {"rows": len(public_ids or []), "steps": pre_result.steps,
-                                     "loss": pre_result.final_loss}
+        summary["rowsTooLong"] = encoded.too_long  # with DP this count would be a non-private statistic
+    if pre is not None:
+        summary["publicPretrain"] = {"rows": len(encoded.public_rows or []), "steps": pre.steps,
+                                     "loss": pre.final_loss}
+    private, plan = fitted.private, corpus.budget
     if private is not None and plan is not None:
         train_eps = result.epsilon if result.epsilon is not None else private.epsilon_spent()
         summary.update({
@@ -243,10 +354,8 @@ def fit_rows(rows: list[list[int]], max_len: int, dp_on: bool) -> list[list[int]
     return [r for r in rows if len(r) <= max_len]
 
 
-def fit_config(tr: Any, steps: int, seed: int, device: str, label: str) -> Any:
-    """The optimizer settings of spec.training for a run of `steps` steps."""
-    from safesynth.generator import training
-
+def fit_config(tr: TrainingSpec, steps: int, seed: int, device: str, label: str) -> training.FitConfig:
+    """The optimizer settings of spec.training for a run of `steps` steps (learning rate by path when unset)."""
     return training.FitConfig(
         steps=steps, batch_size=tr.batch_size,
         learning_rate=tr.learning_rate or (training.LR_LORA if tr.base_model else training.LR_SCRATCH),

@@ -50,7 +50,7 @@ class ActionParams:
     def from_rule(cls, rule: Optional[ColumnRule]) -> ActionParams:
         if rule is None:
             return cls()
-        given = {
+        given: dict[str, Any] = {
             "keep_last": rule.keep_last,
             "max_shift_days": rule.max_shift_days,
             "relative_noise": rule.relative_noise,
@@ -178,7 +178,7 @@ CASELESS_ENTITIES = frozenset({
 def text_of(value: Any) -> str:
     """A value as text: ISO 8601 for timestamps, no '.0' on integral floats."""
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return str(value.isoformat())
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -89,13 +89,13 @@ def _fake_text(text: str, ctx: ValueContext) -> str:
         return formats.fake_ipv6(text, rng) if ":" in text else formats.fake_ipv4(rng)
     fk = ctx.fakes.seeded(f"fake-{e.value if e else 'token'}", key)
     if e == PiiEntity.URL:
-        url = fk.url()
-        return url + fk.uri_path() if re.search(r"https?://[^/]+/.+", text) else url
+        url = str(fk.url())
+        return url + str(fk.uri_path()) if re.search(r"https?://[^/]+/.+", text) else url
     if e == PiiEntity.STREET_ADDRESS:
         if "\n" in text or "," in text:
             sep = "\n" if "\n" in text else ", "
-            return fk.address().replace("\n", sep)
-        return fk.street_address()
+            return str(fk.address()).replace("\n", sep)
+        return str(fk.street_address())
     if e in (PiiEntity.CITY, PiiEntity.LOCATION):
         return formats.style_like(text, fk.city())
     if e == PiiEntity.STATE:

@@ -33,5 +33,5 @@ class Perturb(Action):
         x = float(value)
         new = x + u * ctx.params.relative_noise * abs(x)
         if ctx.kind == ColumnKind.INTEGER or isinstance(value, (int, np.integer)):
-            return int(round(new))
+            return round(new)
         return new if math.isfinite(new) else value
