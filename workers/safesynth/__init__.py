@@ -5,3 +5,15 @@ so `import safesynth.spec` stays cheap for the operator.
 """
 
 __version__ = "0.1.0"
+
+
+__all__ = ["SynthesisResult", "__version__", "evaluate", "synthesize"]
+
+
+def __getattr__(name: str) -> object:
+    """`from safesynth import synthesize, evaluate` without importing pandas for `import safesynth.spec`."""
+    if name in ("synthesize", "evaluate", "SynthesisResult"):
+        from safesynth import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'safesynth' has no attribute {name!r}")
