@@ -44,7 +44,7 @@ help:
 $(STAMP): pyproject.toml constraints/cpu.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check $(if $(HAS_GPU),torch,torch==2.13.0)
-	$(PY) -m pip install -q --disable-pip-version-check $(CONSTRAINTS) -e '.[worker,operator,dev]'
+	$(PY) -m pip install -q --disable-pip-version-check $(CONSTRAINTS) -e '.[worker,operator,dev,service]'
 	$(MAKE) vendor
 	touch $(STAMP)
 
@@ -80,7 +80,7 @@ clean:
 BENCH_STAMP := $(VENV)/.bench-installed
 SN_VENV := .cache/venv-smartnoise
 $(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(PY) -m pip install -q --disable-pip-version-check $(CONSTRAINTS) -e '.[worker,operator,dev,bench]'
+	$(PY) -m pip install -q --disable-pip-version-check $(CONSTRAINTS) -e '.[worker,operator,dev,service,bench]'
 	touch $@
 $(SN_VENV)/.installed: Makefile
 	test -x $(SN_VENV)/bin/python || $(PYTHON) -m venv $(SN_VENV)

@@ -13,7 +13,7 @@ __all__ = ["SynthesisResult", "__version__", "evaluate", "synthesize"]
 def __getattr__(name: str) -> object:
     """`from safesynth import synthesize, evaluate` without importing pandas for `import safesynth.spec`."""
     if name in ("synthesize", "evaluate", "SynthesisResult"):
-        from safesynth import api
+        import importlib  # a dynamic import: `safesynth` itself stays below every layer that reads __version__
 
-        return getattr(api, name)
+        return getattr(importlib.import_module("safesynth.api"), name)
     raise AttributeError(f"module 'safesynth' has no attribute {name!r}")
