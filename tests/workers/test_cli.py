@@ -42,6 +42,29 @@ def test_version() -> None:
     assert result.returncode == 0 and result.stdout.startswith("safesynth ")
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["polish"], "No such command 'polish'"),  # a typo in a command
+        (["stage", "prepare", "--run-uri", "/tmp/x"], "Missing option '--spec'"),  # a missing option
+        (["evaluate", "--real", "r.csv", "--synthetic", "s.csv", "--max-rows", "many"], "Invalid value for '--max-rows'"),
+        (["run", "job.yaml", "--no-such-flag"], "No such option: --no-such-flag"),
+    ],
+)
+def test_usage_errors_print_the_parsers_message_and_exit_2(args: list[str], message: str) -> None:
+    result = cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Usage: safesynth" in result.stderr
+    assert "unexpected" not in result.stderr  # not the last-line-of-defence message
+
+
+def test_bare_safesynth_prints_help_and_exits_2() -> None:
+    result = cli()
+    assert result.returncode == 2
+    assert "Usage" in result.stdout and "validate" in result.stdout
+    assert "unexpected" not in result.stderr
+
+
 def test_crd_command_prints_the_checked_in_crd() -> None:
     result = cli("crd")
     assert result.returncode == 0, result.stderr
@@ -132,3 +155,37 @@ def test_missing_bucket_is_exit_2_naming_it(small_csv: Path, write_manifest, s3_
     result = cli("run", str(job), "--run-uri", "s3://no-such-bucket-here/runs", *PREPARE_ONLY)
     assert result.returncode == 2
     assert "no-such-bucket-here" in result.stderr
+
+
+def test_validate_with_data_names_unknown_columns(small_csv: Path, write_manifest) -> None:
+    job = write_manifest(minimal_manifest(str(small_csv), evaluation={"target": "smokr"},
+                                          generation={"fixedValues": {"grup": "a"}}))
+    ok = write_manifest(minimal_manifest(str(small_csv), evaluation={"target": "smoker"}), "ok.yaml")
+    assert cli("validate", str(ok), "--data", str(small_csv)).returncode == 0
+    result = cli("validate", str(job), "--data", str(small_csv))
+    assert result.returncode == 2
+    assert "spec.evaluation.target" in result.stderr and "did you mean 'smoker'?" in result.stderr
+    assert "spec.generation.fixedValues.grup" in result.stderr and "did you mean 'group'?" in result.stderr
+    missing = cli("validate", str(ok), "--data", str(small_csv.parent / "none.csv"))
+    assert missing.returncode == 2 and "--data" in missing.stderr
+
+
+def test_kind_typo_fails_validate(write_manifest) -> None:
+    doc = minimal_manifest("t.csv")
+    bad = write_manifest({**doc, "kind": "SafeSynthjob"}, "typo.yaml")
+    result = cli("validate", str(bad))
+    assert result.returncode == 2 and "'SafeSynthjob'" in result.stderr and "SafeSynthJob" in result.stderr
+    other = write_manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}, "cm.yaml")
+    assert cli("validate", str(other)).returncode == 0  # other kinds are still skipped
+
+
+def test_wrong_column_fails_prepare_fast_and_before_training(small_csv: Path, tmp_path: Path, write_manifest) -> None:
+    import time
+
+    job = write_manifest(minimal_manifest(str(small_csv), privacy={"domains": {"agee": {"min": 0, "max": 99}}}))
+    t0 = time.monotonic()
+    result = cli("run", str(job), "--run-uri", str(tmp_path / "run"))
+    took = time.monotonic() - t0
+    assert result.returncode == 2 and "spec.privacy.domains.agee" in result.stderr and "'age'" in result.stderr
+    assert not (tmp_path / "run" / "prepare").exists() and not (tmp_path / "run" / "train").exists()
+    print(f"wrong column failed in {took:.2f} s")  # target < 5 s; measured, not asserted (benchmarks own timings)

@@ -13,8 +13,18 @@ import pandas as pd
 import pytest
 from botocore.config import Config
 
+from safesynth.contract import PERMANENT_EXIT_CODES
 from safesynth.errors import ArtifactNotFoundError, BadInputError, StorageError
-from safesynth.store import ArtifactStore, LocalStore, S3Store, open_store, read_uri_bytes, split_uri
+from safesynth.store import (
+    ArtifactStore,
+    LocalStore,
+    S3Store,
+    open_store,
+    read_uri_bytes,
+    s3_retry_config,
+    split_uri,
+    uri_identity,
+)
 from tests.s3server import AuthS3, admin_client
 
 
@@ -348,7 +358,18 @@ def test_s3_missing_bucket_names_it(s3_env: str, op: str) -> None:
     with pytest.raises(BadInputError) as err:
         calls[op]()
     assert not isinstance(err.value, ArtifactNotFoundError)
-    assert "'no-such-bucket-here'" in str(err.value) and "create it or fix artifacts.uri" in str(err.value)
+    assert "'no-such-bucket-here'" in str(err.value) and "create it or fix spec.artifacts.uri" in str(err.value)
+
+
+@pytest.mark.parametrize("where", ["bucket", "key"])
+def test_data_uri_hints_name_data_uri_not_artifacts_uri(s3_env: str, s3_bucket: str, tmp_path: Path,
+                                                        where: str) -> None:
+    """A missing input table is a typo in spec.data.uri; the hint must not send the user to artifacts.uri."""
+    uri = f"s3://{s3_bucket}/in/none.csv" if where == "key" else "s3://no-such-bucket-here/in/t.csv"
+    for read in (lambda: read_uri_bytes(uri), lambda: read_uri_bytes(str(tmp_path / "none.csv"))):
+        with pytest.raises(BadInputError) as err:
+            read()
+        assert "spec.data.uri" in str(err.value) and "artifacts" not in str(err.value)
 
 
 def test_s3_unreachable_endpoint_is_retryable(s3_env: str, dead_endpoint: str) -> None:
@@ -359,18 +380,37 @@ def test_s3_unreachable_endpoint_is_retryable(s3_env: str, dead_endpoint: str) -
     assert err.value.exit_code == 1
 
 
-@pytest.mark.parametrize(("env_attempts", "expected"), [(None, 6), ("1", 1), ("3", 3)])
-def test_s3_retries_five_times_unless_env_says_otherwise(
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"SAFESYNTH_S3_MAX_ATTEMPTS": "1"}, 1),
+    ({"SAFESYNTH_S3_MAX_ATTEMPTS": "3"}, 3),
+    ({"AWS_MAX_ATTEMPTS": "2"}, 2),  # botocore's own variable is honoured too
+])
+def test_s3_try_budget_comes_from_the_environment(
     s3_env: str, hangup_endpoint: tuple[str, list[int]], monkeypatch: pytest.MonkeyPatch,
-    env_attempts: str | None, expected: int,
+    env: dict[str, str], expected: int,
 ) -> None:
-    """max_attempts=5 retries (6 tries) by default; AWS_MAX_ATTEMPTS (total tries) overrides it."""
     endpoint, seen = hangup_endpoint
-    if env_attempts:
-        monkeypatch.setenv("AWS_MAX_ATTEMPTS", env_attempts)
-    with pytest.raises(StorageError, match=endpoint):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(StorageError, match=endpoint) as err:
         open_store("s3://bucket/p", endpoint_url=endpoint).read_bytes("k")
     assert len(seen) == expected
+    assert "s3://bucket/p/k" in str(err.value) and "retryable" in str(err.value)
+    assert err.value.exit_code not in PERMANENT_EXIT_CODES
+
+
+def test_s3_default_budget_rides_out_a_minute() -> None:
+    """The default waits, summed over botocore's full-jitter backoff, cover a 60 s outage with room to spare."""
+    cfg = s3_retry_config({})
+    attempts = cfg["retries"]["total_max_attempts"]
+    mean_wait = sum(min(2 ** i, 20) / 2 for i in range(attempts - 1))  # E[uniform(0, cap)] per retry
+    assert cfg["retries"]["mode"] == "standard" and mean_wait >= 2 * 60
+    assert cfg["connect_timeout"] < cfg["read_timeout"] <= 60
+    assert s3_retry_config({"SAFESYNTH_S3_RETRY_MODE": "adaptive"})["retries"]["mode"] == "adaptive"
+    for bad in ({"SAFESYNTH_S3_MAX_ATTEMPTS": "0"}, {"SAFESYNTH_S3_MAX_ATTEMPTS": "many"},
+                {"SAFESYNTH_S3_RETRY_MODE": "legacy"}):
+        with pytest.raises(BadInputError, match="SAFESYNTH_S3"):
+            s3_retry_config(bad)
 
 
 def test_s3_missing_credentials(s3_env: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -407,3 +447,50 @@ def test_s3_wrong_credentials_are_bad_input(s3_auth_server: AuthS3, monkeypatch:
     assert "credentials" in msg and "AWS_SECRET_ACCESS_KEY" in msg and "s3://" in msg
     assert secret not in msg and s3_auth_server.secret_access_key not in msg
     assert not isinstance(err.value, ArtifactNotFoundError)
+
+
+@pytest.mark.slow  # botocore's real backoff (full jitter) waits out the cut: a few seconds
+def test_s3_rides_out_an_outage_and_leaves_earlier_artifacts_intact(
+    s3_env: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.faultproxy import cuttable
+
+    monkeypatch.setenv("SAFESYNTH_S3_MAX_ATTEMPTS", "10")  # a short budget: waits up to 1+2+4+8+16+20·4 s
+    with cuttable(s3_env) as proxy:
+        store = open_store(f"s3://{s3_bucket}/run", endpoint_url=proxy.url)
+        store.write_bytes("prepare/train.parquet", b"earlier")
+        proxy.cut()
+        proxy.restore_after(1.5)
+        store.write_bytes("train/model.bin", b"written during the outage")  # retried until the proxy is back
+        assert proxy.refused >= 1  # the outage was real: connections were dropped
+        assert store.read_bytes("train/model.bin") == b"written during the outage"
+        assert admin_client(s3_env).get_object(Bucket=s3_bucket, Key="run/prepare/train.parquet")["Body"].read() \
+            == b"earlier"
+
+
+def test_s3_outage_beyond_the_budget_fails_retryable_naming_the_artifact(
+    s3_env: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.faultproxy import cuttable
+
+    monkeypatch.setenv("SAFESYNTH_S3_MAX_ATTEMPTS", "2")
+    with cuttable(s3_env) as proxy:
+        store = open_store(f"s3://{s3_bucket}/run", endpoint_url=proxy.url)
+        proxy.cut()
+        with pytest.raises(StorageError) as err:
+            store.write_bytes("generate/synthetic.parquet", b"x")
+    assert f"s3://{s3_bucket}/run/generate/synthetic.parquet" in str(err.value)
+    assert "retryable" in str(err.value) and "2 tries" in str(err.value)
+    assert err.value.exit_code not in PERMANENT_EXIT_CODES and err.value.exit_code != 0
+    assert proxy.refused == 2
+
+
+def test_identity_changes_with_the_object(store: ArtifactStore) -> None:
+    store.write_bytes("in/t.csv", b"a\n1\n")
+    first = store.identity("in/t.csv")
+    assert store.identity("in/t.csv") == first
+    store.write_bytes("in/t.csv", b"a\n2\n")  # same size, new content
+    assert store.identity("in/t.csv") != first
+    with pytest.raises(ArtifactNotFoundError):
+        store.identity("in/none.csv")
+    assert uri_identity(store.url("in/t.csv")) == store.identity("in/t.csv")

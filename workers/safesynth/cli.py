@@ -16,14 +16,14 @@ import traceback
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.exceptions import TyperException
 
 import safesynth
-from safesynth.contract import DEBUG_ENV, TERMINATION_ENV
-from safesynth.errors import SafeSynthError, SpecError
+from safesynth.contract import DEBUG_ENV, EXIT_BAD_INPUT, TERMINATION_ENV
+from safesynth.errors import SafeSynthError
 
 app = typer.Typer(
     name="safesynth",
@@ -63,7 +63,7 @@ def run(
     stage: Optional[List[str]] = typer.Option(None, "--stage", help="Run only this stage (repeatable)."),
 ) -> None:
     """Run every stage of a job on this machine, resuming where a previous run stopped."""
-    from safesynth.driver import run_job
+    from safesynth.driver import column_warnings, run_job
     from safesynth.progress import RichProgress
     from safesynth.spec import load_job
     from safesynth.spec.models import StageName
@@ -73,11 +73,13 @@ def run(
     only = [StageName(get_stage(s).NAME) for s in stage] if stage else None
     status = run_job(job, run_uri, progress=RichProgress(err_console), force=force, only=only)
     table = Table(title=f"SafeSynthJob {job.metadata.name}: {status.phase.value}")
-    for col in ("stage", "phase", "seconds"):
+    for col in ("stage", "phase", "seconds", "why it ran"):
         table.add_column(col)
     for s in status.stages:
-        secs = (s.summary or {}).get("durationSeconds")
-        table.add_row(s.name, s.phase.value, "" if secs is None else f"{secs:.1f}")
+        summary = s.summary or {}
+        secs = summary.get("durationSeconds")
+        why = "" if s.phase.value == "Skipped" else str(summary.get("ranBecause") or "")  # a skip's is stale
+        table.add_row(s.name, s.phase.value, "" if secs is None else f"{secs:.1f}", why)
     out.print(table)
     out.print(f"artifacts: {status.artifacts.run_uri}")
     for label, value in (("synthetic table", status.artifacts.synthetic_table), ("report", status.artifacts.report)):
@@ -86,6 +88,8 @@ def run(
     h = status.headline
     if h.sqs is not None or h.dps is not None:
         out.print(f"SQS {h.sqs}  DPS {h.dps}")
+    for line in column_warnings(status):  # prepare's typing fallbacks: what may not be what the user expects
+        out.print(f"warning: {line}", highlight=False, markup=False)
 
 
 @app.command("stage")
@@ -126,27 +130,6 @@ def _write_termination(text: str) -> None:
 
 
 @app.command()
-def validate(
-    manifests: List[Path] = typer.Argument(..., help="Manifest files; other kinds in them are skipped."),
-) -> None:
-    """Check SafeSynthJob manifests offline against the spec (for GitOps CI). Exit 2 lists every problem."""
-    from safesynth.spec import load_jobs
-
-    failed = False
-    for path in manifests:
-        try:
-            jobs = load_jobs(path)
-        except SafeSynthError as exc:
-            failed = True
-            err_console.print(f"FAIL {exc}", highlight=False, markup=False)
-            continue
-        names = ", ".join(j.metadata.name for j in jobs) or "no SafeSynthJob"
-        out.print(f"ok   {path}: {names}", highlight=False, markup=False)
-    if failed:
-        raise SpecError("some manifests are invalid (listed above)")
-
-
-@app.command()
 def crd() -> None:
     """Print the SafeSynthJob CustomResourceDefinition generated from the spec models."""
     from safesynth.spec.crd import render_crd
@@ -157,27 +140,38 @@ def crd() -> None:
 def _mount_command_groups() -> None:
     from safesynth.commands.clean import clean_command
     from safesynth.commands.evaluate import evaluate_command
+    from safesynth.commands.jobs import app as jobs_app, serve_command
     from safesynth.commands.pii import app as pii_app
+    from safesynth.commands.validate import validate_command
 
     app.add_typer(pii_app, name="pii", help="Preview PII detection: `safesynth pii plan DATA`.")
+    app.command("validate")(validate_command)
     app.command("evaluate")(evaluate_command)
     app.command("clean")(clean_command)
+    app.command("serve")(serve_command)
+    app.add_typer(jobs_app, name="jobs", help="Talk to the jobs API: submit, list, status, logs, results, cancel.")
 
 
 _mount_command_groups()
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    """Entry point: maps errors to exit codes."""
+    """Entry point: maps errors to exit codes.
+
+    The parser's errors (unknown command, missing or bad option, bare `safesynth`)
+    are typer's own exception types: typer >= 0.26 vendors click, so the separate
+    click package's types never match them (pyproject pins the typer series).
+    They print the parser's message and exit 2, like any other bad input.
+    """
     try:
-        app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        code = app(args=argv, prog_name="safesynth", standalone_mode=False)
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
+    except TyperException as exc:
+        show_usage_error(exc)
+        sys.exit(EXIT_BAD_INPUT)
     except SafeSynthError as exc:
         err_console.print(f"error: {exc}", highlight=False, markup=False)
         sys.exit(exc.exit_code)
@@ -192,6 +186,22 @@ def main(argv: Optional[list[str]] = None) -> None:
                 highlight=False, markup=False,
             )
         sys.exit(1)
+    if isinstance(code, int) and code:  # in non-standalone mode a `typer.Exit(n)` comes back as its code
+        sys.exit(code)
+
+
+def show_usage_error(exc: TyperException) -> None:
+    """The parser's message on stderr: usage line, help hint and error, as typer prints it standalone.
+
+    Bare `safesynth` has already printed its help (no_args_is_help), so nothing more is said then.
+    """
+    if type(exc).__name__ == "NoArgsIsHelpError":  # typer's own test, without importing its private module
+        return
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show()
+    else:
+        err_console.print(f"Error: {exc.format_message()}", highlight=False, markup=False)
 
 
 if __name__ == "__main__":

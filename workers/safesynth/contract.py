@@ -16,8 +16,9 @@ EXIT_OK: Final = 0
 EXIT_RETRYABLE: Final = 1  # anything not listed below is retryable as well
 EXIT_BAD_INPUT: Final = 2  # bad input data, config or command line: retrying cannot help
 EXIT_PRIVACY_BUDGET: Final = 3  # the privacy budget cannot be met with these settings
+EXIT_GATE_NOT_MET: Final = 4  # a release gate (spec.evaluation.gates) failed: the same inputs fail again
 #: Exit codes that fail a stage Job at once (podFailurePolicy FailJob) and are never retried.
-PERMANENT_EXIT_CODES: Final = (EXIT_BAD_INPUT, EXIT_PRIVACY_BUDGET)
+PERMANENT_EXIT_CODES: Final = (EXIT_BAD_INPUT, EXIT_PRIVACY_BUDGET, EXIT_GATE_NOT_MET)
 
 # --- artifact keys, relative to the run URI
 SUMMARY_FILE: Final = "summary.json"  # each stage writes <stage>/summary.json last: its commit marker
@@ -48,6 +49,14 @@ PII_KEY_ENV: Final = "SAFESYNTH_PII_KEY"  # the PII stage's keyed-replacement se
 DEBUG_ENV: Final = "SAFESYNTH_DEBUG"  # "1" shows unexpected exceptions' messages (they may hold data)
 VENDOR_ENV: Final = "SAFESYNTH_VENDOR_DIR"  # where unpacked vendor wheels live
 
+# --- S3 retries and timeouts (safesynth.store.s3_retry_config)
+S3_ATTEMPTS_ENV: Final = "SAFESYNTH_S3_MAX_ATTEMPTS"  # total tries per S3 request, first one included
+S3_RETRY_MODE_ENV: Final = "SAFESYNTH_S3_RETRY_MODE"  # botocore retry mode: standard (default) or adaptive
+S3_MAX_ATTEMPTS: Final = 20  # full-jitter backoff capped at 20 s: ~155 s of waiting on average, rides out 60 s
+S3_CONNECT_TIMEOUT_S: Final = 5  # a TCP connect to a live endpoint takes milliseconds; a dead one is retried
+S3_READ_TIMEOUT_S: Final = 30  # S3 answers in well under a second; a hung connection is dropped and retried
+
 # --- limits
 MESSAGE_MAX: Final = 2000  # characters of a stage error message kept in summaries and status
 TERMINATION_LIMIT: Final = 4096  # bytes Kubernetes keeps of a container's termination message
+API_URL_ENV: Final = "SAFESYNTH_API_URL"  # where `safesynth jobs ...` finds the jobs API

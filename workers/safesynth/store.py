@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -26,9 +27,16 @@ import re
 import secrets
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, Mapping
 from urllib.parse import unquote, urlparse
 
+from safesynth.contract import (
+    S3_ATTEMPTS_ENV,
+    S3_CONNECT_TIMEOUT_S,
+    S3_MAX_ATTEMPTS,
+    S3_READ_TIMEOUT_S,
+    S3_RETRY_MODE_ENV,
+)
 from safesynth.errors import ArtifactNotFoundError, BadInputError, StorageError
 
 if TYPE_CHECKING:
@@ -40,7 +48,39 @@ _TMP_SUFFIX = ".safesynth-tmp"  # a killed writer's leftovers are recognisable a
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "Forbidden",
                      "InvalidToken", "ExpiredToken", "TokenRefreshRequired"}
-_MISSING = "run the stage that writes it or check artifacts.uri"
+ARTIFACTS_FIELD = "spec.artifacts.uri"  # the spec field a run store's URI comes from, named in hints
+_RETRYABLE = "retryable: the stage exits 1 and is retried, or run it again"
+
+
+def _missing(field: str) -> str:
+    """What to do about a missing key: a run's artifact is written by an earlier stage; any other URI is a typo."""
+    if field == ARTIFACTS_FIELD:
+        return f"run the stage that writes it or check {field}"
+    return f"check {field}"
+
+
+def s3_retry_config(env: Mapping[str, str]) -> dict[str, Any]:
+    """botocore Config arguments: retries with backoff and timeouts set on purpose (pure: env passed in).
+
+    Standard mode retries throttling, 5xx, and connection errors and timeouts with
+    full-jitter exponential backoff capped at 20 s per wait. S3_MAX_ATTEMPTS tries
+    wait about 155 s in all on average (under 60 s with probability ~1e-5), so an
+    S3 outage of a minute is ridden out by default. SAFESYNTH_S3_MAX_ATTEMPTS
+    (total tries; botocore's AWS_MAX_ATTEMPTS is honoured too) and SAFESYNTH_S3_RETRY_MODE (standard or
+    adaptive) change it.
+    """
+    raw = env.get(S3_ATTEMPTS_ENV) or env.get("AWS_MAX_ATTEMPTS", "")
+    try:
+        attempts = int(raw) if raw else S3_MAX_ATTEMPTS
+    except ValueError:
+        raise BadInputError(f"{S3_ATTEMPTS_ENV} must be a whole number of tries (at least 1)") from None
+    if attempts < 1:
+        raise BadInputError(f"{S3_ATTEMPTS_ENV} must be a whole number of tries (at least 1)")
+    mode = env.get(S3_RETRY_MODE_ENV, "standard")
+    if mode not in ("standard", "adaptive"):
+        raise BadInputError(f"{S3_RETRY_MODE_ENV} must be 'standard' or 'adaptive'")
+    return {"retries": {"mode": mode, "total_max_attempts": attempts},
+            "connect_timeout": S3_CONNECT_TIMEOUT_S, "read_timeout": S3_READ_TIMEOUT_S}
 
 
 def _clean(key: str, *, prefix: bool = False) -> str:
@@ -57,6 +97,7 @@ class ArtifactStore(abc.ABC):
     """Keys (relative, "/"-separated) to bytes, rooted at `uri`; typed helpers on top."""
 
     uri: str
+    field: str = ARTIFACTS_FIELD  # the spec field (or option) the root URI came from, named in hints
 
     def url(self, key: str) -> str:
         """The full URI of `key`, for status fields and error messages."""
@@ -85,6 +126,11 @@ class ArtifactStore(abc.ABC):
         """Remove `key`; a missing key is not an error, so deletes are safe to repeat."""
 
     @abc.abstractmethod
+    def identity(self, key: str) -> dict[str, Any]:
+        """What tells this object's version apart without downloading it, for resume decisions:
+        a content hash for a local file, ETag, size and LastModified from HEAD on S3."""
+
+    @abc.abstractmethod
     def _put_file(self, src: Path, key: str) -> None: ...
 
     @abc.abstractmethod
@@ -108,7 +154,7 @@ class ArtifactStore(abc.ABC):
         base = prefix.rstrip("/") + "/" if prefix.rstrip("/") else ""
         keys = self.list(base)
         if not keys:
-            raise ArtifactNotFoundError(f"nothing under {self.url(base)}; {_MISSING}")
+            raise ArtifactNotFoundError(f"nothing under {self.url(base)}; {_missing(self.field)}")
         for key in keys:
             dest = Path(local_dir, *key[len(base):].split("/"))
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -157,9 +203,10 @@ class ArtifactStore(abc.ABC):
 class LocalStore(ArtifactStore):
     """A folder; every write goes to a temp file in the target's folder, is fsynced, then renamed."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, field: str = ARTIFACTS_FIELD) -> None:
         self.root = Path(root)
         self.uri = str(self.root)
+        self.field = field
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*_clean(key).split("/"))
@@ -170,7 +217,7 @@ class LocalStore(ArtifactStore):
         try:
             yield
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-            raise ArtifactNotFoundError(f"{url} does not exist (or is a folder); {_MISSING}") from exc
+            raise ArtifactNotFoundError(f"{url} does not exist (or is a folder); {_missing(self.field)}") from exc
         except PermissionError as exc:
             raise BadInputError(f"permission denied for {url}; check the folder's owner and mode") from exc
         except OSError as exc:
@@ -196,7 +243,7 @@ class LocalStore(ArtifactStore):
             self._atomic(dest, lambda out: shutil.copyfileobj(fh, out))
 
     def child(self, prefix: str) -> LocalStore:
-        return LocalStore(self._path(prefix.rstrip("/")))
+        return LocalStore(self._path(prefix.rstrip("/")), field=self.field)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -229,6 +276,15 @@ class LocalStore(ArtifactStore):
         if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
             shutil.rmtree(folder)  # the emptied folder tree, so `ls` shows what a run holds
 
+    def identity(self, key: str) -> dict[str, Any]:
+        """sha256 and size of the file's bytes: a new export at the same path is seen even with the same mtime."""
+        path, digest = self._path(key), hashlib.sha256()
+        with self._errors(key), open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+            size = fh.tell()
+        return {"sha256": digest.hexdigest(), "size": size}
+
     def _put_file(self, src: Path, key: str) -> None:
         self._copy(src, self._path(key), key)
 
@@ -240,11 +296,12 @@ class S3Store(ArtifactStore):
     """`s3://bucket/prefix` through boto3. Credentials come only from the environment / boto3's chain."""
 
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None, region: str | None = None,
-                 path_style: bool = True, config: Config | None = None) -> None:
+                 path_style: bool = True, config: Config | None = None, field: str = ARTIFACTS_FIELD) -> None:
         if not bucket:
             raise BadInputError("the S3 URI has no bucket; expected s3://bucket/prefix")
         self.bucket, self.prefix = bucket, _clean(prefix.strip("/"), prefix=True)
         self.endpoint_url, self.region, self.path_style, self.config = endpoint_url, region, path_style, config
+        self.field = field
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         self._s3: Any = None
 
@@ -254,11 +311,8 @@ class S3Store(ArtifactStore):
             import boto3
             from botocore.config import Config
 
-            retries: dict[str, Any] = {"mode": "standard"}
-            if "AWS_MAX_ATTEMPTS" not in os.environ:  # client config would override the env var
-                retries["max_attempts"] = 5
-            cfg = Config(s3={"addressing_style": "path" if self.path_style else "auto"}, retries=retries,
-                         connect_timeout=10)
+            cfg = Config(s3={"addressing_style": "path" if self.path_style else "auto"},
+                         **s3_retry_config(os.environ))
             cfg = cfg.merge(self.config) if self.config is not None else cfg
             # endpoint_url=None leaves AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3 to botocore.
             self._s3 = boto3.session.Session().client("s3", endpoint_url=self.endpoint_url,
@@ -289,28 +343,36 @@ class S3Store(ArtifactStore):
                 raise BadInputError(f"no S3 credentials found for {url}; set AWS_ACCESS_KEY_ID and "
                                     "AWS_SECRET_ACCESS_KEY (artifacts.secretRef in a cluster)") from raw
             if isinstance(exc, (bx.ConnectionError, bx.HTTPClientError)):
-                raise StorageError(f"cannot reach S3 endpoint {endpoint} for {url} ({type(exc).__name__}); "
-                                   "check artifacts.endpoint / AWS_ENDPOINT_URL and the network") from raw
+                raise StorageError(f"cannot reach S3 endpoint {endpoint} for {url} ({type(exc).__name__}) after "
+                                   f"{self._attempts()} tries; check spec.artifacts.endpoint / AWS_ENDPOINT_URL and "
+                                   f"the network ({_RETRYABLE})") from raw
             if not isinstance(exc, bx.ClientError):
-                raise StorageError(f"S3 request for {url} failed ({type(exc).__name__})") from raw
+                raise StorageError(f"S3 request for {url} failed ({type(exc).__name__}); {_RETRYABLE}") from raw
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             if code == "NoSuchBucket" or (key == "" and code in ("404", "NotFound")):
                 raise BadInputError(f"S3 bucket {self.bucket!r} does not exist at {endpoint}; "
-                                    "create it or fix artifacts.uri") from raw
+                                    f"create it or fix {self.field}") from raw
             if code in ("NoSuchKey", "404", "NotFound"):
-                raise ArtifactNotFoundError(f"{url} does not exist; {_MISSING}") from raw
+                raise ArtifactNotFoundError(f"{url} does not exist; {_missing(self.field)}") from raw
             if code in _CREDENTIAL_CODES or status == 403:  # never the key itself: only where to look
                 raise BadInputError(f"S3 rejected the credentials for {url} ({code or status}); check "
                                     "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN (artifacts.secretRef "
                                     f"in a cluster) and their access to bucket {self.bucket!r}") from raw
             if 400 <= status < 500 and status not in (408, 429):
                 raise BadInputError(f"S3 refused the request for {url} ({code or status})") from raw
-            raise StorageError(f"S3 request for {url} failed ({code or status}); it may pass on retry") from raw
+            raise StorageError(f"S3 request for {url} failed ({code or status}) after {self._attempts()} tries; "
+                               f"{_RETRYABLE}") from raw
+
+    def _attempts(self) -> Any:
+        """The client's try budget, for messages ("?" before the client exists)."""
+        if self._s3 is None:
+            return "?"
+        return (self._s3.meta.config.retries or {}).get("total_max_attempts", "?")
 
     def child(self, prefix: str) -> S3Store:
         return S3Store(self.bucket, self._key(prefix.rstrip("/")), endpoint_url=self.endpoint_url,
-                       region=self.region, path_style=self.path_style, config=self.config)
+                       region=self.region, path_style=self.path_style, config=self.config, field=self.field)
 
     def exists(self, key: str) -> bool:
         try:
@@ -344,6 +406,14 @@ class S3Store(ArtifactStore):
         with self._errors(key):
             self._client().delete_object(Bucket=self.bucket, Key=self._key(key))
 
+    def identity(self, key: str) -> dict[str, Any]:
+        """ETag, size and LastModified from one HEAD: cheap, and no byte of the object is downloaded."""
+        with self._errors(key):
+            head = self._client().head_object(Bucket=self.bucket, Key=self._key(key))
+        modified = head.get("LastModified")
+        return {"etag": str(head.get("ETag", "")).strip('"'), "size": int(head.get("ContentLength", 0)),
+                "lastModified": modified.isoformat() if modified is not None else None}
+
     def delete_prefix(self, prefix: str) -> None:
         keys = self.list(prefix)
         for i in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
@@ -374,17 +444,20 @@ def _scheme(uri: str) -> str:
 
 
 def open_store(uri: str, *, endpoint_url: str | None = None, region: str | None = None,
-               path_style: bool = True) -> ArtifactStore:
-    """The store for `s3://bucket/prefix`, `file:///abs/path` or a plain path (~ expanded, made absolute)."""
+               path_style: bool = True, field: str = ARTIFACTS_FIELD) -> ArtifactStore:
+    """The store for `s3://bucket/prefix`, `file:///abs/path` or a plain path (~ expanded, made absolute).
+
+    `field` is the spec field (or option) the URI came from: error hints name it.
+    """
     scheme, parsed = _scheme(uri), urlparse(uri)
     if scheme == "s3":
         return S3Store(parsed.netloc, unquote(parsed.path), endpoint_url=endpoint_url, region=region,
-                       path_style=path_style)
+                       path_style=path_style, field=field)
     if scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise BadInputError(f"file URI {uri!r} names host {parsed.netloc!r}; use file:///absolute/path")
-        return LocalStore(Path(unquote(parsed.path) or "/"))
-    return LocalStore(Path(uri).expanduser().absolute())
+        return LocalStore(Path(unquote(parsed.path) or "/"), field=field)
+    return LocalStore(Path(uri).expanduser().absolute(), field=field)
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -401,7 +474,17 @@ def split_uri(uri: str) -> tuple[str, str]:
     return f"{uri[:len(scheme) + 3]}{head or '/'}", name
 
 
-def read_uri_bytes(uri: str, **s3_options: Any) -> bytes:
-    """The bytes of one file named by URI (e.g. spec.data.uri); `s3_options` go to `open_store`."""
+DATA_FIELD = "spec.data.uri"
+
+
+def read_uri_bytes(uri: str, *, field: str = DATA_FIELD, **s3_options: Any) -> bytes:
+    """The bytes of one file named by URI (by default spec.data.uri, which hints name); `s3_options` go to
+    `open_store`."""
     parent, name = split_uri(uri)
-    return open_store(parent, **s3_options).read_bytes(name)
+    return open_store(parent, field=field, **s3_options).read_bytes(name)
+
+
+def uri_identity(uri: str, *, field: str = DATA_FIELD, **s3_options: Any) -> dict[str, Any]:
+    """`ArtifactStore.identity` of one file named by URI: a HEAD on S3, a hash of the local file."""
+    parent, name = split_uri(uri)
+    return open_store(parent, field=field, **s3_options).identity(name)

@@ -128,3 +128,19 @@ def test_sampling_batch_defaults_to_the_device() -> None:
 
     assert sampling_batch_size(None, "cpu") == 256 and sampling_batch_size(None, "cuda") == 1024
     assert sampling_batch_size(64, "cuda") == 64
+
+
+def test_csv_reads_back_as_written_with_cr_lf_quotes_and_delimiters() -> None:
+    import csv
+    import io
+
+    from safesynth.stages.generate import csv_bytes
+
+    texts = ["carriage\rreturn", "line\nfeed", "both\r\nends", 'a "quoted" word', "comma, inside", "semi;colon",
+             "\ttab", "plain", None, "trailing\r"]
+    df = pd.DataFrame({"note": pd.Series(texts, dtype="string"), "n": range(len(texts))})
+    data = csv_bytes(df)
+    back = pd.read_csv(io.BytesIO(data), dtype={"note": "string"}, keep_default_na=False, na_values=[""])
+    assert len(back) == len(df) and back["note"].tolist() == [t if t is not None else pd.NA for t in texts]
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    assert rows[0] == ["note", "n"] and [r[0] for r in rows[1:]] == [t or "" for t in texts]

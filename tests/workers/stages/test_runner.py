@@ -17,10 +17,11 @@ from safesynth.spec.models import StageName
 from safesynth.stages.runner import (
     error_summary,
     execute_stage,
+    rerun_reason,
     stage_spec_hash,
     termination_message,
 )
-from safesynth.store import LocalStore
+from safesynth.store import LocalStore, open_store
 
 
 def counting_stage(name: StageName = StageName.TRAIN, fail: BaseException | None = None) -> types.ModuleType:
@@ -74,8 +75,8 @@ def test_force_and_spec_change_rerun(tmp_path: Path) -> None:
         ({"resources": {"train": {"gpu": 2}}}, StageName.TRAIN, True),
         ({"artifacts": {"uri": "s3://b/p"}}, StageName.EVALUATE, True),
         ({"suspend": True}, StageName.EVALUATE, True),
-        ({"privacy": {"enabled": True}}, StageName.PII, True),
-        ({"privacy": {"enabled": True}}, StageName.GENERATE, False),
+        ({"privacy": {"enabled": True, "epsilon": 8.0}}, StageName.PII, True),
+        ({"privacy": {"enabled": True, "epsilon": 8.0}}, StageName.GENERATE, False),
     ],
 )
 def test_hash_covers_the_stage_and_its_inputs_only(change: dict, stage: StageName, same: bool) -> None:
@@ -105,3 +106,83 @@ def test_error_summary_carries_exit_code_but_not_foreign_messages() -> None:
     assert error_summary(StageName.PII, BadInputError("bad column 3"))["exitCode"] == 2
     foreign = error_summary(StageName.PII, ValueError("SECRET-VALUE-123"))
     assert foreign["exitCode"] == 1 and "SECRET-VALUE-123" not in json.dumps(foreign)
+
+
+def write_table(path: Path, rows: int) -> None:
+    """A plain table with `rows` rows, enough for the default 100-row holdout and 100 training rows."""
+    import pandas as pd
+
+    pd.DataFrame({"age": [20 + i % 50 for i in range(rows)], "group": ["ab"[i % 2] for i in range(rows)]}).to_csv(
+        path, index=False)
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("s3", marks=pytest.mark.slow)])
+def test_new_export_at_the_same_path_reruns_prepare_and_what_follows(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+) -> None:
+    """Resume keys on what was read: 300 rows → 200 at the same URI re-runs prepare; the next stage follows."""
+    from safesynth.stages import prepare
+
+    table = tmp_path / "export.csv"
+    write_table(table, 300)
+    uri = str(table)
+    if backend == "s3":
+        request.getfixturevalue("s3_env")
+        bucket = request.getfixturevalue("s3_bucket")
+        uri = f"s3://{bucket}/in/export.csv"
+        open_store(f"s3://{bucket}").write_bytes("in/export.csv", table.read_bytes())
+    spec = parse_spec({"data": {"uri": uri}})
+    store, downstream = LocalStore(tmp_path / "run"), counting_stage(StageName.PII)
+
+    first = [execute_stage(m, spec, store, LogProgress()) for m in (prepare, downstream)]
+    assert first[0].summary["rows"] == 300 and first[0].reason == "no finished run"
+    again = [execute_stage(m, spec, store, LogProgress()) for m in (prepare, downstream)]
+    assert all(o.skipped for o in again) and downstream.calls == 1
+
+    write_table(table, 200)
+    if backend == "s3":
+        open_store(uri.rsplit("/", 1)[0]).write_bytes("export.csv", table.read_bytes())
+    rerun = [execute_stage(m, spec, store, LogProgress()) for m in (prepare, downstream)]
+    assert not rerun[0].skipped and rerun[0].summary["rows"] == 200
+    assert rerun[0].summary["ranBecause"] == "input changed: spec.data.uri"
+    assert not rerun[1].skipped and downstream.calls == 2
+    assert rerun[1].reason == "input changed: prepare/summary.json"
+
+
+@pytest.mark.parametrize(
+    ("previous", "inputs", "force", "expected"),
+    [
+        (None, {}, False, "no finished run"),
+        ({"specHash": "h", "inputs": {}}, {}, True, "forced (--force)"),
+        ({"specHash": "h", "inputs": {"a": 1}}, {"a": 1}, False, None),
+        ({"specHash": "old", "specSections": {"data": "x", "pii": "p"}, "inputs": {}}, {}, False,
+         "spec changed: spec.data"),
+        ({"specHash": "h"}, {"a": 1}, False, "input identity not recorded by the earlier run"),
+        ({"specHash": "h", "inputs": {"a": 1, "b": 2}}, {"a": 1, "b": 3, "c": 0}, False, "input changed: b, c"),
+    ],
+)
+def test_rerun_reason(previous: dict | None, inputs: dict, force: bool, expected: str | None) -> None:
+    assert rerun_reason(previous, "h", {"data": "d", "pii": "p"}, inputs, force) == expected
+
+
+def test_a_failing_cleanup_never_hides_the_stages_own_error(s3_env: str, s3_bucket: str,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """In an S3 outage the stage's write fails, then so does the removal of its folder: the write's error,
+    naming the artifact and retryable, is the one that propagates."""
+    from safesynth.errors import StorageError
+    from tests.faultproxy import cuttable
+
+    monkeypatch.setenv("SAFESYNTH_S3_MAX_ATTEMPTS", "1")
+    with cuttable(s3_env) as proxy:
+        store = open_store(f"s3://{s3_bucket}/run", endpoint_url=proxy.url)
+
+        def run(spec: Any, st: Any, progress: Any) -> dict[str, Any]:
+            proxy.cut()
+            st.write_bytes("train/model.bin", b"x")
+            return {}
+
+        stage = types.ModuleType("stage_train")
+        stage.NAME, stage.run = StageName.TRAIN, run
+        with pytest.raises(StorageError) as err:
+            execute_stage(stage, SPEC, store, LogProgress())
+    assert f"s3://{s3_bucket}/run/train/model.bin" in str(err.value) and "retryable" in str(err.value)

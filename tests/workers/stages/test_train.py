@@ -111,3 +111,28 @@ def test_sequence_limit_and_long_rows() -> None:
     rows = [[1, 2, 3], [1, 2, 3, 4, 5]]
     assert train.fit_rows(rows, 4, dp_on=False) == [[1, 2, 3]]
     assert train.fit_rows(rows, 4, dp_on=True) == [[1, 2, 3], [1, 2, 3, 4]]  # DP: the row count stays public
+
+
+@pytest.mark.slow  # the last step trains a tiny model
+@pytest.mark.parametrize("table", ["one low-cardinality column", "all rows identical", "two small columns crossed"])
+def test_a_job_that_cannot_yield_a_new_row_fails_before_training(tmp_path: Path, table: str) -> None:
+    import pandas as pd
+
+    from safesynth.errors import BadInputError
+
+    n = 60
+    frames = {
+        "one low-cardinality column": pd.DataFrame({"group": pd.Series(["abc"[i % 3] for i in range(n)], dtype="string")}),
+        "all rows identical": pd.DataFrame({"group": pd.Series(["a"] * n, dtype="string"),
+                                            "age": pd.Series([40] * n, dtype="int64")}),
+        "two small columns crossed": pd.DataFrame({"group": pd.Series(["ab"[i % 2] for i in range(n)], dtype="string"),
+                                                   "smoker": pd.Series([i % 4 < 2 for i in range(n)], dtype="bool")}),
+    }
+    store = LocalStore(tmp_path / "run")
+    write_prepared(store, frames[table])
+    with pytest.raises(BadInputError, match="dropTrainingCopies") as err:
+        execute_stage(train, tiny_spec(tmp_path), store, LogProgress())
+    assert "dropTrainingCopies: false" in str(err.value) and not store.exists("train/model/safesynth.json")
+    # with copies allowed the same table trains
+    spec = tiny_spec(tmp_path, generation={"dropTrainingCopies": False})
+    assert execute_stage(train, spec, store, LogProgress()).summary["trainRows"] == n

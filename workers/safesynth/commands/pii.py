@@ -10,6 +10,7 @@ written and no key is needed. With --spec the job's pii section applies
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -39,11 +40,11 @@ def load_plan(data: str, spec_path: Optional[Path], *, ner: bool = True) -> Plan
     pii = spec.pii if spec is not None else PiiSpec()
     art = spec.artifacts if spec is not None else ArtifactsSpec()
     seed = spec.data.seed if spec is not None else 42
-    raw = read_uri_bytes(data, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style)
+    raw = read_uri_bytes(data, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style, field="DATA")
     df = load_table(raw, source=data, fmt=spec.data.format.value if spec is not None else "auto")
     schema = infer_schema(df)
     df = coerce_to_schema(df, schema)
-    evidence = classify_table(df, schema, pii, ner=LazyEngine() if ner else None, seed=seed)
+    evidence = classify_table(df, schema, pii, ner=LazyEngine() if ner else None, seed=seed, today=date.today())
     return build_plan(schema, evidence, pii)
 
 

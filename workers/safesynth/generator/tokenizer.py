@@ -16,6 +16,12 @@ Two sources of the underlying `tokenizers.Tokenizer`:
   spare special tokens it already has (SmolLM2 has fourteen), so no embedding
   rows need to be added; when there are too few, new ones are added and the
   caller resizes the embeddings.
+
+Generated text is valid UTF-8 by the time it counts as a value: a byte-level
+model can sample a lone lead byte or a continuation byte without its lead, which
+the tokenizers library would decode to U+FFFD. `decode_row` decodes each field's
+bytes strictly and rejects such a field (reason `encoding`), so a replacement
+character reaches the output only when the training text held one.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class FieldTokenizer:
         self.specials = specials
         self.source = source
         self.added_tokens = added_tokens  # tokens added to a pretrained vocabulary (embeddings must grow)
+        self._bytes: Optional[list[Optional[bytes]]] = None  # per id, built on first strict decode
 
     @property
     def vocab_size(self) -> int:
@@ -84,8 +91,37 @@ class FieldTokenizer:
         return out
 
     # ------------------------------------------------------------------ decode
-    def decode_value(self, ids: Sequence[int]) -> str:
-        return self.backend.decode(list(ids), skip_special_tokens=False) if ids else ""
+    def decode_value(self, ids: Sequence[int], *, strict: bool = False) -> str:
+        """The text of a value's ids. `strict`: FieldError('encoding') when its bytes are not UTF-8, instead of
+        the U+FFFD the library puts there (the grammar reads single tokens leniently; rows are strict)."""
+        if not ids:
+            return ""
+        if strict:
+            table = self.token_bytes()
+            parts = [table[i] if 0 <= i < len(table) else None for i in ids] if table is not None else [None]
+            if all(p is not None for p in parts):
+                try:
+                    return b"".join(p for p in parts if p is not None).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise FieldError("encoding") from None
+        return str(self.backend.decode(list(ids), skip_special_tokens=False))
+
+    def token_bytes(self) -> Optional[list[Optional[bytes]]]:
+        """Each id's bytes when the backend decodes with ByteLevel alone (our BPE, GPT-2-style pretrained
+        tokenizers); None for other decoders, whose values are then decoded leniently. Added tokens map to None."""
+        if self._bytes is None:
+            decoder = (json.loads(self.backend.to_str()).get("decoder") or {}).get("type")
+            if decoder != "ByteLevel":
+                self._bytes = []
+            else:
+                inverse = byte_level_inverse()
+                vocab = self.backend.get_vocab(with_added_tokens=False)
+                table: list[Optional[bytes]] = [None] * self.vocab_size
+                for token, i in vocab.items():
+                    if 0 <= i < len(table) and all(ch in inverse for ch in token):
+                        table[i] = bytes(inverse[ch] for ch in token)
+                self._bytes = table
+        return self._bytes or None
 
     def split_fields(self, ids: Sequence[int]) -> list[list[int]]:
         """Segments between separators of a row's ids (bos, eos and trailing pads removed)."""
@@ -118,7 +154,7 @@ class FieldTokenizer:
             elif self.specials.null in seg:
                 raise FieldError("structure")
             else:
-                out.append(self.decode_value(seg))
+                out.append(self.decode_value(seg, strict=True))
         return out
 
     # ------------------------------------------------------------------ files
@@ -137,6 +173,14 @@ class FieldTokenizer:
         meta = json.loads((folder / SPECIALS_FILE).read_text())
         backend = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         return cls(backend, Specials(**meta["specials"]), meta.get("source", "bpe"), meta.get("addedTokens", 0))
+
+
+def byte_level_inverse() -> dict[str, int]:
+    """Character → byte of the ByteLevel alphabet (GPT-2's `bytes_to_unicode`, Radford et al. 2019): printable
+    Latin-1 bytes stand for themselves, the other 68 bytes are shifted to U+0100 onwards, in byte order."""
+    kept = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    shifted = [b for b in range(256) if b not in kept]
+    return {**{chr(b): b for b in kept}, **{chr(256 + n): b for n, b in enumerate(shifted)}}
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int = 1024, min_frequency: int = 2) -> FieldTokenizer:

@@ -5,6 +5,7 @@ Checks, in order, each with the reason it is counted under:
 - structure:  a special token where it cannot be (null inside a value, bos mid-row);
 - columns:    not exactly one field per modeled column;
 - null:       null in a column that had none;
+- encoding:   a field whose bytes are not UTF-8 (a byte-level model can sample those);
 - type:       a field that does not read as its kind (integer, float, boolean, date);
 - category:   a value outside the column's categories;
 - range:      a number or date outside the column's bounds;
@@ -21,7 +22,7 @@ from safesynth.generator.column_info import ColumnInfo
 from safesynth.generator.serialize import Field, FieldError, datetime_seconds, from_field, to_field
 from safesynth.generator.tokenizer import FieldTokenizer
 
-REASONS = ("unfinished", "structure", "columns", "null", "type", "category", "range", "trainingCopy")
+REASONS = ("unfinished", "structure", "columns", "encoding", "null", "type", "category", "range", "trainingCopy")
 
 
 def check_value(field: Field, col: ColumnInfo) -> Any:

@@ -8,6 +8,7 @@ private, and the same text reaches Kubernetes events.
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -16,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from safesynth.errors import BadInputError, SpecError
-from safesynth.spec.models import KIND, SafeSynthJob, SafeSynthJobSpec
+from safesynth.spec.models import API_GROUP, KIND, SafeSynthJob, SafeSynthJobSpec
 from safesynth.spec.rules import rule_violations
 
 _FRIENDLY = {
@@ -60,12 +61,23 @@ def _validate(model: type[_Model], doc: Any, source: str, prefix: tuple[Any, ...
     return obj
 
 
+def meant_as_job(doc: Any) -> bool:
+    """True when a document is a SafeSynthJob or a misspelt one (`SafeSynthjob`, `SafeSynthJobs`, or any kind
+    under our apiVersion), so a typo fails validation instead of being skipped as some other kind."""
+    if not isinstance(doc, dict):
+        return False
+    kind, api = doc.get("kind"), doc.get("apiVersion")
+    if kind in (KIND, None) or (isinstance(api, str) and api.split("/")[0] == API_GROUP):
+        return True
+    return isinstance(kind, str) and bool(difflib.get_close_matches(kind.casefold(), [KIND.casefold()], cutoff=0.8))
+
+
 def parse_job(doc: Any, source: str = "<manifest>") -> SafeSynthJob:
     """A whole manifest dict → SafeSynthJob, with every problem listed."""
     if not isinstance(doc, dict):
         raise SpecError(f"{source}: expected a mapping with apiVersion, kind, metadata and spec")
-    if doc.get("kind") != KIND:
-        raise SpecError(f"{source}: kind is {doc.get('kind')!r}, expected {KIND!r}")
+    if doc.get("kind") != KIND:  # kinds are case-sensitive in Kubernetes: `SafeSynthjob` is another kind
+        raise SpecError(f"{source}: kind is {doc.get('kind')!r}, expected {KIND!r} (kinds are case-sensitive)")
     return _validate(SafeSynthJob, doc, source, ())
 
 
@@ -108,7 +120,7 @@ def load_jobs(path: str | Path) -> list[SafeSynthJob]:
     docs = _read_documents(path)
     jobs, problems = [], []
     for i, doc in enumerate(docs):
-        if isinstance(doc, dict) and doc.get("kind") not in (KIND, None):
+        if isinstance(doc, dict) and not meant_as_job(doc):
             continue
         source = f"{path}" if len(docs) == 1 else f"{path} (document {i + 1})"
         try:

@@ -28,8 +28,9 @@ from safesynth.generator.columns import ColumnInfo
 from safesynth.generator.validate import row_key
 from safesynth.progress import Progress
 from safesynth.spec.models import GenerationSpec, SafeSynthJobSpec, StageName
-from safesynth.stages.inputs import TRAIN_TABLE, input_prefix
+from safesynth.stages.inputs import TRAIN_TABLE, input_prefix, read_json_if_present
 from safesynth.store import ArtifactStore
+from safesynth.valueformats import render_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,7 +138,10 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
 
     synthetic = assemble_table(sampled.rows, cols, train_df, n_target, np.random.default_rng(seed))
     store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
-    store.write_bytes(SYNTHETIC_CSV_KEY, synthetic.to_csv(index=False).encode("utf-8"))
+    # The CSV is written in the source's spellings (separators, %, the mix of date formats); Parquet stays typed.
+    schema = read_json_if_present(store, f"{input_prefix(store)}/schema.json") or {}
+    as_written = render_table(synthetic, schema, seed)
+    store.write_bytes(SYNTHETIC_CSV_KEY, csv_bytes(as_written))
 
     copies_out = 0 if drop_copies or keys is None else sum(row_key(r, bundle.modeled) in keys for r in sampled.rows)
     return {
@@ -154,6 +158,17 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         **D.describe(device),
         "timings": {"load": round(load_s, 3), "sample": round(sampled.seconds, 3)},
     }
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """The table as RFC 4180 CSV in UTF-8: CRLF between records, so a field holding CR or LF is quoted.
+
+    Python's csv writer (under pandas) quotes a field only for the delimiter, the quote character or a
+    character of the line terminator: with pandas' default "\n" a bare "\r" in generated text went out
+    unquoted and the file read back with an extra row.
+    """
+    text: str = df.to_csv(index=False, lineterminator="\r\n")
+    return text.encode("utf-8")
 
 
 def training_keys(train_df: pd.DataFrame, modeled: Sequence[ColumnInfo]) -> Optional[set[tuple[Field, ...]]]:

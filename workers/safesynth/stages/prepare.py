@@ -15,8 +15,9 @@ import numpy as np
 
 from safesynth.errors import BadInputError
 from safesynth.progress import Progress
+from safesynth.schema_model import warning_text
 from safesynth.spec.models import DataSpec, SafeSynthJobSpec, StageName
-from safesynth.store import ArtifactStore, read_uri_bytes
+from safesynth.store import ArtifactStore, read_uri_bytes, uri_identity
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,20 +60,43 @@ def subsample(df: pd.DataFrame, max_rows: Optional[int], seed: int) -> pd.DataFr
     return df.iloc[keep].reset_index(drop=True)
 
 
+def input_identity(spec: SafeSynthJobSpec, store: ArtifactStore) -> dict[str, Any]:
+    """The input table's identity, read before any download (the runner's resume check): a content hash for a
+    local file, ETag/size/LastModified from one HEAD on S3. A new export at the same path changes it."""
+    art = spec.artifacts
+    return {"spec.data.uri": uri_identity(spec.data.uri, endpoint_url=art.endpoint, region=art.region,
+                                          path_style=art.path_style)}
+
+
+def check_references(spec: SafeSynthJobSpec, columns: list[str]) -> None:
+    """Exit 2 before anything is learned when the spec names a column the table lacks (every one listed)."""
+    from safesynth.errors import SpecError
+    from safesynth.spec.references import reference_problems
+
+    problems = reference_problems(spec, columns)
+    if problems:
+        raise SpecError(f"{spec.data.uri}: the spec names {len(problems)} column(s) the table does not have; "
+                        "fix the names (or `safesynth validate JOB --data FILE` to check offline)", problems)
+
+
 def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
     from safesynth.schema import coerce_to_schema, infer_schema
-    from safesynth.tables import load_table
+    from safesynth.tables import DELIMITER_ATTR, load_table
 
     data, art = spec.data, spec.artifacts
     with progress.task("prepare: read input", total=None):
         raw = read_uri_bytes(data.uri, endpoint_url=art.endpoint, region=art.region, path_style=art.path_style)
         df = load_table(raw, source=data.uri, fmt=data.format.value)
+    check_references(spec, [str(c) for c in df.columns])
     n_input = len(df)
+    delimiter = df.attrs.get(DELIMITER_ATTR)
     df = subsample(df, data.max_rows, data.seed)
     with progress.task("prepare: infer column kinds", total=len(df.columns)) as advance:
-        schema = infer_schema(df)
+        schema = infer_schema(df, data.columns, delimiter=delimiter)
         df = coerce_to_schema(df, schema)
         advance(len(df.columns))
+    for warning in schema.warnings:
+        progress.note(warning_text(warning))
     n_holdout = holdout_size(len(df), data)
     train_idx, holdout_idx = split_indices(len(df), n_holdout, data.seed)
     with progress.task("prepare: write train and holdout", total=2) as advance:
@@ -89,5 +113,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         "holdoutRows": len(holdout_idx),
         "columns": len(df.columns),
         "columnKinds": dict(sorted(kinds.items())),
+        "unparsed": {c.name: c.unparsed_count for c in schema.columns if c.unparsed_count},
+        "warnings": [w.model_dump(exclude_none=True) for w in schema.warnings],
         "inputSha256": hashlib.sha256(raw).hexdigest(),
     }

@@ -2,16 +2,32 @@
 
 The contract (its names and numbers are in safesynth.contract): a stage writes
 only under `<run>/<stage>/`, writes `summary.json` last as its commit marker,
-and is skipped when that summary carries the spec hash of the current spec. A failed stage leaves no
-partial artifacts behind: its folder is removed before the error propagates.
+and is skipped only when that summary carries the spec hash of the current spec
+AND the identity of the inputs it read is unchanged: the input table's content
+hash or S3 ETag/size/LastModified for prepare (its `input_identity`), the hashes
+of the upstream stages' summaries for every later stage. So a new export at the
+same path re-runs prepare, and each later stage follows because the summary it
+read changed. Why a stage ran is in its summary (`ranBecause`). A failed stage
+leaves no partial artifacts behind: its folder is removed before the error
+propagates (and a failing removal, say in an S3 outage, never hides the error).
 `safesynth stage` (a pod) and `safesynth run` (the local driver) both call
 `execute_stage`, so resume works the same on a laptop and on Kubernetes.
+
+Release gates (the one exception to "a failed stage leaves nothing"): a stage
+whose result says `released: false` (evaluate, when a gate in
+spec.evaluation.gates failed) finished its work, so its artifacts and summary
+are written like any other's, and then `execute_stage` raises GateNotMetError
+(exit 4, never retried): the report stays for inspection, the job still fails.
+A re-run with the same spec and inputs skips the stage and raises the same
+error from the stored summary, so a failed gate never turns into a pass by
+running again; changing spec.evaluation (a gate's threshold) re-evaluates.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from types import ModuleType
@@ -19,7 +35,7 @@ from typing import Any
 
 import safesynth
 from safesynth.contract import MESSAGE_MAX, TERMINATION_LIMIT, summary_key
-from safesynth.errors import SafeSynthError
+from safesynth.errors import GateNotMetError, SafeSynthError
 from safesynth.progress import Progress
 from safesynth.spec.models import STAGE_ORDER, SafeSynthJobSpec, StageName
 from safesynth.spec.status import now_iso
@@ -43,30 +59,82 @@ def sections_for(stage: StageName) -> tuple[str, ...]:
     return tuple(s for st in upto for s in _SECTIONS[st])
 
 
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
 def stage_spec_hash(spec: SafeSynthJobSpec, stage: StageName) -> str:
     """sha256 of the canonical JSON of the sections `stage` depends on."""
     wire = spec.model_dump(by_alias=True, mode="json")
-    relevant = {section: wire[section] for section in sections_for(stage)}
-    canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return _digest({section: wire[section] for section in sections_for(stage)})
+
+
+def section_hashes(spec: SafeSynthJobSpec, stage: StageName) -> dict[str, str]:
+    """One hash per section `stage` depends on, so a re-run can say which section changed."""
+    wire = spec.model_dump(by_alias=True, mode="json")
+    return {section: _digest(wire[section]) for section in sections_for(stage)}
+
+
+def upstream_identity(store: ArtifactStore, stage: StageName) -> dict[str, str]:
+    """sha256 of each earlier stage's summary.json that exists: a summary is rewritten whenever its stage runs,
+    so an upstream re-run changes this, and an upstream skip does not."""
+    found = {}
+    for upstream in STAGE_ORDER[: STAGE_ORDER.index(stage)]:
+        key = summary_key(upstream.value)
+        if store.exists(key):
+            found[key] = hashlib.sha256(store.read_bytes(key)).hexdigest()
+    return found
+
+
+def stage_inputs(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore) -> dict[str, Any]:
+    """The identity of what the stage reads: its own `input_identity(spec, store)` when it reads something
+    outside the run (prepare: spec.data.uri), else the upstream summaries' hashes."""
+    own = getattr(module, "input_identity", None)
+    if own is not None:
+        return dict(own(spec, store))
+    return upstream_identity(store, module.NAME)
+
+
+def rerun_reason(previous: dict[str, Any] | None, spec_hash: str, sections: dict[str, str],
+                 inputs: dict[str, Any], force: bool) -> str | None:
+    """Why the stage must run, or None when its finished output still holds (pure: the skip decision)."""
+    if force:
+        return "forced (--force)"
+    if previous is None:
+        return "no finished run"
+    if previous.get("specHash") != spec_hash:
+        before = previous.get("specSections") or {}
+        changed = [f"spec.{s}" for s, h in sections.items() if before.get(s) != h]
+        return "spec changed" + (f": {', '.join(changed)}" if before and changed else "")
+    before_inputs = previous.get("inputs")
+    if before_inputs is None:
+        return "input identity not recorded by the earlier run"
+    if before_inputs != inputs:
+        changed = sorted(k for k in set(before_inputs) | set(inputs) if before_inputs.get(k) != inputs.get(k))
+        return f"input changed: {', '.join(changed)}"
+    return None
 
 
 @dataclass(frozen=True)
 class StageOutcome:
-    """What `execute_stage` did: the summary it wrote, or found and kept (`skipped`)."""
+    """What `execute_stage` did: the summary it wrote, or found and kept (`skipped`), and why it ran."""
 
     stage: StageName
     summary: dict[str, Any]
     skipped: bool
+    reason: str | None = None  # why it ran (rerun_reason); None when skipped
+
+
+def previous_summary(store: ArtifactStore, stage: StageName) -> dict[str, Any] | None:
+    """The stage's summary from an earlier finished run, else None."""
+    key = summary_key(stage.value)
+    return store.read_json(key) if store.exists(key) else None
 
 
 def finished_summary(store: ArtifactStore, stage: StageName, spec_hash: str) -> dict[str, Any] | None:
-    """The stage's summary when it finished for this spec hash, else None."""
-    key = summary_key(stage.value)
-    if not store.exists(key):
-        return None
-    summary = store.read_json(key)
-    return summary if summary.get("specHash") == spec_hash else None
+    """The stage's summary when it finished for this spec hash, else None (spec only: see rerun_reason)."""
+    summary = previous_summary(store, stage)
+    return summary if summary is not None and summary.get("specHash") == spec_hash else None
 
 
 def execute_stage(
@@ -79,11 +147,13 @@ def execute_stage(
 ) -> StageOutcome:
     """Run `module.run(spec, store, progress)` under the contract."""
     stage: StageName = module.NAME
-    spec_hash = stage_spec_hash(spec, stage)
-    if not force:
-        done = finished_summary(store, stage, spec_hash)
-        if done is not None:
-            return StageOutcome(stage, done, skipped=True)
+    spec_hash, sections = stage_spec_hash(spec, stage), section_hashes(spec, stage)
+    inputs = stage_inputs(module, spec, store)  # before any download: a HEAD on S3
+    previous = None if force else previous_summary(store, stage)
+    reason = rerun_reason(previous, spec_hash, sections, inputs, force)
+    if reason is None and previous is not None:
+        raise_if_not_released(stage, previous)
+        return StageOutcome(stage, previous, skipped=True)
     # Remove the old commit marker first: if this run dies half-way, nobody
     # may mistake the old summary for the new artifacts.
     store.delete_prefix(f"{stage.value}/")
@@ -91,11 +161,14 @@ def execute_stage(
     try:
         result = module.run(spec, store, progress)
     except BaseException:
-        store.delete_prefix(f"{stage.value}/")
+        _remove_partial(store, stage)
         raise
     summary = {
         "stage": stage.value,
         "specHash": spec_hash,
+        "specSections": sections,
+        "inputs": inputs,
+        "ranBecause": reason,
         "version": safesynth.__version__,
         "startedAt": started,
         "finishedAt": now_iso(),
@@ -103,7 +176,28 @@ def execute_stage(
         **result,
     }
     store.write_json(summary_key(stage.value), summary)
-    return StageOutcome(stage, summary, skipped=False)
+    raise_if_not_released(stage, summary)
+    return StageOutcome(stage, summary, skipped=False, reason=reason)
+
+
+def raise_if_not_released(stage: StageName, summary: dict[str, Any]) -> None:
+    """GateNotMetError when a finished stage's summary says `released: false`; its message names each failed gate."""
+    if summary.get("released") is not False:
+        return
+    failed = [g for g in summary.get("gates", []) if g.get("passed") is False]
+    words = "; ".join(f"{g.get('name')}: {g.get('reason')}" for g in failed) or "a release gate failed"
+    raise GateNotMetError(f"{stage.value}: release gates not met ({words}); the artifacts under {stage.value}/ "
+                          "stay for inspection; improve the generator or change spec.evaluation.gates", summary)
+
+
+def _remove_partial(store: ArtifactStore, stage: StageName) -> None:
+    """Remove a failed stage's folder. If that fails too (the store is down), the stage's own error is the one
+    to report: no summary was written, so the leftovers are never taken for a finished stage."""
+    try:
+        store.delete_prefix(f"{stage.value}/")
+    except SafeSynthError as cleanup:
+        logging.getLogger(__name__).warning("could not remove the failed stage's partial artifacts under %s (%s)",
+                                            store.url(f"{stage.value}/"), cleanup.reason)
 
 
 def termination_message(summary: dict[str, Any]) -> str:

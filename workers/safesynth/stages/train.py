@@ -115,6 +115,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     threads = D.configure_threads(tr.threads)
     torch.manual_seed(seed)
     corpus = build_corpus(df, kinds, pv, seed, src)
+    check_feasible(corpus, spec)
     laps.lap("load")
 
     tok, base = fit_tokenizer(corpus, tr, device, progress)
@@ -142,6 +143,22 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     summary = train_summary(spec, src=src, n_rows=len(df), corpus=corpus, tok=tok, encoded=encoded, size=size,
                             counts=counts, fitted=fitted, pre=pre)
     return {**summary, **D.describe(device), "threads": threads, "timings": laps.timings}
+
+
+def check_feasible(corpus: Corpus, spec: SafeSynthJobSpec) -> None:
+    """Exit 2 before training when dropTrainingCopies would reject every row the model could write.
+
+    Under DP generate keeps copies (filtering on private rows is outside DP), and counting distinct private
+    rows here would release a fact about them, so the check is for non-DP jobs only.
+    """
+    from safesynth.generator.feasibility import impossible_job_message, new_row_capacity
+
+    if spec.privacy.enabled or not spec.generation.drop_training_copies:
+        return
+    message = impossible_job_message(new_row_capacity(corpus.columns, corpus.fields),
+                                     sum(c.modeled for c in corpus.columns))
+    if message is not None:
+        raise BadInputError(message)
 
 
 def training_seed(spec: SafeSynthJobSpec) -> int:
