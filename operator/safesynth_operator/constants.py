@@ -22,6 +22,9 @@ CR_API_VERSION = f"{API_GROUP}/{API_VERSION}"
 LABEL_JOB = f"{API_GROUP}/job"
 LABEL_STAGE = f"{API_GROUP}/stage"
 LABEL_SPEC_HASH = f"{API_GROUP}/spec-hash"
+# Hash of what one stage's Job depends on (safesynth.spec.sections): a spec edit leaves a Job whose
+# inputs hash is unchanged in place, so an edit of a later stage's section never stops a running one.
+LABEL_INPUTS_HASH = f"{API_GROUP}/inputs-hash"
 LABEL_NAME = "app.kubernetes.io/name"
 LABEL_COMPONENT = "app.kubernetes.io/component"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -38,6 +41,12 @@ ANNOTATION_SUSPENDED_BY = f"{API_GROUP}/suspended-by-operator"
 # Set by users to re-run a failed stage: `kubectl annotate ssj NAME retry.safesynth.io/at=$(date +%s) --overwrite`.
 # Not under `safesynth.io/`: kopf hides its own prefix from the diffs that trigger handlers.
 ANNOTATION_RETRY = f"retry.{API_GROUP}/at"
+
+# --- conditions beyond the five of safesynth.spec.status_rules
+CONDITION_SPEC_CHANGE_REJECTED = "SpecChangeRejected"
+
+# --- events
+EVENT_COMPONENT = MANAGED_BY  # source.component / reportingComponent of every event the operator posts
 
 # --- kopf's own bookkeeping, renamed under our group (see handlers.configure)
 FINALIZER = f"{API_GROUP}/finalizer"

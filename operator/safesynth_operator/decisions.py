@@ -24,15 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from safesynth import contract
-from safesynth.spec.models import SafeSynthJobSpec, StageName
-from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, set_condition, set_failed
+from safesynth.spec import sections
+from safesynth.spec import status_rules as rules
+from safesynth.spec.models import OnSpecChange, SafeSynthJobSpec, StageName
+from safesynth.spec.status import JobPhase, JobStatus, PodCounts, StagePhase, StageStatus, set_condition, set_failed
+from safesynth.spec.status_rules import DONE, TERMINAL
 
 from safesynth_operator import constants as c
 
 Obj = Mapping[str, Any]
-
-DONE = (StagePhase.SUCCEEDED, StagePhase.SKIPPED)
-TERMINAL = (StagePhase.SUCCEEDED, StagePhase.SKIPPED, StagePhase.FAILED)
 
 
 # ---------------------------------------------------------------- stage order
@@ -164,8 +164,8 @@ def _failure(stage: StageName, job: Obj, term: Optional[Termination]) -> tuple[s
     exit_code = term.exit_code if term else None
     if summary and summary.get("error"):
         code = summary.get("exitCode", exit_code)
-        message = str(summary.get("message") or f"{summary['error']} (exit code {code})")
-        return str(summary["error"]), message[: contract.MESSAGE_MAX], code if isinstance(code, int) else exit_code
+        reason, message = rules.stage_failure(summary, exit_code)
+        return reason, message, code if isinstance(code, int) else exit_code
     if term and term.reason == "OOMKilled":
         return (
             "OOMKilled",
@@ -223,37 +223,6 @@ def read_job(stage: StageName, job: Obj, pods: Iterable[Obj]) -> StageOutcome:
     return StageOutcome(StagePhase.PENDING, attempts, start)
 
 
-# ------------------------------------------------------------------- headline
-
-
-def apply_headline(status: JobStatus, run_uri: str) -> None:
-    """Headline numbers and artifact URIs from the finished stages' summaries, in stage order."""
-    status.artifacts.run_uri = run_uri
-    for entry in status.stages:
-        if entry.phase not in DONE or not entry.summary:
-            continue
-        for wire, attr in contract.HEADLINE_KEYS.items():
-            if entry.summary.get(wire) is not None:
-                setattr(status.headline, attr, entry.summary[wire])
-        if entry.name == StageName.GENERATE.value:
-            status.artifacts.synthetic_table = run_uri + contract.SYNTHETIC_TABLE_KEY
-        if entry.name == StageName.EVALUATE.value:
-            status.artifacts.report = run_uri + contract.REPORT_KEY
-
-
-def job_phase(stages: Sequence[StageStatus], suspend: bool, launched: bool) -> JobPhase:
-    """Failed wins, then Succeeded (all done), then Suspended, Running once a Job exists, else Pending."""
-    if any(s.phase is StagePhase.FAILED for s in stages):
-        return JobPhase.FAILED
-    if stages and all(s.phase in DONE for s in stages):
-        return JobPhase.SUCCEEDED
-    if suspend:
-        return JobPhase.SUSPENDED
-    if launched or any(s.phase is not StagePhase.PENDING for s in stages):
-        return JobPhase.RUNNING
-    return JobPhase.PENDING
-
-
 # ----------------------------------------------------------------------- plan
 
 
@@ -280,6 +249,7 @@ class Observed:
     generation: Optional[int] = None
     problems: Optional[Sequence[str]] = None  # set when the spec is invalid
     configmap_hash: Optional[str] = None  # None: no ConfigMap yet
+    applied_spec: Optional[SafeSynthJobSpec] = None  # the spec in the ConfigMap: what the stage pods run with
     jobs: Mapping[StageName, Obj] = field(default_factory=dict)  # owned children not being deleted
     deleting: frozenset[str] = frozenset()  # names of owned Jobs being deleted
     pods: Sequence[Obj] = ()
@@ -289,8 +259,9 @@ class Observed:
 @dataclass
 class Plan:
     status: JobStatus
-    reset: bool = False  # write `status` before acting: the stage list starts over for a new spec
+    reset: bool = False  # write `status` before acting: stage entries start over for a new spec
     apply_configmap: bool = False
+    use_applied_spec: bool = False  # a rejected spec change: new Jobs keep the spec in the ConfigMap
     delete_jobs: list[str] = field(default_factory=list)
     create: Optional[StageName] = None
     suspend_jobs: list[str] = field(default_factory=list)
@@ -303,27 +274,66 @@ def job_hash(job: Obj) -> Optional[str]:
     return ((job.get("metadata") or {}).get("labels") or {}).get(c.LABEL_SPEC_HASH)
 
 
+def inputs_hash(job: Obj) -> Optional[str]:
+    return ((job.get("metadata") or {}).get("labels") or {}).get(c.LABEL_INPUTS_HASH)
+
+
 def needs_pods(status: JobStatus, jobs: Mapping[StageName, Obj]) -> bool:
     """Pods are listed only when a finished Job's result is not yet in status (saves a LIST per event)."""
     recorded = {s.name: s for s in status.stages}
     for stage, job in jobs.items():
-        st = job.get("status") or {}
-        finished = _condition(job, "Complete") or _condition(job, "Failed") or st.get("succeeded") or st.get("failed")
         entry = recorded.get(stage.value)
-        if finished and not (entry and entry.phase in TERMINAL and entry.job_name == job["metadata"]["name"]):
+        if _finished(job) and not (entry and entry.phase in TERMINAL and entry.job_name == job["metadata"]["name"]):
             return True
     return False
+
+
+def _finished(job: Obj) -> bool:
+    st = job.get("status") or {}
+    return bool(_condition(job, "Complete") or _condition(job, "Failed") or st.get("succeeded") or st.get("failed"))
 
 
 def _fresh_entries(stages: Sequence[StageName]) -> list[StageStatus]:
     return [StageStatus(name=s.value) for s in stages]
 
 
-def _set_conditions(status: JobStatus, generation: Optional[int], *, ready: bool, reason: str, message: str,
-                    now: str, failed: Optional[tuple[bool, str, str]] = None) -> None:
-    status.conditions = set_condition(status.conditions, "Ready", ready, reason, message, generation, now=now)
-    if failed is not None:
-        status.conditions = set_failed(status.conditions, failed[0], failed[1], failed[2], generation, now=now)
+@dataclass(frozen=True)
+class SpecChange:
+    """What a new spec means for the stages (`decide_spec_change`)."""
+
+    apply: bool  # write the new spec to the ConfigMap now
+    restart_from: Optional[StageName] = None  # entries from here on start over, their Jobs go
+    rejected: Optional[str] = None  # why the change waits (onSpecChange: Reject with a running stage)
+
+
+def decide_spec_change(obs: Observed) -> SpecChange:
+    """A new spec against the applied one: which stages it touches, and whether it may act now.
+
+    A stage is touched when its inputs (safesynth.spec.sections) changed. When no
+    unfinished stage Job is touched, the change applies at once and the first
+    touched stage starts over (a finished job re-runs from there). When a running
+    one is touched, `spec.onSpecChange` decides: RestartFromChangedStage deletes it
+    and starts over; Reject (the default) deletes nothing: the running stage ends on
+    the applied spec, a condition says the change waits, and it applies once no
+    touched stage runs. The CRD's transition rule refuses such edits at the API
+    server already; this is the second line, for CRDs installed without it.
+    """
+    if obs.spec is None or obs.applied_spec is None:
+        return SpecChange(apply=True, restart_from=obs.stages[0] if obs.stages else None)
+    changed = sections.first_changed_stage(obs.applied_spec, obs.spec, obs.stages)
+    if changed is None:
+        return SpecChange(apply=True)
+    order = list(obs.stages)
+    live = [s for s, job in obs.jobs.items() if s in order and not _finished(job)
+            and inputs_hash(job) == sections.stage_inputs_hash(obs.applied_spec, s)]
+    touched = [s for s in live if order.index(s) >= order.index(changed)]
+    if touched and obs.spec.on_spec_change is OnSpecChange.REJECT:
+        fields = sections.changed_fields(obs.applied_spec, obs.spec, touched[0])
+        return SpecChange(apply=False, rejected=(
+            f"{', '.join(fields)} changed while stage {touched[0].value} runs, which depends on it; "
+            f"spec.onSpecChange is Reject, so the change waits until that stage ends and then runs again from "
+            f"stage {changed.value}. Revert it, or set spec.onSpecChange: RestartFromChangedStage to restart now"))
+    return SpecChange(apply=True, restart_from=changed)
 
 
 def plan(obs: Observed) -> Plan:
@@ -333,47 +343,55 @@ def plan(obs: Observed) -> Plan:
     status.observed_generation = obs.generation
     status.artifacts.run_uri = obs.run_uri
     result = Plan(status=status)
+    gen = obs.generation
 
     if obs.problems is not None:
-        message = "spec is invalid: " + "; ".join(obs.problems)
-        first_time = old.phase is not JobPhase.FAILED or old.message != message[: contract.MESSAGE_MAX]
-        status.phase, status.message = JobPhase.FAILED, message[: contract.MESSAGE_MAX]
-        status.completion_time = status.completion_time or obs.now
-        _set_conditions(status, obs.generation, now=obs.now, ready=False, reason="InvalidSpec", message=status.message,
-                        failed=(True, "InvalidSpec", status.message))
+        message = ("spec is invalid: " + "; ".join(obs.problems))[: contract.MESSAGE_MAX]
+        first_time = old.phase is not JobPhase.FAILED or old.message != message
+        rules.settle(status, suspend=False, launched=False, now=obs.now, generation=gen,
+                     failure=rules.Failure("InvalidSpec", message))
         if first_time:
-            result.events.append(Event("Warning", "InvalidSpec", status.message))
+            result.events.append(Event("Warning", "InvalidSpec", message))
         return result
 
-    # A new spec (or none written yet): the stage list starts over. Stages that
-    # finished for the same stage inputs are skipped by the pods (spec hash).
+    old_entries = {s.name: s for s in old.stages}
+    status.stages = [(old_entries.get(s.value) or StageStatus(name=s.value)).model_copy(deep=True) for s in obs.stages]
+    spec = obs.spec
     if obs.configmap_hash != obs.spec_hash:
-        result.apply_configmap = True
-        started = any(s.phase is not StagePhase.PENDING or s.job_name for s in old.stages)
-        if started or old.phase in (JobPhase.FAILED, JobPhase.SUCCEEDED):
-            result.reset = True
-            result.events.append(Event("Normal", "SpecChanged", "spec changed; stages run again, unchanged ones are skipped"))
-        status.stages = _fresh_entries(obs.stages)
-        status.phase, status.stage, status.message = JobPhase.PENDING, None, None
-        status.start_time = status.completion_time = None
-        status.headline = type(status.headline)()
-        status.artifacts = type(status.artifacts)(run_uri=obs.run_uri)
-        old_entries: dict[str, StageStatus] = {}
+        change = decide_spec_change(obs)
+        _record_rejection(status, change.rejected, gen, obs.now)
+        if change.rejected:
+            result.use_applied_spec = True
+            spec = obs.applied_spec
+        else:
+            result.apply_configmap = True
+            if change.restart_from is not None:
+                first = list(obs.stages).index(change.restart_from)
+                started = any(e.phase is not StagePhase.PENDING or e.job_name for e in status.stages[first:])
+                status.stages[first:] = _fresh_entries(obs.stages[first:])
+                if started:
+                    result.reset = True
+                    for e in status.stages[first:]:
+                        old_entries.pop(e.name, None)
+                    result.events.append(Event("Normal", "SpecChanged",
+                                               f"spec changed; stages run again from {change.restart_from.value}"))
+                status.start_time = status.completion_time = None
+                status.headline = type(status.headline)()
     else:
-        old_entries = {s.name: s for s in old.stages}
-        status.stages = [old_entries.get(s.value) or StageStatus(name=s.value) for s in obs.stages]
-        status.stages = [e.model_copy(deep=True) for e in status.stages]
+        _record_rejection(status, None, gen, obs.now)
 
-    # Children of an older spec are deleted and otherwise ignored.
+    # Jobs built for other inputs than the stage's (current) ones are deleted and otherwise ignored.
     current: dict[StageName, Obj] = {}
     for stage, child in obs.jobs.items():
-        if job_hash(child) == obs.spec_hash and stage in obs.stages:
+        fits = spec is not None and stage in obs.stages and (
+            inputs_hash(child) == sections.stage_inputs_hash(spec, stage) if inputs_hash(child)
+            else job_hash(child) == obs.configmap_hash)
+        if fits and not (result.reset and stage.value not in old_entries):
             current[stage] = child
         else:
             result.delete_jobs.append(child["metadata"]["name"])
     busy_names = set(result.delete_jobs) | set(obs.deleting)
 
-    reasons: dict[str, str] = {}
     # Fold each Job's observed state into its stage entry. Results already
     # recorded stay as recorded: the pods that carried them may be gone.
     for entry, stage in zip(status.stages, obs.stages):
@@ -383,7 +401,7 @@ def plan(obs: Observed) -> Plan:
             if entry.phase not in TERMINAL:
                 # Never created, or deleted behind our back: (re)created below; a
                 # finished stage's pod then only confirms its summary (skip by hash).
-                entry.phase, entry.job_name = StagePhase.PENDING, None
+                entry.phase, entry.job_name, entry.pods = StagePhase.PENDING, None, None
             continue
         name = job["metadata"]["name"]
         if prior is not None and prior.phase in TERMINAL and prior.job_name == name:
@@ -396,12 +414,12 @@ def plan(obs: Observed) -> Plan:
         entry.phase = out.phase
         entry.attempts = max(entry.attempts, out.attempts)
         entry.start_time = entry.start_time or out.start_time
+        entry.pods = _pod_counts(job)
         if out.phase in TERMINAL:
             entry.completion_time = out.completion_time or obs.now
             entry.summary = out.summary
             entry.message = out.message
-            if out.reason:
-                reasons[stage.value] = out.reason
+            entry.reason = out.reason
             if out.phase is not StagePhase.FAILED and obs.ttl_seconds is not None \
                     and not (job.get("spec") or {}).get("ttlSecondsAfterFinished"):
                 result.finish_jobs.append(name)
@@ -409,60 +427,29 @@ def plan(obs: Observed) -> Plan:
             entry.message = "Job suspended (spec.suspend or a queue such as Kueue)" if out.suspended else out.message
         _stage_events(result, stage, prior, entry, out)
 
-    apply_headline(status, obs.run_uri)
+    rules.apply_headline(status, obs.run_uri)
     suspend = bool(obs.spec and obs.spec.suspend)
     failed = next((e for e in status.stages if e.phase is StagePhase.FAILED), None)
     pending = next_stage(obs.stages, [StageName(e.name) for e in status.stages if e.phase in DONE])
-    gen = obs.generation
 
-    if failed is not None:
-        status.stage = failed.name
-        status.completion_time = status.completion_time or failed.completion_time or obs.now
-        prior = old_entries.get(failed.name)
-        if not (prior and prior.phase is StagePhase.FAILED and old.phase is JobPhase.FAILED):
-            known = next((cd.reason for cd in old.conditions if cd.type == "Failed" and cd.status == "True"), None)
-            out_reason = reasons.get(failed.name) or known or "StageFailed"
-            status.message = f"stage {failed.name} failed: {out_reason}"
-            _set_conditions(status, gen, now=obs.now, ready=False, reason=out_reason, message=status.message,
-                            failed=(True, out_reason, failed.message or status.message))
-    elif pending is None:
-        status.stage = None
-        status.completion_time = status.completion_time or obs.now
-        status.message = f"{len(status.stages)} stage(s) done"
-        _set_conditions(status, gen, now=obs.now, ready=True, reason="Succeeded", message=status.message,
-                        failed=(False, "Succeeded", ""))
-    else:
+    if failed is None and pending is not None:
         entry = status.stages[list(obs.stages).index(pending)]
         job = current.get(pending)
-        status.stage = pending.value
         if suspend:
-            status.message = "spec.suspend is true: no new stage is launched"
             if job is not None and not (job.get("spec") or {}).get("suspend") and entry.phase not in TERMINAL:
                 result.suspend_jobs.append(job["metadata"]["name"])
-            _set_conditions(status, gen, now=obs.now, ready=False, reason="Suspended", message=status.message,
-                            failed=(False, "Suspended", ""))
-        else:
-            if job is None:
-                if c.child_name(obs.name, pending) not in busy_names:
-                    result.create = pending
-                    entry.job_name = c.child_name(obs.name, pending)
-                    entry.phase = StagePhase.PENDING
-                    entry.message = None
-            elif (job.get("spec") or {}).get("suspend") and \
-                    ((job.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_SUSPENDED_BY):
-                result.resume_jobs.append(job["metadata"]["name"])
-                entry.message = None
-            status.message = f"stage {pending.value} " + ("running" if entry.phase is StagePhase.RUNNING else "pending")
-            _set_conditions(status, gen, now=obs.now, ready=False, reason="Running", message=status.message,
-                            failed=(False, "Running", ""))
-        status.completion_time = None
+        elif job is None:
+            if c.child_name(obs.name, pending) not in busy_names:
+                result.create = pending
+                entry.job_name = c.child_name(obs.name, pending)
+                entry.phase, entry.message, entry.reason = StagePhase.PENDING, None, None
+        elif (job.get("spec") or {}).get("suspend") and \
+                ((job.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_SUSPENDED_BY):
+            result.resume_jobs.append(job["metadata"]["name"])
+            entry.message = None
 
     launched = bool(result.create) or bool(current) or any(e.phase is not StagePhase.PENDING for e in status.stages)
-    status.phase = job_phase(status.stages, suspend, launched)
-    if status.phase in (JobPhase.RUNNING, JobPhase.SUCCEEDED, JobPhase.FAILED) and launched:
-        status.start_time = status.start_time or min(
-            (e.start_time for e in status.stages if e.start_time), default=obs.now
-        )
+    rules.settle(status, suspend=suspend, launched=launched, now=obs.now, generation=gen)
     if status.phase is not old.phase:
         kind = "Warning" if status.phase is JobPhase.FAILED else "Normal"
         result.events.append(Event(kind, status.phase.value, status.message or status.phase.value))
@@ -470,6 +457,23 @@ def plan(obs: Observed) -> Plan:
         result.events.append(Event("Normal", "StageJobCreated",
                                    f"created Job {c.child_name(obs.name, result.create)}"))
     return result
+
+
+def _record_rejection(status: JobStatus, rejected: Optional[str], generation: Optional[int], now: str) -> None:
+    """The SpecChangeRejected condition: True with the reason while a change waits; False once it is gone."""
+    present = any(cd.type == c.CONDITION_SPEC_CHANGE_REJECTED for cd in status.conditions)
+    if rejected:
+        status.conditions = set_condition(status.conditions, c.CONDITION_SPEC_CHANGE_REJECTED, True, "StageRunning",
+                                          rejected, generation, now=now)
+    elif present:
+        status.conditions = set_condition(status.conditions, c.CONDITION_SPEC_CHANGE_REJECTED, False, "Applied",
+                                          "", generation, now=now)
+
+
+def _pod_counts(job: Obj) -> PodCounts:
+    st = job.get("status") or {}
+    return PodCounts(active=int(st.get("active") or 0), ready=int(st.get("ready") or 0),
+                     succeeded=int(st.get("succeeded") or 0), failed=int(st.get("failed") or 0))
 
 
 def _stage_events(result: Plan, stage: StageName, prior: Optional[StageStatus], entry: StageStatus,
@@ -495,7 +499,8 @@ def reset_failed(status: JobStatus, generation: Optional[int], now: str) -> tupl
     """Resume from the failed stage: its entry goes back to Pending and its Job is to be deleted.
 
     Finished stages stay finished, so the pipeline continues where it stopped
-    (what users of KubeRay and Kubeflow ask for most after a failure).
+    (what users of KubeRay and Kubeflow ask for most after a failure). Attempts
+    start again from zero: they count the tries of this run of the stage.
     """
     status = status.model_copy(deep=True)
     to_delete = []
@@ -504,6 +509,7 @@ def reset_failed(status: JobStatus, generation: Optional[int], now: str) -> tupl
             if entry.job_name:
                 to_delete.append(entry.job_name)
             entry.phase, entry.job_name, entry.message, entry.completion_time = StagePhase.PENDING, None, None, None
+            entry.reason, entry.pods, entry.attempts = None, None, 0  # a new try counts its own attempts
     if to_delete or status.phase is JobPhase.FAILED:
         status.phase, status.completion_time = JobPhase.RUNNING, None
         status.message = "retrying from the failed stage"

@@ -53,6 +53,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     )
     # "Handler succeeded" events add nothing for users; our transitions are posted explicitly.
     settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = c.EVENT_COMPONENT  # events read "from safesynth-operator", not kopf
     settings.watching.server_timeout = 300  # seconds; re-list now and then so nothing is missed for long
     settings.watching.client_timeout = 330
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from safesynth import contract
+from safesynth.spec import sections
 from safesynth.spec.models import SafeSynthJobSpec, StageName, Toleration
 from safesynth.spec.quantity import parse_quantity
 
@@ -61,6 +62,16 @@ def spec_payload(spec: SafeSynthJobSpec) -> str:
     wire = spec.model_dump(by_alias=True, mode="json", exclude_none=True)
     wire.pop("suspend", None)
     return json.dumps(wire, sort_keys=True, separators=(",", ":"))
+
+
+def parse_payload(payload: Optional[str]) -> Optional[SafeSynthJobSpec]:
+    """The spec a ConfigMap holds (what running stage pods read); None when absent or unreadable."""
+    if not payload:
+        return None
+    try:
+        return SafeSynthJobSpec.model_validate(json.loads(payload))
+    except ValueError:
+        return None
 
 
 def spec_hash(payload: str) -> str:
@@ -257,7 +268,8 @@ def build_stage_job(
     s = effective_stage_settings(config, spec, stage)
     run = run_uri(spec, config, owner)
     hashed = spec_hash(spec_payload(spec))
-    labels = _labels(owner, "stage", **{c.LABEL_STAGE: stage.value, c.LABEL_SPEC_HASH: hashed})
+    labels = _labels(owner, "stage", **{c.LABEL_STAGE: stage.value, c.LABEL_SPEC_HASH: hashed,
+                                        c.LABEL_INPUTS_HASH: sections.stage_inputs_hash(spec, stage)})
     job_labels = dict(labels)
     if c.KUEUE_QUEUE_LABEL in owner.labels:
         job_labels[c.KUEUE_QUEUE_LABEL] = owner.labels[c.KUEUE_QUEUE_LABEL]

@@ -29,7 +29,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from safesynth.errors import SpecError
 from safesynth.spec.load import parse_job
 from safesynth.spec.models import SafeSynthJobSpec, StageName
-from safesynth.spec.status import JobPhase, JobStatus, StagePhase, now_iso, set_condition, set_failed
+from safesynth.spec import status_rules
+from safesynth.spec.status import JobPhase, JobStatus, StagePhase, now_iso
 
 from safesynth_operator import constants as c
 from safesynth_operator import decisions, manifests, metrics
@@ -195,8 +196,10 @@ class Reconciler:
                 continue
         cm = await self.cluster.get(configmaps_path(namespace, c.spec_configmap_name(name)))
         cm_hash = None
+        applied: Optional[SafeSynthJobSpec] = None
         if cm is not None and is_owned_by(cm, owner.uid):
             cm_hash = ((cm.get("metadata") or {}).get("labels") or {}).get(c.LABEL_SPEC_HASH)
+            applied = manifests.parse_payload((cm.get("data") or {}).get(c.SPEC_KEY))
         pods: list[dict[str, Any]] = []
         if decisions.needs_pods(old, jobs):
             pods = await self.cluster.list(pods_path(namespace), f"{c.LABEL_JOB}={name}")
@@ -212,6 +215,7 @@ class Reconciler:
             generation=meta.get("generation"),
             problems=problems,
             configmap_hash=cm_hash,
+            applied_spec=applied,
             jobs=jobs,
             deleting=frozenset(deleting),
             pods=pods,
@@ -231,15 +235,17 @@ class Reconciler:
         if plan.apply_configmap and spec is not None:
             conflict = await self._apply_configmap(owner, spec)
             if conflict:
-                self._fail(status, obs, "NameConflict", conflict, events)
+                self._fail(status, obs, status_rules.Failure("NameConflict", conflict), events)
                 plan.create = None
-        if plan.create is not None and spec is not None:
-            failure = await self._create_job(owner, spec, plan.create)
+        job_spec = obs.applied_spec if plan.use_applied_spec else spec
+        if plan.create is not None and job_spec is not None:
+            failure = await self._create_job(owner, job_spec, plan.create)
             if failure is not None:
                 reason, message = failure
                 entry = next(e for e in status.stages if e.name == plan.create.value)
                 entry.phase, entry.message, entry.completion_time = StagePhase.FAILED, message, obs.now
-                self._fail(status, obs, reason, message, events, stage=plan.create.value)
+                entry.reason = reason
+                self._fail(status, obs, None, events)
             else:
                 metrics.STAGE_JOBS_CREATED.labels(stage=plan.create.value).inc()
         for job_name in plan.suspend_jobs:
@@ -302,12 +308,11 @@ class Reconciler:
         )
 
     @staticmethod
-    def _fail(status: JobStatus, obs: decisions.Observed, reason: str, message: str,
-              events: list[decisions.Event], stage: Optional[str] = None) -> None:
-        status.phase, status.completion_time = JobPhase.FAILED, obs.now
-        status.stage = stage or status.stage
-        status.message = message
-        status.conditions = set_condition(status.conditions, "Ready", False, reason, message, obs.generation, now=obs.now)
-        # Failed and Stalled together (set_failed), as for any other terminal failure: Flux reads Stalled.
-        status.conditions = set_failed(status.conditions, True, reason, message, obs.generation, now=obs.now)
-        events.append(decisions.Event("Warning", reason, message))
+    def _fail(status: JobStatus, obs: decisions.Observed, failure: Optional[status_rules.Failure],
+              events: list[decisions.Event]) -> None:
+        """A failure found while acting (a name conflict, a Job the API server refused): the same status
+        rules as any other failure (safesynth.spec.status_rules), so Failed and Stalled move together."""
+        status_rules.settle(status, suspend=False, launched=True, now=obs.now, generation=obs.generation,
+                            failure=failure)
+        events.append(decisions.Event("Warning", failure.reason if failure else "StageFailed",
+                                      failure.message if failure else status.message or "stage failed"))

@@ -14,6 +14,7 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -132,7 +133,8 @@ def test_example_runs_every_stage_in_order_to_success(cluster: KubeAPI, operator
     assert st["headline"] == {"sqs": 8.4, "dps": 9.2, "epsilonSpent": 3.25, "rowsGenerated": 500}
     assert [s["phase"] for s in st["stages"]] == ["Succeeded"] * 5 and st["observedGeneration"] == 1
     assert st["artifacts"]["runUri"].startswith(f"s3://runs/{NS}/quickstart-")
-    assert {c["type"]: c["status"] for c in st["conditions"]} == {"Ready": "True", "Failed": "False", "Stalled": "False"}
+    assert {c["type"]: c["status"] for c in st["conditions"]} == {
+        "Ready": "True", "Failed": "False", "Stalled": "False", "Complete": "True", "Suspended": "False"}
 
     for stage in STAGE_ORDER:
         job = cluster.objects.get("jobs", f"quickstart-{stage.value}", NS)
@@ -309,3 +311,40 @@ def _run_prepare(cluster: KubeAPI, operator: Callable[..., OperatorProcess], sma
     cluster.kubectl("delete", "-n", NS, "ssj", "demo", "--wait=false", check=True)
     wait_for(lambda: cluster.objects.find("safesynthjobs", "demo", NS) is None, timeout=60, op=op)
     assert not run.exists() and (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_spec_edit_on_a_running_job_is_refused_and_no_running_job_is_deleted(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    """onSpecChange: Reject (the default) is the CRD's transition rule: the API server refuses the edit,
+    naming why; an edit of a stage not yet started goes through and reaches that stage's Job."""
+    release = threading.Event()
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        if stage_of(job) == "pii":
+            release.wait(30)
+        return ok(stage_of(job))
+
+    cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare,pii,evaluate")
+    cluster.kubectl("apply", "-f", "-", input=manifest(), check=True)
+    wait_for(lambda: [s.get("phase") for s in status(cluster).get("stages", [])][1:2] == ["Running"], op=op)
+
+    refused = cluster.kubectl("patch", "-n", NS, "ssj", "demo", "--type", "merge", "-p", '{"spec":{"data":{"seed":7}}}')
+    assert refused.returncode != 0 and "running stage depends on" in refused.stderr
+    cluster.kubectl("patch", "-n", NS, "ssj", "demo", "--type", "merge", "-p",
+                    '{"spec":{"evaluation":{"maxRows":1000}}}', check=True)
+    time.sleep(0.5)
+    release.set()
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+    assert not [r for r in cluster.requests if r.resource == "jobs" and r.verb == "delete"], "no Job deleted"
+    assert job_creates(cluster) == [201] * 3
+    spec = json.loads(cluster.objects.get("configmaps", "demo-spec", NS)["data"]["spec.json"])
+    assert spec["evaluation"]["maxRows"] == 1000 and spec["data"]["seed"] == 42
+
+    # Conventions: `kubectl wait --for=condition=Complete` works; pod counts per stage; events from us.
+    waited = cluster.kubectl("wait", "-n", NS, "ssj/demo", "--for=condition=Complete", "--timeout=10s")
+    assert waited.returncode == 0, waited.stderr
+    assert status(cluster)["stages"][0]["pods"] == {"active": 0, "ready": 0, "succeeded": 1, "failed": 0}
+    sources = {(e.get("source") or {}).get("component") for e in cluster.objects.list("events", NS)}
+    assert sources == {"safesynth-operator"}

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import pytest
 
 from safesynth.spec.models import STAGE_ORDER, StageName
+from safesynth.spec import status_rules as rules
 from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus
 
 from safesynth_operator import decisions as d
@@ -82,11 +83,11 @@ def test_read_job_ignores_pods_of_other_jobs_and_takes_the_latest() -> None:
 
 def test_job_phase() -> None:
     st = lambda *p: [StageStatus(name=str(i), phase=x) for i, x in enumerate(p)]  # noqa: E731
-    assert d.job_phase(st(StagePhase.SUCCEEDED, StagePhase.FAILED), False, True) is JobPhase.FAILED
-    assert d.job_phase(st(StagePhase.SUCCEEDED, StagePhase.SKIPPED), True, True) is JobPhase.SUCCEEDED
-    assert d.job_phase(st(StagePhase.SUCCEEDED, StagePhase.PENDING), True, True) is JobPhase.SUSPENDED
-    assert d.job_phase(st(StagePhase.PENDING), False, False) is JobPhase.PENDING
-    assert d.job_phase(st(StagePhase.PENDING), False, True) is JobPhase.RUNNING
+    assert rules.job_phase(st(StagePhase.SUCCEEDED, StagePhase.FAILED), False, True) is JobPhase.FAILED
+    assert rules.job_phase(st(StagePhase.SUCCEEDED, StagePhase.SKIPPED), True, True) is JobPhase.SUCCEEDED
+    assert rules.job_phase(st(StagePhase.SUCCEEDED, StagePhase.PENDING), True, True) is JobPhase.SUSPENDED
+    assert rules.job_phase(st(StagePhase.PENDING), False, False) is JobPhase.PENDING
+    assert rules.job_phase(st(StagePhase.PENDING), False, True) is JobPhase.RUNNING
 
 
 def test_headline_from_summaries() -> None:
@@ -95,7 +96,7 @@ def test_headline_from_summaries() -> None:
         StageStatus(name="generate", phase=StagePhase.SKIPPED, summary={"rowsGenerated": 500}),
         StageStatus(name="evaluate", phase=StagePhase.SUCCEEDED, summary={"sqs": 8.1, "dps": 9.0}),
     ])
-    d.apply_headline(status, "s3://r/ns/demo-1/")
+    rules.apply_headline(status, "s3://r/ns/demo-1/")
     assert status.headline.model_dump() == {"sqs": 8.1, "dps": 9.0, "epsilon_spent": 4.2, "rows_generated": 500}
     assert status.artifacts.synthetic_table == "s3://r/ns/demo-1/generate/synthetic.parquet"
     assert status.artifacts.report == "s3://r/ns/demo-1/evaluate/report.html"
@@ -128,7 +129,8 @@ def test_plan_new_job_writes_configmap_and_creates_first_stage() -> None:
     assert [s.name for s in p.status.stages] == ["prepare", "pii"]
     assert p.status.stages[0].job_name == "demo-prepare"
     assert p.status.artifacts.run_uri == "s3://runs/ns/demo-0123abcd/" and p.status.observed_generation == 1
-    assert {c.type: c.status for c in p.status.conditions} == {"Ready": "False", "Failed": "False", "Stalled": "False"}
+    assert {c.type: c.status for c in p.status.conditions} == {
+        "Ready": "False", "Failed": "False", "Stalled": "False", "Complete": "False", "Suspended": "False"}
 
 
 def test_plan_records_result_then_launches_next_and_sets_ttl() -> None:
@@ -202,7 +204,7 @@ def test_reset_failed_resumes_at_the_failed_stage() -> None:
     new, delete = d.reset_failed(status, 2, "2026-01-01T00:00:00Z")
     assert delete == ["demo-pii"] and new.phase is JobPhase.RUNNING
     assert [s.phase for s in new.stages] == [StagePhase.SUCCEEDED, StagePhase.PENDING]
-    assert new.stages[1].attempts == 3, "attempts keep counting across retries"
+    assert new.stages[1].attempts == 0, "a new try counts its own attempts"
     assert {c.type: c.status for c in new.conditions} == {"Ready": "False", "Failed": "False", "Stalled": "False"}
 
 

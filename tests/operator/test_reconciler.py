@@ -55,7 +55,8 @@ def test_full_run_in_order_with_headline_and_ttl() -> None:
     assert [s["phase"] for s in status["stages"]] == ["Succeeded"] * 3
     assert status["headline"] == {"sqs": 7.9, "dps": 9.1}
     assert status["artifacts"]["report"] == "s3://runs/ns/demo-0123abcd/evaluate/report.html"
-    assert {c["type"]: c["status"] for c in status["conditions"]} == {"Ready": "True", "Failed": "False", "Stalled": "False"}
+    assert {c["type"]: c["status"] for c in status["conditions"]} == {
+        "Ready": "True", "Failed": "False", "Stalled": "False", "Complete": "True", "Suspended": "False"}
     # ttlSecondsAfterFinished only once each result was in status
     assert all(j["spec"].get("ttlSecondsAfterFinished") == 3600 for j in cluster.jobs().values())
     reasons = [e.reason for e in events]
@@ -82,21 +83,61 @@ def test_exit_2_fails_the_job_with_its_reason_and_retry_resumes_there() -> None:
     assert not cluster.jobs()["demo-pii"].get("status"), "the failed Job was replaced by a fresh one"
 
 
-def test_spec_change_restarts_stages_and_replaces_stale_jobs() -> None:
-    cluster = setup()
+def _edit(cluster: FakeCluster, section: str, key: str, value: Any) -> None:
+    body = cluster.objects[cr_path(NS)]["demo"]
+    body["spec"].setdefault(section, {})[key] = value
+    body["metadata"]["generation"] += 1
+
+
+def _running_pii(**spec: Any) -> FakeCluster:
+    cluster = setup(**spec)
     step(cluster)
     cluster.finish_job("demo-prepare", 0, summary("prepare"))
     step(cluster)
-    body = cluster.objects[cr_path(NS)]["demo"]
-    body["spec"]["data"]["seed"] = 7
-    body["metadata"]["generation"] = 2
+    cluster.start_job("demo-pii")
+    return cluster
+
+
+def test_spec_change_that_reaches_a_running_stage_is_rejected_and_nothing_is_deleted() -> None:
+    cluster = _running_pii()
+    cm_before = cluster.objects[configmaps_path(NS)]["demo-spec"]["data"]
+    _edit(cluster, "data", "seed", 7)
     status = step(cluster)
-    assert status["observedGeneration"] == 2
+    assert ("delete", jobs_path(NS, "demo-pii")) not in cluster.calls, "the running Job stays"
+    assert list(cluster.jobs()) == ["demo-prepare", "demo-pii"]
+    assert cluster.objects[configmaps_path(NS)]["demo-spec"]["data"] == cm_before, "pods keep the applied spec"
+    rejected = next(c for c in status["conditions"] if c["type"] == "SpecChangeRejected")
+    assert rejected["status"] == "True" and "spec.data" in rejected["message"] and "pii" in rejected["message"]
+    assert [s["phase"] for s in status["stages"]] == ["Succeeded", "Running", "Pending"]
+
+    # Once the running stage ends, the change applies from the first stage it touches.
+    cluster.finish_job("demo-pii", 0, summary("pii"))
+    status = step(cluster)
     assert [s["phase"] for s in status["stages"]] == ["Pending"] * 3
-    # old Jobs deleted; the new prepare Job is created (its name was free again at once here)
+    assert json.loads(cluster.objects[configmaps_path(NS)]["demo-spec"]["data"]["spec.json"])["data"]["seed"] == 7
+    assert next(c for c in status["conditions"] if c["type"] == "SpecChangeRejected")["status"] == "False"
+
+
+def test_spec_change_of_a_stage_not_started_applies_without_touching_running_jobs() -> None:
+    cluster = _running_pii()
+    _edit(cluster, "evaluation", "maxRows", 1000)
+    status = step(cluster)
+    assert not [c for c in cluster.calls if c[0] == "delete"]
+    assert json.loads(cluster.objects[configmaps_path(NS)]["demo-spec"]["data"]["spec.json"])["evaluation"][
+        "maxRows"] == 1000
+    assert [s["phase"] for s in status["stages"]] == ["Succeeded", "Running", "Pending"]
+    assert not any(c["type"] == "SpecChangeRejected" for c in status["conditions"])
+
+
+def test_restart_from_changed_stage_replaces_that_stage_and_later_ones() -> None:
+    cluster = _running_pii(onSpecChange="RestartFromChangedStage")
+    _edit(cluster, "pii", "threshold", 0.7)
+    status = step(cluster)
+    assert [s["phase"] for s in status["stages"]] == ["Succeeded", "Pending", "Pending"]
+    assert ("delete", jobs_path(NS, "demo-pii")) in cluster.calls
+    assert ("delete", jobs_path(NS, "demo-prepare")) not in cluster.calls, "earlier stages keep their result"
     step(cluster)
-    jobs = cluster.jobs()
-    assert list(jobs) == ["demo-prepare"] and not jobs["demo-prepare"].get("status")
+    assert not cluster.jobs()["demo-pii"].get("status"), "a fresh pii Job runs the new spec"
 
 
 def test_suspend_holds_the_running_stage_and_resume_continues() -> None:

@@ -3,24 +3,44 @@
 It reads the same manifest `kubectl apply` takes, runs the registered stages in
 order through the same contract the operator's pods use (so a re-run resumes at
 the first unfinished stage), and keeps `status.json` at the run root in the
-shape of the CR's `.status`, rewritten after every transition.
+shape of the CR's `.status`, rewritten after every transition. Phase,
+conditions and headline come from safesynth.spec.status_rules, the rules the
+operator applies to the custom resource.
+
+The status never lies (issue 19): any exception in a stage, or in the driver
+itself, is recorded as `Failed` with a reason and a value-free message before it
+propagates; a status write that fails is retried and then kept as a local marker
+file that the next run reads before anything else; a stage that finished earlier
+keeps its result when a re-run fails before touching that stage's artifacts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Optional
+from types import ModuleType
+from typing import Any, Callable, Iterator, Mapping, Optional
 
-from safesynth.contract import HEADLINE_KEYS, MESSAGE_MAX, REPORT_KEY, STATUS_KEY, SYNTHETIC_TABLE_KEY
+from safesynth.contract import MESSAGE_MAX, STATUS_KEY, summary_key
 from safesynth.errors import SafeSynthError
-from safesynth.progress import LogProgress, Progress
+from safesynth.progress import Advance, LogProgress, Progress
+from safesynth.spec import status_rules as rules
 from safesynth.spec.models import SafeSynthJob, SafeSynthJobSpec, StageName
-from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageStatus, now_iso, set_condition, set_failed
+from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageProgress, StageStatus, now_iso
 from safesynth.stages import registry
-from safesynth.stages.runner import execute_stage
+from safesynth.stages.runner import error_summary, execute_stage, stage_spec_hash
 from safesynth.store import ArtifactStore, open_store
 
 LOCAL_RUNS = "./safesynth-runs"
+STATUS_WRITE_ATTEMPTS = 3  # tries of one status.json write before the local marker is used
+STATUS_WRITE_BACKOFF_SECONDS = 0.5  # doubled after each failed try: 0.5 s, 1 s
+PROGRESS_PUBLISH_SECONDS = 10.0  # least time between status writes for progress alone (S3 PUTs cost)
+log = logging.getLogger("safesynth")
 
 
 def default_run_uri(job: SafeSynthJob) -> str:
@@ -35,15 +55,152 @@ def open_run_store(spec: SafeSynthJobSpec, run_uri: str) -> ArtifactStore:
     return open_store(run_uri, endpoint_url=a.endpoint, region=a.region, path_style=a.path_style)
 
 
-def _apply_summary(status: JobStatus, stage: StageName, summary: dict[str, Any], store: ArtifactStore) -> None:
-    """Copy a finished stage's headline numbers and artifact URIs into the status."""
-    for wire, attr in HEADLINE_KEYS.items():
-        if summary.get(wire) is not None:
-            setattr(status.headline, attr, summary[wire])
-    if stage is StageName.GENERATE:
-        status.artifacts.synthetic_table = store.url(SYNTHETIC_TABLE_KEY)
-    if stage is StageName.EVALUATE:
-        status.artifacts.report = store.url(REPORT_KEY)
+def default_marker_dir() -> Path:
+    """Where status markers go when status.json cannot be written: the user's cache, not the run's store
+    (which is what just failed)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "safesynth" / "status"
+
+
+class StatusMarker:
+    """The fallback for a status.json that could not be written: one local file per run URI.
+
+    Written only after the retries of a status write failed; read by the next run
+    of the same run URI before anything else (it is newer than any status.json
+    there) and removed once a status.json write succeeds again.
+    """
+
+    def __init__(self, folder: Path, run_uri: str) -> None:
+        self.path = folder / (hashlib.sha256(run_uri.encode()).hexdigest()[:16] + ".json")
+        self.run_uri = run_uri
+
+    def write(self, status: Mapping[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"runUri": self.run_uri, "status": status}))
+        tmp.replace(self.path)
+
+    def read(self) -> Optional[JobStatus]:
+        try:
+            saved = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        if saved.get("runUri") != self.run_uri:
+            return None
+        try:
+            return JobStatus.model_validate(saved.get("status") or {})
+        except ValueError:
+            return None
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _previous(store: Optional[ArtifactStore], marker: StatusMarker) -> Optional[JobStatus]:
+    """The last recorded status of this run URI: the marker when there is one, else status.json."""
+    found = marker.read()
+    if found is not None or store is None:
+        return found
+    try:
+        if store.exists(STATUS_KEY):
+            return JobStatus.model_validate(store.read_json(STATUS_KEY))
+    except Exception as err:  # broad on purpose: an unreadable old status must not stop a new run
+        log.warning("previous %s unreadable (%s); starting a fresh status", STATUS_KEY, type(err).__name__)
+    return None
+
+
+def _carried(previous: Optional[JobStatus], name: StageName) -> StageStatus:
+    """A stage's entry at the start of a run: its earlier result if it finished, else Pending.
+
+    A Running or Failed entry of an earlier run is not true any more (that run is
+    over and this one will try again), so only finished results carry over.
+    """
+    for entry in (previous.stages if previous else []):
+        if entry.name == name.value and entry.phase in rules.DONE:
+            return entry.model_copy(update={"progress": None, "pods": None})
+    return StageStatus(name=name.value)
+
+
+class _Publisher:
+    """status.json writes with retries, then the marker; never raises (a status write must not replace
+    the error that is being recorded)."""
+
+    def __init__(self, store: Optional[ArtifactStore], marker: StatusMarker,
+                 on_status: Optional[Callable[[JobStatus], None]], sleep: Callable[[float], None]) -> None:
+        self.store, self.marker, self.on_status, self.sleep = store, marker, on_status, sleep
+        self.last = 0.0
+
+    def __call__(self, status: JobStatus) -> None:
+        self.last = time.monotonic()
+        wire = status.model_dump(by_alias=True, mode="json", exclude_none=True)
+        delay = STATUS_WRITE_BACKOFF_SECONDS
+        for attempt in range(STATUS_WRITE_ATTEMPTS if self.store is not None else 0):
+            try:
+                assert self.store is not None
+                self.store.write_json(STATUS_KEY, wire)
+                self.marker.clear()
+                break
+            except Exception as err:  # broad on purpose: any storage failure falls back to the marker
+                log.warning("writing %s failed (%s), attempt %d of %d", STATUS_KEY, type(err).__name__,
+                            attempt + 1, STATUS_WRITE_ATTEMPTS)
+                if attempt + 1 < STATUS_WRITE_ATTEMPTS:
+                    self.sleep(delay)
+                    delay *= 2
+        else:
+            try:
+                self.marker.write(wire)
+                log.warning("status kept in %s; the next run of this job reads it", self.marker.path)
+            except OSError as err:
+                log.error("status could not be recorded anywhere (%s)", type(err).__name__)
+        if self.on_status:
+            self.on_status(status)
+
+
+class _ProgressTap:
+    """Passes progress on to the user's display and records the running stage's count and time left."""
+
+    def __init__(self, inner: Progress, entry: Callable[[], Optional[StageStatus]], publish: Callable[[], None],
+                 last: Callable[[], float]) -> None:
+        self.inner, self.entry, self.publish, self.last = inner, entry, publish, last
+
+    @contextmanager
+    def task(self, description: str, total: Optional[int] = None) -> Iterator[Advance]:
+        t0 = time.monotonic()
+        with self.inner.task(description, total) as advance_inner:
+            entry = self.entry()
+            if entry is not None:
+                entry.progress = StageProgress(task=description, done=0, total=total)
+
+            def advance(n: int = 1) -> None:
+                advance_inner(n)
+                if entry is None or entry.progress is None:
+                    return
+                done = entry.progress.done + n
+                entry.progress = StageProgress(task=description, done=done, total=total,
+                                               eta_seconds=rules.estimate_remaining(done, total, time.monotonic() - t0))
+                if time.monotonic() - self.last() >= PROGRESS_PUBLISH_SECONDS:
+                    self.publish()
+
+            yield advance
+
+    def note(self, message: str) -> None:
+        self.inner.note(message)
+
+
+def _kept(store: ArtifactStore, spec: SafeSynthJobSpec, name: StageName, prior: StageStatus, force: bool) -> bool:
+    """Whether a stage that just failed still holds its earlier finished result.
+
+    A stage deletes its folder before it starts work, so its summary still being
+    there means the failure came before (reading the store, say). When the store
+    cannot even be asked, an earlier result for this very spec hash could only
+    have failed in the skip check, which comes before any delete.
+    """
+    if prior.phase not in rules.DONE or not prior.summary:
+        return False
+    try:
+        return store.exists(summary_key(name.value))
+    except Exception:  # broad on purpose: the store may be down; decide from what is known
+        return not force and prior.summary.get("specHash") == stage_spec_hash(spec, name)
 
 
 def run_job(
@@ -54,63 +211,87 @@ def run_job(
     force: bool = False,
     only: Optional[list[StageName]] = None,
     on_status: Optional[Callable[[JobStatus], None]] = None,
+    stages: Optional[Mapping[StageName, ModuleType]] = None,
+    marker_dir: Optional[Path] = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> JobStatus:
     """Run the job's stages in order; returns the final status (also in status.json).
 
-    Raises the failing stage's SafeSynthError after recording it in the status.
+    Raises the failing stage's exception after recording it in the status.
+    `stages` replaces the registered stage modules (tests plug in their own).
     """
     progress = progress or LogProgress()
     run_uri = run_uri or default_run_uri(job)
-    store = open_run_store(job.spec, run_uri)
-    stages = registry()
-    selected = [s for s in stages if only is None or s in only]
-    status = JobStatus(
-        phase=JobPhase.RUNNING,
-        start_time=now_iso(),
-        stages=[StageStatus(name=s.value) for s in selected],
-    )
-    status.artifacts.run_uri = store.uri
-
-    def publish() -> None:
-        store.write_json(STATUS_KEY, status.model_dump(by_alias=True, mode="json", exclude_none=True))
-        if on_status:
-            on_status(status)
-
-    if job.spec.suspend:
-        status.phase = JobPhase.SUSPENDED
-        status.conditions = set_condition(status.conditions, "Ready", False, "Suspended", "spec.suspend is true", now=now_iso())
-        publish()
+    modules = dict(stages) if stages is not None else registry()
+    selected = [s for s in modules if only is None or s in only]
+    marker = StatusMarker(marker_dir or default_marker_dir(), run_uri)
+    store: Optional[ArtifactStore] = None
+    status = JobStatus(phase=JobPhase.RUNNING, start_time=now_iso(), stages=[StageStatus(name=s.value) for s in selected])
+    status.artifacts.run_uri = run_uri
+    publish = _Publisher(None, marker, on_status, sleep)
+    running: Optional[StageStatus] = None
+    suspend = job.spec.suspend
+    try:
+        store = open_run_store(job.spec, run_uri)
+        publish.store = store
+        previous = _previous(store, marker)
+        status.stages = [_carried(previous, s) for s in selected]
+        status.artifacts.run_uri = store.uri
+        rules.apply_headline(status, store.uri)
+        rules.settle(status, suspend=suspend, launched=not suspend, now=now_iso())
+        if suspend:
+            publish(status)
+            return status
+        tap = _ProgressTap(progress, lambda: running, lambda: publish(status), lambda: publish.last)
+        for entry, name in zip(status.stages, selected):
+            prior = entry.model_copy(deep=True)
+            entry.phase, entry.start_time, entry.attempts = StagePhase.RUNNING, now_iso(), 1
+            entry.completion_time = entry.reason = entry.message = entry.summary = None
+            running = entry
+            rules.apply_headline(status, store.uri)
+            rules.settle(status, suspend=False, launched=True, now=now_iso())
+            publish(status)
+            try:
+                outcome = execute_stage(modules[name], job.spec, store, tap, force=force)
+            except BaseException as err:
+                reason, message = rules.stage_failure(error_summary(name, err))
+                failure = None
+                if _kept(store, job.spec, name, prior, force):
+                    status.stages[status.stages.index(entry)] = prior  # the earlier result still stands
+                    failure = rules.Failure(reason, message, stage=name.value)
+                else:
+                    entry.phase, entry.completion_time = StagePhase.FAILED, now_iso()
+                    entry.reason, entry.message, entry.progress = reason, message, None
+                running = None
+                rules.apply_headline(status, store.uri)
+                rules.settle(status, suspend=False, launched=True, now=now_iso(), failure=failure)
+                publish(status)
+                raise
+            running = None
+            entry.phase = StagePhase.SKIPPED if outcome.skipped else StagePhase.SUCCEEDED
+            entry.completion_time, entry.summary, entry.progress = now_iso(), outcome.summary, None
+            rules.apply_headline(status, store.uri)
+            rules.settle(status, suspend=False, launched=True, now=now_iso())
+            publish(status)
         return status
+    except BaseException as err:
+        if status.phase is not JobPhase.FAILED:  # the driver itself failed, outside any stage
+            if isinstance(err, SafeSynthError):
+                failure = rules.Failure(err.reason, str(err)[:MESSAGE_MAX])
+            else:
+                failure = rules.Failure(type(err).__name__, f"the local driver failed: {type(err).__name__}; "
+                                        f"{rules.HIDDEN}")
+            rules.settle(status, suspend=False, launched=True, now=now_iso(), failure=failure)
+            publish(status)
+        raise
 
-    for entry, name in zip(status.stages, selected):
-        status.stage = name.value
-        entry.phase, entry.start_time, entry.attempts = StagePhase.RUNNING, now_iso(), entry.attempts + 1
-        status.conditions = set_condition(
-            status.conditions, "Ready", False, "Running", f"stage {name.value} running", now=now_iso()
-        )
-        publish()
-        try:
-            outcome = execute_stage(stages[name], job.spec, store, progress, force=force)
-        except SafeSynthError as err:
-            entry.phase, entry.completion_time, entry.message = StagePhase.FAILED, now_iso(), str(err)[:MESSAGE_MAX]
-            status.phase, status.completion_time = JobPhase.FAILED, now_iso()
-            status.message = f"stage {name.value} failed: {err.reason}"
-            status.conditions = set_condition(status.conditions, "Ready", False, err.reason, status.message, now=now_iso())
-            status.conditions = set_failed(status.conditions, True, err.reason, entry.message, now=now_iso())
-            publish()
-            raise
-        entry.phase = StagePhase.SKIPPED if outcome.skipped else StagePhase.SUCCEEDED
-        entry.completion_time = now_iso()
-        entry.summary = outcome.summary
-        _apply_summary(status, name, outcome.summary, store)
-        publish()
 
-    status.phase, status.stage, status.completion_time = JobPhase.SUCCEEDED, None, now_iso()
-    status.message = f"{len(selected)} stage(s) done"
-    status.conditions = set_condition(status.conditions, "Ready", True, "Succeeded", status.message, now=now_iso())
-    status.conditions = set_failed(status.conditions, False, "Succeeded", now=now_iso())
-    publish()
-    return status
+def column_warnings(status: JobStatus) -> list[str]:
+    """Prepare's column warnings (typing fallbacks, unparsed values) as lines for the end of a run; no values."""
+    from safesynth.schema_model import warning_text
+
+    prepare = next((s for s in status.stages if s.name == StageName.PREPARE.value), None)
+    return [warning_text(w) for w in ((prepare.summary or {}).get("warnings") or [] if prepare else [])]
 
 
 def local_path(run_uri: str) -> Optional[Path]:
@@ -118,3 +299,4 @@ def local_path(run_uri: str) -> Optional[Path]:
     if run_uri.startswith("s3://"):
         return None
     return Path(run_uri.removeprefix("file://")).resolve()
+

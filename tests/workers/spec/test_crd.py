@@ -120,3 +120,38 @@ def test_crd_metadata_names_printer_columns_and_status() -> None:
 
 def test_crd_yaml_parses() -> None:
     assert yaml.safe_load(CRD_FILE.read_text())["kind"] == "CustomResourceDefinition"
+
+
+def test_status_lists_are_list_maps_and_the_spec_change_rule_is_on_the_root() -> None:
+    """API conventions: conditions keyed by type, stages by name; Reject is the API server's transition rule."""
+    from safesynth.spec.crd import build_crd, spec_change_rule
+
+    root = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    status = root["properties"]["status"]["properties"]
+    assert status["conditions"]["x-kubernetes-list-map-keys"] == ["type"]
+    assert status["stages"]["x-kubernetes-list-map-keys"] == ["name"]
+    assert all(status[k]["x-kubernetes-list-type"] == "map" and "maxItems" in status[k] for k in ("conditions", "stages"))
+    rule = spec_change_rule()
+    assert rule in root["x-kubernetes-validations"]
+
+    spec = {"data": {"uri": "t", "seed": 1}, "artifacts": {}, "pii": {}, "training": {}, "privacy": {},
+            "generation": {}, "evaluation": {}, "resources": {}, "onSpecChange": "Reject"}
+    running = {"spec": spec, "status": {"phase": "Running", "stages": [
+        {"name": "prepare", "phase": "Succeeded"}, {"name": "pii", "phase": "Running", "jobName": "x-pii"},
+        {"name": "train", "phase": "Pending"}]}}
+
+    def allowed(old: dict, **changes: object) -> bool:
+        return _transition(rule["rule"], {**old, "spec": {**old["spec"], **changes}}, old)
+
+    assert not allowed(running, data={"uri": "t", "seed": 2}), "prepare's input, which the running pii reads"
+    assert allowed(running, training={"epochs": 3}), "a stage not started"
+    assert allowed(running, onSpecChange="RestartFromChangedStage", data={"uri": "t", "seed": 2})
+    assert allowed({**running, "status": {**running["status"], "phase": "Failed"}}, data={"uri": "u"})
+
+
+def _transition(rule: str, new: dict, old: dict) -> bool:
+    import celpy
+    from celpy.adapter import json_to_cel
+
+    env = celpy.Environment()
+    return bool(env.program(env.compile(rule)).evaluate({"self": json_to_cel(new), "oldSelf": json_to_cel(old)}))

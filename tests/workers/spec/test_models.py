@@ -22,7 +22,7 @@ def test_defaults_come_from_one_place_and_wire_is_camel_case() -> None:
     wire = spec.model_dump(by_alias=True, mode="json")
     assert wire["data"]["holdoutFraction"] == 0.1
     assert wire["privacy"] == {
-        "enabled": False, "epsilon": 8.0, "delta": None, "maxGradNorm": 1.0, "accountant": "prv", "publicPretrain": True,
+        "enabled": False, "epsilon": None, "delta": None, "maxGradNorm": 1.0, "accountant": "prv", "publicPretrain": True,
         "domains": {}, "schemaEpsilon": None, "marginalEpsilon": None,
     }
     assert wire["training"]["lora"]["targetModules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]

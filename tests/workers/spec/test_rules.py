@@ -17,6 +17,11 @@ from safesynth.spec.rules import evaluate_rule, rule_violations
         ({"data": {"uri": "t"}, "pii": {"lockedColumns": ["a"], "columns": {"a": {"action": "hash"}}}}, "spec.pii.lockedColumns"),
         ({"data": {"uri": "t"}, "training": {"hiddenSize": 130, "heads": 4}}, "spec.training.hiddenSize"),
         ({"data": {"uri": "t"}, "evaluation": {"target": "y", "quasiIdentifiers": ["y", "z"]}}, "spec.evaluation.target"),
+        ({"data": {"uri": "t"}, "privacy": {"enabled": True}}, "spec.privacy.epsilon"),
+        ({"data": {"uri": "t"}, "privacy": {"enabled": True, "epsilon": 2, "schemaEpsilon": 1, "marginalEpsilon": 1}},
+         "spec.privacy.schemaEpsilon"),
+        ({"data": {"uri": "t"}, "resources": {"train": {"requests": {"memory": "8Gi"}, "limits": {"memory": "4Gi"}}}},
+         "spec.resources.train"),
     ],
 )
 def test_rule_breaks_are_errors_naming_the_field(spec: dict, violation: str) -> None:
@@ -33,6 +38,8 @@ def test_rule_breaks_are_errors_naming_the_field(spec: dict, violation: str) -> 
         {"data": {"uri": "t"}, "training": {"hiddenSize": 128, "heads": 4}},
         {"data": {"uri": "t"}, "training": {"hiddenSize": 130}},
         {"data": {"uri": "t"}, "evaluation": {"target": "y", "quasiIdentifiers": ["x"]}},
+        {"data": {"uri": "t"}, "privacy": {"enabled": True, "epsilon": 2, "schemaEpsilon": 0.5, "marginalEpsilon": 1}},
+        {"data": {"uri": "t"}, "resources": {"train": {"requests": {"memory": "4Gi"}, "limits": {"memory": "8Gi"}}}},
     ],
 )
 def test_rule_holds(spec: dict) -> None:

@@ -19,9 +19,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import to_jsonable_python
 
-from safesynth.spec import models
+from safesynth.spec import models, sections
 from safesynth.spec.models import (
     API_GROUP,
+    STAGE_ORDER,
     API_VERSION,
     KIND,
     MAX_JOB_NAME_LENGTH,
@@ -123,6 +124,44 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
+def _same(path: str, optional: bool = False) -> str:
+    """CEL: `path` under spec is unchanged between the old and the new object."""
+    new, old = f"self.spec.{path}", f"oldSelf.spec.{path}"
+    if not optional:
+        return f"{new} == {old}"
+    return f"(has({new}) == has({old}) && (!has({new}) || {new} == {old}))"
+
+
+def spec_change_rule() -> dict[str, str]:
+    """The transition rule behind `spec.onSpecChange: Reject` (issue 21.1), generated from
+    safesynth.spec.sections so the API server and the operator agree on what a stage depends on.
+
+    While a stage runs (or its Job waits), the spec sections it depends on may not change;
+    `suspend`, `onSpecChange` itself and the sections of stages not started may. A finished
+    or failed job takes any edit (it re-runs from the first changed stage).
+    """
+    per_stage = []
+    for stage in STAGE_ORDER:
+        same = [_same(section) for section in sections.sections_for(stage)]
+        same.append(_same(f"resources.{stage.value}", optional=True))
+        per_stage.append(f"(s.name != '{stage.value}' || ({' && '.join(same)}))")
+    live = "(s.phase == 'Running' || (s.phase == 'Pending' && has(s.jobName)))"
+    rule = (
+        "!has(oldSelf.status) || !has(oldSelf.status.stages) || !has(oldSelf.status.phase)"
+        " || oldSelf.status.phase in ['Succeeded', 'Failed']"
+        " || (has(self.spec.onSpecChange) && self.spec.onSpecChange == 'RestartFromChangedStage')"
+        f" || oldSelf.status.stages.all(s, !{live} || ({' && '.join(per_stage)}))"
+    )
+    return {
+        "rule": rule,
+        "message": (
+            "a spec field that a running stage depends on cannot change while it runs (spec.onSpecChange: Reject); "
+            "revert the edit, wait for the stage to end, or set spec.onSpecChange: RestartFromChangedStage"
+        ),
+        "fieldPath": ".spec",
+    }
+
+
 def _printer_column(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, Any]:
     """One additionalPrinterColumns entry (`kubectl get ssj` columns); priority 1 shows only with -o wide."""
     return {"name": name, "type": type_, "jsonPath": path, **({"priority": priority} if priority else {})}
@@ -150,7 +189,8 @@ def build_crd() -> dict[str, Any]:
                     f"metadata.name must be at most {MAX_JOB_NAME_LENGTH} characters so that "
                     "'<name>-<stage>' Job and pod names fit in 63"
                 ),
-            }
+            },
+            spec_change_rule(),
         ],
     }
     column = _printer_column

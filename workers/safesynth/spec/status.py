@@ -16,6 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
+# Bounds on the status lists: they keep the CRD's CEL cost estimates finite (an unbounded
+# list makes the API server assume the largest list a request could hold).
+MAX_STAGES = 16
+MAX_CONDITIONS = 32
+
+
 class StatusModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
@@ -45,6 +51,24 @@ class Condition(StatusModel):
     observed_generation: Optional[int] = Field(None, ge=0)
 
 
+class PodCounts(StatusModel):
+    """The stage Job's pod counters, as the Job controller reports them (a queued stage has none)."""
+
+    active: int = 0
+    ready: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+class StageProgress(StatusModel):
+    """How far a running stage is, from its own counted task (rows generated, steps trained)."""
+
+    task: str = Field(description="What is being counted, as the stage names it.")
+    done: int = Field(0, ge=0)
+    total: Optional[int] = Field(None, ge=0)
+    eta_seconds: Optional[float] = Field(None, ge=0, description="Estimated seconds left at the rate so far.")
+
+
 class StageStatus(StatusModel):
     name: str
     phase: StagePhase = StagePhase.PENDING
@@ -52,7 +76,10 @@ class StageStatus(StatusModel):
     start_time: Optional[str] = None
     completion_time: Optional[str] = None
     attempts: int = 0
+    reason: Optional[str] = Field(None, description="Why a failed stage failed (the error's reason, CamelCase).")
     message: Optional[str] = None
+    pods: Optional[PodCounts] = None
+    progress: Optional[StageProgress] = None
     summary: Optional[dict[str, Any]] = Field(None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
 
 
@@ -78,8 +105,16 @@ class JobStatus(StatusModel):
     observed_generation: Optional[int] = None
     start_time: Optional[str] = None
     completion_time: Optional[str] = None
-    stages: list[StageStatus] = Field(default_factory=list)
-    conditions: list[Condition] = Field(default_factory=list)
+    # List-map types (keyed by name and type) let server-side apply and strategic merges treat
+    # entries as a map, as the Kubernetes API conventions ask of conditions.
+    stages: list[StageStatus] = Field(
+        default_factory=list, max_length=MAX_STAGES,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list, max_length=MAX_CONDITIONS,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
     artifacts: ArtifactUris = Field(default_factory=ArtifactUris)
     headline: Headline = Field(default_factory=Headline)
 
