@@ -19,23 +19,29 @@ constants below). Whitespace-only strings count as nulls throughout.
 2. **boolean**: a bool dtype; or exactly two distinct values that, ignoring
    case, are one of the pairs in `BOOLEAN_PAIRS` (true/false, yes/no, y/n,
    t/f, 1/0); or numbers whose distinct values are exactly {0, 1}.
-3. **integer / float**: a numeric dtype, or strings that *all* read as plain
-   decimal numbers (`NUMBER_PATTERN`: no thousands separators, no "%", no
-   "inf"). Strings are kept as strings when any has a leading zero ("007",
-   zip codes, phone numbers) or an integer has more than `MAX_INTEGER_DIGITS`
-   digits (card and account numbers). A column is an integer when every value
-   is integral ("3.0" included: that is how pandas writes integers with
-   nulls), else a float. An integral column whose name looks like an ID
-   (`ID_NAME_PATTERN`) and whose values are mostly distinct
-   (`ID_NAME_MIN_UNIQUE_RATIO`, or too many for a category) is an
+3. **integer / float**: a numeric dtype, or strings of which at least
+   `NUMBER_MIN_PARSED` read as numbers in one spelling (`safesynth.valueformats`:
+   decimal mark, thousands separator, a unit such as "%" or "$"), after
+   stripping padding and ignoring null tokens (`NULL_TOKENS`: "?", "-", "N/A",
+   ...), which are nulls in typed columns only. Ambiguous `12,345` / `12.345`
+   follow the table's decimal mark (`decimal_mark`: unambiguous values vote,
+   a ";" file breaks ties), unless a column of plain integers beside grouped
+   ones shows grouping. Plain strings stay text when any has a leading zero
+   ("007", zip codes) or an integer has more than `MAX_INTEGER_DIGITS` digits.
+   A column is an integer when every value is integral, else a float. An
+   integral column whose name looks like an ID (`ID_NAME_PATTERN`) and whose
+   values are nearly unique (`IDENTIFIER_MIN_UNIQUE_RATIO`) is an
    **identifier** instead.
 4. **datetime**: a datetime dtype; or strings of which at least
-   `DATETIME_MIN_PARSED` parse with one format of `DATETIME_FORMATS`, tried
-   explicitly and in order (the best parse rate wins; a tie goes to the
-   earlier format, so ISO and then US month-first win over day-first). No
-   per-value dateutil guessing: one format for the whole column, so
-   "01/02/2020" cannot mean January in one row and February in the next.
-   Values that do not parse become nulls when coerced.
+   `DATETIME_MIN_PARSED` parse with up to `MAX_DATE_FORMATS` formats of
+   `DATETIME_FORMATS`, chosen greedily (the format reading most rows, then the
+   one reading most of the rest; ties go to the earlier format, so ISO and US
+   month-first win over day-first). Each value is parsed with the first chosen
+   format that reads it; a column written both day-first and month-first is
+   flagged `ambiguousDayMonth`.
+   Values that do not parse under a column's kind are counted
+   (`unparsed_count`) and become nulls when coerced; a column that looked like
+   numbers or dates but ends up text gets a warning (`SchemaWarning`).
 5. Other values are read as strings, with ``u`` distinct values among ``n``
    non-null ones and "long" meaning a mean length of at least
    `TEXT_MIN_MEAN_CHARS` characters or `TEXT_MIN_MEAN_WORDS` words:
@@ -57,27 +63,51 @@ generators need them, but only those seen at least `MIN_CATEGORY_COUNT` times:
 rarer ones would single out a person, and are only counted
 (`rare_category_count`, `rare_row_count`).
 
+Declarations (`spec.data.columns`) beat these rules column by column.
 `coerce_to_schema(df, schema)` then converts each column to the dtype of its
-kind so the Parquet files hold typed columns.
+kind with the recorded spelling, so the Parquet files hold typed columns.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from safesynth.schema_model import SCHEMA_VERSION, CategoryCount, ColumnKind, ColumnSchema, TableSchema
+from safesynth.errors import BadInputError
+from safesynth.schema_model import (
+    SCHEMA_VERSION,
+    CategoryCount,
+    ColumnKind,
+    ColumnSchema,
+    FormatCount,
+    SchemaWarning,
+    TableSchema,
+)
+from safesynth.spec.models import ColumnDeclaration
+from safesynth.valueformats import (
+    DATETIME_FORMATS,
+    DAY_FIRST,
+    MONTH_FIRST,
+    NULL_TOKENS,
+    NumberSpelling,
+    canonical_numbers,
+    date_formats,
+    number_spelling,
+    parse_date_format,
+    parse_dates,
+)
 
 __all__ = [
     "BOOLEAN_PAIRS", "CATEGORICAL_MAX_UNIQUE", "CATEGORICAL_MAX_UNIQUE_FRACTION", "DATETIME_FORMATS",
     "DATETIME_MIN_PARSED", "DATETIME_SAMPLE", "IDENTIFIER_FALLBACK_RATIO", "IDENTIFIER_MIN_UNIQUE_RATIO",
     "ID_NAME_MIN_UNIQUE_RATIO", "ID_NAME_PATTERN", "MAX_EXACT_FLOAT_INT", "MAX_INTEGER_DIGITS", "MIN_CATEGORY_COUNT",
-    "NUMBER_PATTERN", "SCHEMA_VERSION", "TEXT_MIN_MEAN_CHARS", "TEXT_MIN_MEAN_WORDS", "TEXT_MIN_UNIQUE_RATIO",
-    "CategoryCount", "ColumnKind", "ColumnSchema", "TableSchema", "coerce_to_schema", "infer_column", "infer_schema",
+    "NUMBER_MIN_PARSED", "NUMBER_PATTERN", "SCHEMA_VERSION", "TEXT_MIN_MEAN_CHARS", "TEXT_MIN_MEAN_WORDS",
+    "TEXT_MIN_UNIQUE_RATIO", "CategoryCount", "ColumnKind", "ColumnSchema", "FormatCount", "SchemaWarning",
+    "TableSchema", "coerce_to_schema", "decimal_mark", "infer_column", "infer_column_with_warnings", "infer_schema",
 ]
 
 # --- thresholds (each one is a rule in the module docstring) ---------------------
@@ -100,44 +130,18 @@ TEXT_MIN_MEAN_CHARS = 30.0
 TEXT_MIN_MEAN_WORDS = 4.0
 # Long strings that are at least this fraction distinct are text even when there are few rows.
 TEXT_MIN_UNIQUE_RATIO = 0.5
-# A string column is a datetime when at least this fraction of its non-null values parse with one format.
+# A string column is a datetime when at least this fraction of its non-null values (null tokens aside) parse
+# with its formats, and a number column likewise with its spelling; the rest is counted as unparsed.
 DATETIME_MIN_PARSED = 0.95
-# Formats are first scored on up to this many distinct values (in order of appearance), then checked on all.
+NUMBER_MIN_PARSED = 0.95
+# A column that ends up text although at least this share read as numbers or dates gets a warning.
+FALLBACK_WARN_RATE = 0.5
+# Formats are first scored on up to this many distinct values (in order of appearance), then counted on all.
 DATETIME_SAMPLE = 1000
 # Integers written with more digits than this do not fit int64 and are IDs (cards, accounts): kept as strings.
 MAX_INTEGER_DIGITS = 18
 # Integral floats beyond this are not exactly representable; such columns stay float.
 MAX_EXACT_FLOAT_INT = 2**53
-
-# Tried in this order; see rule 4.
-DATETIME_FORMATS: tuple[str, ...] = (
-    "%Y-%m-%d",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S.%f",
-    "%Y-%m-%dT%H:%M:%S%z",
-    "%Y-%m-%dT%H:%M:%S.%f%z",
-    "%Y-%m-%d %H:%M:%S%z",
-    "%Y/%m/%d",
-    "%Y/%m/%d %H:%M:%S",
-    "%m/%d/%Y",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%d/%m/%Y",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%d.%m.%Y",
-    "%d.%m.%Y %H:%M",
-    "%d-%m-%Y",
-    "%d-%b-%Y",
-    "%d %b %Y",
-    "%b %d, %Y",
-    "%d %B %Y",
-    "%B %d, %Y",
-)
 
 # Case-insensitive (true, false) spellings; rule 2.
 BOOLEAN_PAIRS: tuple[tuple[str, str], ...] = (("true", "false"), ("yes", "no"), ("y", "n"), ("t", "f"), ("1", "0"))
@@ -148,6 +152,9 @@ _FALSE_WORDS = frozenset(f for _, f in BOOLEAN_PAIRS)
 NUMBER_PATTERN = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INTEGER_PATTERN = re.compile(r"[+-]?\d+")
 _LEADING_ZERO = re.compile(r"[+-]?0\d")
+# Spellings only a decimal comma (or only a decimal point) explains; `decimal_mark` counts them.
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,(\d{1,2}|\d{4,})|\d{1,3}(\.\d{3})+,\d+)%?")
+_DECIMAL_POINT = re.compile(r"[+-]?(\d+\.(\d{1,2}|\d{4,})|\d{1,3}(,\d{3})+\.\d+)%?")
 # "id", "uuid", "guid" as the whole name or a delimited part at either end ("user_id", "ID number"),
 # or a camelCase suffix ("customerId", "userID"). Not "paid" or "valid".
 ID_NAME_PATTERN = re.compile(r"(?i:(^|[\W_])(id|uuid|guid)$|^(id|uuid|guid)([\W_]|$))|[a-z](Id|ID)$")
@@ -160,24 +167,53 @@ ID_NAME_PATTERN = re.compile(r"(?i:(^|[\W_])(id|uuid|guid)$|^(id|uuid|guid)([\W_
 # cost; every rate and mean below is weighted by those counts, i.e. by rows.
 
 
-def infer_schema(df: pd.DataFrame) -> TableSchema:
-    """The kind and statistics of every column of `df`, by the rules in the module docstring."""
-    return TableSchema(n_rows=len(df), columns=[infer_column(str(name), df[name]) for name in df.columns])
+def infer_schema(df: pd.DataFrame, declared: Mapping[str, ColumnDeclaration] | None = None, *,
+                 delimiter: str | None = None) -> TableSchema:
+    """The kind and statistics of every column of `df`, by the rules in the module docstring.
+
+    `declared` (spec.data.columns) beats inference column by column;
+    `delimiter` is the CSV's field separator, the tie-breaker for the table's
+    decimal mark (rule 3). Raises BadInputError for a declared column the
+    table does not have.
+    """
+    declared = dict(declared or {})
+    unknown = [name for name in declared if name not in {str(c) for c in df.columns}]
+    if unknown:
+        raise BadInputError(f"spec.data.columns names {', '.join(map(repr, unknown[:10]))}, which the table does not "
+                            "have; use the column names of the file's header")
+    hint = decimal_mark(df, delimiter)
+    columns, warnings = [], []
+    for name in df.columns:
+        col, found = infer_column_with_warnings(str(name), df[name], declared.get(str(name)), decimal_hint=hint)
+        columns.append(col)
+        warnings += found
+    return TableSchema(n_rows=len(df), columns=columns, warnings=warnings)
 
 
-def infer_column(name: str, s: pd.Series) -> ColumnSchema:
+def infer_column(name: str, s: pd.Series, declared: ColumnDeclaration | None = None, *,
+                 decimal_hint: str = ".") -> ColumnSchema:
     """One column's schema; `name` is used only for the ID-name rule."""
+    return infer_column_with_warnings(name, s, declared, decimal_hint=decimal_hint)[0]
+
+
+def infer_column_with_warnings(name: str, s: pd.Series, declared: ColumnDeclaration | None = None, *,
+                               decimal_hint: str = ".") -> tuple[ColumnSchema, list[SchemaWarning]]:
+    """One column's schema and the warnings about it (codes, never values)."""
     dtype = s.dtype
-    if pd.api.types.is_bool_dtype(dtype):
+    decl = _Declared.of(declared)
+    if decl.as_text and not _is_texty_dtype(dtype):
+        s = _as_string(s).astype(object)  # e.g. numbers declared categorical or dates written as 20210304
+    if pd.api.types.is_bool_dtype(dtype) and not decl.as_text:
         flags = s.dropna().astype(bool)
         fields = _boolean_fields(int(flags.sum()), len(flags))
-    elif _is_numeric_dtype(dtype):
+    elif _is_numeric_dtype(dtype) and not decl.as_text:
         vc = s.value_counts(sort=False)
-        fields = _numeric_fields(name, _numbers(pd.Series(vc.index)), vc.to_numpy())
-    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        fields = _numeric_fields(name, _numbers(pd.Series(vc.index)), vc.to_numpy(), decl=decl)
+    elif pd.api.types.is_datetime64_any_dtype(dtype) and not decl.as_text:
         fields = _datetime_fields(s.dropna(), None)
     else:
-        fields = _object_fields(name, s)
+        fields = _object_fields(name, s, decl, decimal_hint)
+    codes: list[str] = fields.pop("warnings", [])
     n_present = fields.pop("n_present")
     null_count = len(s) - n_present
     base: dict[str, Any] = {
@@ -185,11 +221,80 @@ def infer_column(name: str, s: pd.Series) -> ColumnSchema:
         "source_dtype": str(dtype),
         "null_count": null_count,
         "null_fraction": null_count / len(s) if len(s) else 0.0,
+        "declared": True if declared is not None else None,
     }
-    if n_present == 0:
-        fields = {"kind": ColumnKind.EMPTY, "n_unique": 0}
+    if n_present == 0 and fields.get("kind") != ColumnKind.IDENTIFIER:
+        fields = {"kind": ColumnKind.EMPTY, "n_unique": 0, "null_values": fields.get("null_values")}
+    fields = _not_identifier(fields, decl)
     target = fields.pop("dtype", None) or _target_dtype(fields["kind"], dtype, null_count, fields.get("all_integral"))
-    return ColumnSchema(**base, **fields, dtype=target)
+    col = ColumnSchema(**base, **fields, dtype=target)
+    if col.unparsed_count:
+        codes.append("unparsed")
+    warnings = [SchemaWarning(column=name, code=code, kind=col.kind.value,
+                              count=col.unparsed_count if code == "unparsed" else None)
+                for code in dict.fromkeys(codes)]
+    return col, warnings
+
+
+class _Declared:
+    """spec.data.columns.<name> as the rules use it (an empty declaration when there is none)."""
+
+    def __init__(self, kind: ColumnKind | None, formats: tuple[str, ...], spelling: NumberSpelling | None,
+                 null_values: frozenset[str], identifier: bool | None) -> None:
+        self.kind, self.formats, self.spelling = kind, formats, spelling
+        self.null_values, self.identifier = null_values, identifier
+
+    @classmethod
+    def of(cls, d: ColumnDeclaration | None) -> _Declared:
+        if d is None:
+            return cls(None, (), None, frozenset(), None)
+        kind = ColumnKind(d.kind.value) if d.kind is not None else None
+        if d.identifier:
+            kind = ColumnKind.IDENTIFIER
+        if kind is None and d.format:
+            kind = ColumnKind.DATETIME
+        spelling = None
+        if d.decimal is not None or d.thousands is not None:
+            decimal = d.decimal or ("," if d.thousands == "." else ".")
+            spelling = NumberSpelling(decimal, d.thousands or None)
+        return cls(kind, (d.format,) if d.format else (), spelling, frozenset(d.null_values), d.identifier)
+
+    @property
+    def as_text(self) -> bool:
+        """Declared a kind that a typed (numeric, bool, datetime) column does not have by itself."""
+        return self.kind in (ColumnKind.CATEGORICAL, ColumnKind.TEXT, ColumnKind.IDENTIFIER, ColumnKind.DATETIME,
+                             ColumnKind.BOOLEAN)
+
+
+def _not_identifier(fields: dict[str, Any], decl: _Declared) -> dict[str, Any]:
+    """`identifier: false`: an identifier by the rules becomes an integer (integral numbers) or free text."""
+    if decl.identifier is not False or fields.get("kind") != ColumnKind.IDENTIFIER:
+        return fields
+    if fields.get("all_integral"):
+        return {**fields, "kind": ColumnKind.INTEGER}
+    return {**fields, "kind": ColumnKind.TEXT}
+
+
+def decimal_mark(df: pd.DataFrame, delimiter: str | None = None) -> str:
+    """The table's decimal mark: "," when its text columns show decimal commas more often than points.
+
+    Only unambiguous spellings vote: a separator followed by other than three
+    digits ("3,14", "0.5") or both separators in one value ("1.234,5").
+    "12,345" and "12.345" do not vote; they are what the answer decides. A tie
+    goes to "," in a ";"-separated file (European Excel) and to "." otherwise.
+    """
+    votes = {".": 0, ",": 0}
+    for name in df.columns:
+        if not _is_texty_dtype(df[name].dtype):
+            continue
+        sample = pd.Series(pd.unique(df[name].dropna().astype(str))[:DATETIME_SAMPLE], dtype=object).str.strip()
+        if sample.empty:
+            continue
+        for mark, pattern in ((",", _DECIMAL_COMMA), (".", _DECIMAL_POINT)):
+            votes[mark] += int(sample.str.fullmatch(pattern.pattern).sum())
+    if votes[","] != votes["."]:
+        return "," if votes[","] > votes["."] else "."
+    return "," if delimiter == ";" else "."
 
 
 def _target_dtype(kind: ColumnKind, source: Any, null_count: int, all_integral: bool | None) -> str:
@@ -216,38 +321,36 @@ def _is_texty_dtype(dtype: Any) -> bool:
     return types.is_object_dtype(dtype) or types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
 
 
-def _object_fields(name: str, s: pd.Series) -> dict[str, Any]:
+def _object_fields(name: str, s: pd.Series, decl: _Declared, decimal_hint: str) -> dict[str, Any]:
     """Object, string and category columns: Python bools or numbers keep their meaning, the rest is read as text."""
     vc = s.value_counts(sort=False)
     vc = vc[vc > 0]  # a category dtype lists unused categories with count 0
     keys = list(vc.index)
-    if keys and all(isinstance(k, (bool, np.bool_)) for k in keys):
+    if not decl.as_text and keys and all(isinstance(k, (bool, np.bool_)) for k in keys):
         n_true = int(sum(c for k, c in zip(keys, vc.to_numpy(), strict=True) if k))
-        return _boolean_fields(n_true, int(vc.sum()))
-    if keys and all(_is_number(k) for k in keys) and all(not isinstance(k, int) or abs(k) < 2**63 for k in keys):
-        return _numeric_fields(name, _numbers(pd.Series(keys, dtype=object)), vc.to_numpy())
+        return _boolean_fields(int(n_true), int(vc.sum()))
+    if (not decl.as_text and keys and all(_is_number(k) for k in keys)
+            and all(not isinstance(k, int) or abs(k) < 2**63 for k in keys)):
+        return _numeric_fields(name, _numbers(pd.Series(keys, dtype=object)), vc.to_numpy(), decl=decl)
     text = pd.Series(vc.to_numpy(), index=pd.Index([k if isinstance(k, str) else str(k) for k in keys], dtype=object))
-    if not text.index.is_unique:  # 1 and "1" in one object column are one value as text
+    text.index = text.index.str.strip()  # " 12" and "12" are one value: padding is not data
+    if not text.index.is_unique:  # 1 and "1" in one object column, or padded copies, are one value as text
         text = text.groupby(level=0, sort=False).sum()
-    blank = np.array([not k.strip() for k in text.index], dtype=bool)
-    return _string_fields(name, text[~blank])
+    return _string_fields(name, text[text.index != ""], decl, decimal_hint)
 
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
 
 
-def _numeric_strings(stripped: pd.Series) -> bool:
-    """Rule 3 for text: every value a plain number, none with a leading zero, no integer too long for int64."""
-    head = stripped.iloc[:100]  # most text columns fail on their first values: skip the full pass
-    if len(stripped) == 0 or not head.str.fullmatch(NUMBER_PATTERN.pattern).all():
-        return False
-    if not stripped.str.fullmatch(NUMBER_PATTERN.pattern).all():
-        return False
-    if stripped.str.match(_LEADING_ZERO.pattern).any():
-        return False
-    integers = stripped[stripped.str.fullmatch(_INTEGER_PATTERN.pattern)]
-    return not (integers.str.lstrip("+-").str.len() > MAX_INTEGER_DIGITS).any()
+def _kept_as_text(parsed: pd.Series) -> str | None:
+    """Why strings that all read as numbers stay text: leading zeros (zip codes) or too many digits (cards)."""
+    if parsed.str.match(_LEADING_ZERO.pattern).any():
+        return "leadingZeros"
+    integers = parsed[parsed.str.fullmatch(_INTEGER_PATTERN.pattern)]
+    if (integers.str.lstrip("+-").str.len() > MAX_INTEGER_DIGITS).any():
+        return "longIntegers"
+    return None
 
 
 def _numbers(values: pd.Series) -> pd.Series:
@@ -261,12 +364,14 @@ def _numbers(values: pd.Series) -> pd.Series:
     return values.astype("float64")
 
 
-def _numeric_fields(name: str, nums: pd.Series, counts: np.ndarray, tokens: pd.Series | None = None) -> dict[str, Any]:
+def _numeric_fields(name: str, nums: pd.Series, counts: np.ndarray, tokens: pd.Series | None = None,
+                    decl: _Declared | None = None) -> dict[str, Any]:
     """Rule 3 (and rule 2 for {0, 1}) for numbers with their row counts.
 
     `nums[i]` occurs `counts[i]` times; `tokens[i]` is its original spelling
     when the numbers were text.
     """
+    decl = decl or _Declared.of(None)
     arr = nums.to_numpy()
     n = int(counts.sum())
     if nums.dtype == "float64":
@@ -277,18 +382,22 @@ def _numeric_fields(name: str, nums: pd.Series, counts: np.ndarray, tokens: pd.S
             arr = arr.astype("int64")
     else:
         finite, integral = arr, True
+    if decl.kind == ColumnKind.FLOAT:
+        integral = False
     distinct = pd.unique(arr)
     u = len(distinct)
-    if u == 2 and set(distinct.tolist()) == {0, 1}:
+    if u == 2 and set(distinct.tolist()) == {0, 1} and decl.kind is None:
         is_true = arr == 1
         true_token = false_token = None
         if tokens is not None:
             true_token = _most_frequent(tokens[is_true], counts[is_true])
             false_token = _most_frequent(tokens[~is_true], counts[~is_true])
         return _boolean_fields(int(counts[is_true].sum()), n, true_token, false_token)
-    if integral and _id_like_name(name) and u >= 2 and (u / n > ID_NAME_MIN_UNIQUE_RATIO or u > _max_categories(n)):
+    if (integral and decl.kind is None and decl.identifier is None and _id_like_name(name) and u >= 2
+            and u / n > IDENTIFIER_MIN_UNIQUE_RATIO):
         # all_integral tells coerce_to_schema to keep the integers of this identifier.
-        return {"kind": ColumnKind.IDENTIFIER, "n_present": n, "n_unique": u, "all_integral": True}
+        return {"kind": ColumnKind.IDENTIFIER, "n_present": n, "n_unique": u, "all_integral": True,
+                "warnings": ["idName"]}
     cast = int if integral else float
     return {
         "kind": ColumnKind.INTEGER if integral else ColumnKind.FLOAT,
@@ -321,20 +430,25 @@ def _most_frequent(tokens: pd.Series, counts: np.ndarray) -> str | None:
     return min(totals, key=lambda t: (-totals[t], t)) if totals else None
 
 
-def _datetime_fields(stamps: pd.Series, fmt: str | None, n_present: int | None = None, unparsed: int | None = None
-                     ) -> dict[str, Any]:
-    """min/max as ISO 8601 (dates alone when the format has no time).
+def _datetime_fields(stamps: pd.Series, formats: list[tuple[str, int]] | None, n_present: int | None = None,
+                     unparsed: int | None = None) -> dict[str, Any]:
+    """min/max as ISO 8601 (dates alone when no format has a time).
 
     `stamps` are the non-null values of a datetime column, or the parsed
     distinct strings (NaT where they did not parse) with `n_present` rows of
     which `unparsed` did not parse.
     """
-    date_only = fmt is not None and not any(code in fmt for code in ("%H", "%M", "%S", "%f", "%z"))
+    date_only = bool(formats) and not any(code in f for f, _ in formats or [] for code in ("%H", "%M", "%S", "%f",
+                                                                                         "%z", "%I"))
     valid = stamps.dropna()
 
     def iso(t: pd.Timestamp) -> str:
         return str(t.date().isoformat() if date_only else t.isoformat())
 
+    codes = []
+    names = {f for f, _ in formats or []}
+    if names & DAY_FIRST and names & MONTH_FIRST:
+        codes.append("ambiguousDayMonth")
     return {
         "kind": ColumnKind.DATETIME,
         "n_present": len(stamps) if n_present is None else n_present,
@@ -342,34 +456,134 @@ def _datetime_fields(stamps: pd.Series, fmt: str | None, n_present: int | None =
         "n_unique": int(valid.nunique()),
         "min": iso(valid.min()) if len(valid) else None,
         "max": iso(valid.max()) if len(valid) else None,
-        "format": fmt,
+        "format": formats[0][0] if formats else None,
+        "formats": [FormatCount(format=f, count=c) for f, c in formats] if formats else None,
         "dtype": str(stamps.dtype),
+        "warnings": codes,
     }
 
 
-def _string_fields(name: str, counts: pd.Series) -> dict[str, Any]:
-    """Rules 2-5 for text: `counts` maps each distinct non-blank string to its number of rows."""
+def _string_fields(name: str, counts: pd.Series, decl: _Declared, decimal_hint: str) -> dict[str, Any]:
+    """Rules 2-5 for text: `counts` maps each distinct non-blank, stripped string to its number of rows."""
+    declared_null = np.array([v in decl.null_values for v in counts.index], dtype=bool)
+    null_values = [str(v) for v in counts.index[declared_null]]
+    counts = counts[~declared_null]
     raw = pd.Series(counts.index, dtype=object)
     weights = counts.to_numpy()
+    if int(weights.sum()) == 0:
+        return {"kind": ColumnKind.EMPTY, "n_present": 0, "n_unique": 0, "null_values": null_values or None}
+    # Typed readings (boolean, number, date) ignore the common null tokens ("?", "-", "N/A"): they are nulls there.
+    token = raw.str.lower().isin(NULL_TOKENS).to_numpy()
+    typed = _typed_fields(name, raw[~token].reset_index(drop=True), weights[~token], decl, decimal_hint)
+    if typed is not None and "kind" in typed:
+        found = sorted({str(v) for v in raw[token]}, key=lambda t: (-int(counts[t]), t))
+        typed["null_values"] = (null_values + found) or None
+        return typed
+    fields = _text_kind_fields(name, counts, decl)
+    fields["null_values"] = null_values or None
+    fields["warnings"] = (typed or {}).get("warnings", [])
+    return fields
+
+
+def _typed_fields(name: str, stripped: pd.Series, weights: np.ndarray, decl: _Declared, decimal_hint: str
+                  ) -> dict[str, Any] | None:
+    """Rules 2-4 on the values that are not null tokens: boolean, number or date fields when one reads them.
+
+    Returns None when the column is plainly text, or {"warnings": [...]} when
+    it looked like numbers or dates but not enough of it parsed.
+    """
     n = int(weights.sum())
-    if n == 0:
-        return {"kind": ColumnKind.EMPTY, "n_present": 0, "n_unique": 0}
-    stripped = raw.str.strip()
+    if n == 0 or decl.kind in (ColumnKind.CATEGORICAL, ColumnKind.TEXT, ColumnKind.IDENTIFIER):
+        return None
     lower = stripped.str.lower()
     words = set(lower.unique()) if _at_most_distinct(lower, 2) else set()
     for true_word, false_word in BOOLEAN_PAIRS:
-        if words == {true_word, false_word}:
+        if words == {true_word, false_word} or (decl.kind == ColumnKind.BOOLEAN and words and
+                                                 words <= {true_word, false_word}):
             is_true = (lower == true_word).to_numpy()
             return _boolean_fields(int(weights[is_true].sum()), n, _most_frequent(stripped[is_true], weights[is_true]),
                                    _most_frequent(stripped[~is_true], weights[~is_true]))
-    if _numeric_strings(stripped):
-        return _numeric_fields(name, _numbers(stripped), weights, stripped)
+    if decl.kind == ColumnKind.BOOLEAN:
+        return _declared_boolean(lower, weights)
+    warnings: list[str] = []
+    if decl.kind in (None, ColumnKind.INTEGER, ColumnKind.FLOAT) and not decl.formats:
+        spelling, rate = number_spelling(stripped, weights, decimal_hint, only=decl.spelling)
+        if rate >= NUMBER_MIN_PARSED or (decl.kind is not None and rate > 0):
+            clean = canonical_numbers(stripped, spelling)
+            ok = clean.notna().to_numpy()
+            if decl.kind == ColumnKind.INTEGER:  # declared integer: a fraction does not parse
+                ok &= clean.str.fullmatch(r"[+-]?\d+(\.0*)?").fillna(False).to_numpy(dtype=bool)
+            why = _kept_as_text(stripped[ok]) if spelling.thousands is None and decl.kind is None else None
+            if why is None:
+                fields = _numeric_fields(name, _numbers(clean[ok].reset_index(drop=True)), weights[ok],
+                                         stripped[ok].reset_index(drop=True), decl)
+                if fields["kind"] in (ColumnKind.INTEGER, ColumnKind.FLOAT):
+                    unparsed = n - int(fields["n_present"])
+                    marked = bool(stripped[ok].str.contains(spelling.decimal, regex=False).any())
+                    fields.update(n_present=n, unparsed_count=unparsed or None,
+                                  decimal=spelling.decimal if marked and spelling.decimal != "." else None,
+                                  thousands=spelling.thousands, unit=spelling.unit,
+                                  unit_first=spelling.unit_first or None)
+                elif unparsed := n - int(fields["n_present"]):
+                    fields.update(n_present=n, unparsed_count=unparsed)
+                return fields
+            warnings.append(why)
+        elif rate >= FALLBACK_WARN_RATE:
+            warnings.append("mostlyNumbers")
+    if decl.kind in (None, ColumnKind.DATETIME):
+        plausible = _date_plausible(stripped, weights)
+        if decl.kind is not None or plausible >= FALLBACK_WARN_RATE:
+            formats = _dated(stripped, weights, decl.formats)
+            parsed_rows = sum(c for _, c in formats)
+            if formats and (parsed_rows / n >= DATETIME_MIN_PARSED or decl.kind is not None):
+                parsed = parse_dates(stripped, [f for f, _ in formats])
+                return _datetime_fields(parsed, formats, n, (n - parsed_rows) or None)
+            if parsed_rows / n >= FALLBACK_WARN_RATE:
+                warnings.append("mostlyDates")
+    return {"warnings": warnings} if warnings else None
 
-    fmt = _datetime_format(stripped, weights)
-    if fmt is not None:
-        parsed = _parse_dates(stripped, fmt)
-        return _datetime_fields(parsed, fmt, n, int(weights[parsed.isna().to_numpy()].sum()))
 
+def _declared_boolean(lower: pd.Series, weights: np.ndarray) -> dict[str, Any]:
+    """Declared boolean: the words of `BOOLEAN_PAIRS` read, anything else is unparsed."""
+    is_true = lower.isin(list(_TRUE_WORDS)).to_numpy()
+    is_false = lower.isin(list(_FALSE_WORDS)).to_numpy()
+    fields = _boolean_fields(int(weights[is_true].sum()), int(weights[is_true | is_false].sum()))
+    unparsed = int(weights[~(is_true | is_false)].sum())
+    fields.update(n_present=int(weights.sum()), unparsed_count=unparsed or None)
+    return fields
+
+
+def _dated(stripped: pd.Series, weights: np.ndarray, declared: tuple[str, ...]) -> list[tuple[str, int]]:
+    """(format, rows) of a column's dates: the declared format, or the inferred mix (scored on a sample)."""
+    sample, w = stripped.iloc[:DATETIME_SAMPLE], weights[:DATETIME_SAMPLE]
+    if declared:
+        return [(declared[0], int(weights[parse_date_format(stripped, declared[0]).notna().to_numpy()].sum()))]
+    chosen = date_formats(sample, w)
+    if len(sample) == len(stripped) or not chosen:
+        return chosen
+    # Counts over every value, each value in the first chosen format that reads it (as parse_dates does).
+    rest = np.ones(len(stripped), dtype=bool)
+    out = []
+    for fmt, _ in chosen:
+        hit = parse_date_format(stripped, fmt).notna().to_numpy() & rest
+        rest &= ~hit
+        if hit.any():
+            out.append((fmt, int(weights[hit].sum())))
+    return out
+
+
+def _date_plausible(stripped: pd.Series, weights: np.ndarray) -> float:
+    """Share of rows (of a sample) that could be a date at all: a digit, at most 40 characters."""
+    sample, w = stripped.iloc[:DATETIME_SAMPLE], weights[:DATETIME_SAMPLE]
+    ok = (sample.str.contains(r"\d") & (sample.str.len() <= 40)).to_numpy(dtype=bool)
+    return float(w[ok].sum() / w.sum()) if w.sum() else 0.0
+
+
+def _text_kind_fields(name: str, counts: pd.Series, decl: _Declared) -> dict[str, Any]:
+    """Rule 5: categorical, text or identifier for strings that are not booleans, numbers or dates."""
+    raw = pd.Series(counts.index, dtype=object)
+    weights = counts.to_numpy()
+    n = int(weights.sum())
     u = len(raw)
     ratio = u / n
     chars = raw.str.len().to_numpy()
@@ -381,6 +595,12 @@ def _string_fields(name: str, counts: pd.Series) -> dict[str, Any]:
     text_fields = {"kind": ColumnKind.TEXT, **lengths, "mean_words": round(mean_words, 2)}
     ident_fields = {"kind": ColumnKind.IDENTIFIER, **lengths}
 
+    if decl.kind == ColumnKind.IDENTIFIER:
+        return ident_fields
+    if decl.kind == ColumnKind.TEXT:
+        return text_fields
+    if decl.kind == ColumnKind.CATEGORICAL:
+        return {**common, **_categorical_fields(counts)}
     if u >= 2 and ratio > IDENTIFIER_MIN_UNIQUE_RATIO:
         return text_fields if long else ident_fields
     if u >= 2 and _id_like_name(name) and (ratio > ID_NAME_MIN_UNIQUE_RATIO or u > _max_categories(n)):
@@ -421,39 +641,6 @@ def _id_like_name(name: str) -> bool:
     return bool(ID_NAME_PATTERN.search(name.strip()))
 
 
-def _datetime_format(stripped: pd.Series, weights: np.ndarray) -> str | None:
-    """The first format of `DATETIME_FORMATS` with the best parse rate, if that rate reaches DATETIME_MIN_PARSED.
-
-    `stripped` are distinct values, `weights` their row counts: rates count
-    rows. Formats are scored on the first `DATETIME_SAMPLE` distinct values
-    (in order of appearance); the winner is then checked on all of them.
-    """
-
-    def rate(ok: pd.Series, w: np.ndarray) -> float:
-        return float(w[ok.to_numpy(dtype=bool)].sum() / w.sum())
-
-    sample, w = stripped.iloc[:DATETIME_SAMPLE], weights[:DATETIME_SAMPLE]
-    if rate(sample.str.contains(r"\d") & (sample.str.len() <= 40), w) < DATETIME_MIN_PARSED:
-        return None  # cheap exit for columns that are plainly not dates (no digits, or long)
-    best, best_rate = None, 0.0
-    for fmt in DATETIME_FORMATS:
-        r = rate(_parse_dates(sample, fmt).notna(), w)
-        if r > best_rate:
-            best, best_rate = fmt, r
-            if r == 1.0:
-                break
-    if best is None or best_rate < DATETIME_MIN_PARSED:
-        return None
-    if len(sample) < len(stripped) and rate(_parse_dates(stripped, best).notna(), weights) < DATETIME_MIN_PARSED:
-        return None
-    return best
-
-
-def _parse_dates(strings: pd.Series, fmt: str) -> pd.Series:
-    """Strings -> datetimes with exactly `fmt` (NaT where they do not match); offsets are converted to UTC."""
-    return pd.to_datetime(strings, format=fmt, errors="coerce", utc="%z" in fmt)
-
-
 # -------------------------------------------------------------------- coercion
 
 
@@ -477,13 +664,22 @@ def coerce_to_schema(df: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
 
 def _coerce_column(s: pd.Series, col: ColumnSchema) -> pd.Series:
     kind = col.kind
+    if col.null_values and _is_texty_dtype(s.dtype):
+        text = _text_objects(s)
+        s = text.mask(text.isin(col.null_values))
     if kind == ColumnKind.EMPTY:
         return pd.Series(np.nan, index=s.index, dtype="float64") if _is_numeric_dtype(s.dtype) else _as_string(s)
     if kind in (ColumnKind.INTEGER, ColumnKind.FLOAT) or (kind == ColumnKind.IDENTIFIER and col.all_integral):
-        nums = s if _is_numeric_dtype(s.dtype) else pd.to_numeric(
-            _text_objects(s), errors="coerce", dtype_backend="numpy_nullable")
+        if _is_numeric_dtype(s.dtype):
+            nums = s
+        else:
+            spelling = NumberSpelling.of(col.decimal, col.thousands, col.unit, col.unit_first)
+            nums = pd.to_numeric(canonical_numbers(_text_objects(s), spelling), errors="coerce",
+                                 dtype_backend="numpy_nullable")
         if kind == ColumnKind.FLOAT:
             return nums.astype("float64")
+        if not pd.api.types.is_integer_dtype(nums.dtype):
+            nums = nums.where(nums == nums.round())  # a declared integer column: fractions did not parse
         ints = nums.astype("Int64")
         return ints if ints.isna().any() else ints.astype("int64")
     if kind == ColumnKind.BOOLEAN:
@@ -493,8 +689,11 @@ def _coerce_column(s: pd.Series, col: ColumnSchema) -> pd.Series:
         if pd.api.types.is_datetime64_any_dtype(s.dtype):
             return s
         text = _text_objects(s)
-        return _parse_dates(text, col.format) if col.format else pd.to_datetime(text, errors="coerce")
-    return _as_string(s)
+        formats = [f.format for f in col.formats or []] or ([col.format] if col.format else [])
+        return parse_dates(text, formats) if formats else pd.to_datetime(text, errors="coerce")
+    if kind == ColumnKind.TEXT:
+        return _as_string(s)
+    return _as_string(_text_objects(s))  # categories and identifiers were counted without their padding
 
 
 def _without_blanks(s: pd.Series) -> pd.Series:

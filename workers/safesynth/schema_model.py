@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class ColumnKind(str, Enum):
@@ -37,6 +37,56 @@ class CategoryCount(BaseModel):
     count: int
 
 
+class FormatCount(BaseModel):
+    """One date format of a column and how many rows are written in it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format: str
+    count: int
+
+
+class SchemaWarning(BaseModel):
+    """A decision the user should know about: column name and a reason code, never a value.
+
+    Codes: numbers or dates kept as text (`leadingZeros`, `longIntegers`,
+    `mostlyNumbers`, `mostlyDates`, `idName`), values that did not parse under
+    the column's kind (`unparsed`, with `count`), and day/month order that one
+    column writes both ways (`ambiguousDayMonth`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    code: str
+    kind: str = Field(description="the kind the column was given")
+    count: int | None = None
+
+
+# What each warning code means for the user, and what to do; the summary carries the codes.
+WARNING_TEXT = {
+    "leadingZeros": "numbers with leading zeros kept as text (codes such as zip codes); declare kind: integer to "
+                    "model them as numbers",
+    "longIntegers": "numbers too long for integers kept as text (card or account numbers)",
+    "mostlyNumbers": "most values are numbers but too many are not, so the column is text; fix the odd values or "
+                     "declare kind: float in spec.data.columns (the rest are then counted as unparsed)",
+    "mostlyDates": "most values are dates but too many do not parse, so the column is text; declare kind: datetime "
+                   "and its format in spec.data.columns",
+    "idName": "unique integers named like an ID are an identifier (replaced, not learned); declare "
+              "identifier: false to model them",
+    "unparsed": "values did not parse under the column's kind and became nulls",
+    "ambiguousDayMonth": "dates are written both day-first and month-first, so values like 01/02 are read "
+                         "month-first; declare the format in spec.data.columns",
+}
+
+
+def warning_text(warning: SchemaWarning | dict[str, Any]) -> str:
+    """One line for logs and the run's final output: column, kind, what happened; never a value."""
+    w = warning if isinstance(warning, SchemaWarning) else SchemaWarning.model_validate(warning)
+    count = f" ({w.count} rows)" if w.count else ""
+    return f"column {w.column!r} ({w.kind}): {WARNING_TEXT.get(w.code, w.code)}{count}"
+
+
 class ColumnSchema(BaseModel):
     """One column: its kind, null counts and kind-specific statistics.
 
@@ -54,10 +104,21 @@ class ColumnSchema(BaseModel):
     min: int | float | str | None = None
     max: int | float | str | None = None
     all_integral: bool | None = None
-    # datetime: the strptime format the strings were parsed with (None for a datetime dtype), and how many
-    # non-null strings did not parse (at most 5%; they become nulls in coerce_to_schema).
-    format: str | None = None
+    # Declared in spec.data.columns (kind, format, separators, null values) rather than inferred.
+    declared: bool | None = None
+    # Cells read as null besides empty ones (e.g. "?", "-"): tokens, not data; coerce_to_schema nulls them.
+    null_values: list[str] | None = None
+    # Strings that did not parse under the column's kind (they become nulls in coerce_to_schema).
     unparsed_count: int | None = None
+    # integer, float from strings: decimal mark and thousands separator when not plain ".", none; a unit
+    # written after the numbers ("%", " kg") or, with unit_first, before them (a currency symbol).
+    decimal: str | None = None
+    thousands: str | None = None
+    unit: str | None = None
+    unit_first: bool | None = None
+    # datetime from strings: the most used strptime format, and every format with its rows (a mixed column).
+    format: str | None = None
+    formats: list[FormatCount] | None = None
     # categorical, boolean: categories seen at least MIN_CATEGORY_COUNT times (boolean: both), most frequent first.
     categories: list[CategoryCount] | None = None
     rare_category_count: int | None = None
@@ -77,6 +138,7 @@ class TableSchema(BaseModel):
     schema_version: int = SCHEMA_VERSION
     n_rows: int
     columns: list[ColumnSchema]
+    warnings: list[SchemaWarning] = Field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, leaving out statistics that do not apply to a column's kind."""
@@ -95,6 +157,10 @@ class TableSchema(BaseModel):
             if col.name == name:
                 return col
         raise KeyError(name)
+
+    def kinds(self) -> dict[str, str]:
+        """Column name -> kind value: the one view every component starts from."""
+        return {c.name: c.kind.value for c in self.columns}
 
     def of_kind(self, *kinds: ColumnKind) -> list[ColumnSchema]:
         return [c for c in self.columns if c.kind in kinds]

@@ -71,6 +71,9 @@ NA_VALUES: tuple[str, ...] = ("", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-na
 # file uses that separator (European Excel writes ";").
 FALLBACK_DELIMITERS: tuple[str, ...] = (";", "\t", "|")
 
+# `DataFrame.attrs` key under which a CSV table carries the delimiter it was read with.
+DELIMITER_ATTR = "safesynth.delimiter"
+
 # How many names to list in one message, so a 500-column mistake stays readable.
 MAX_NAMES_IN_MESSAGE = 10
 
@@ -299,6 +302,7 @@ def _read_csv(data: bytes, source: str, delimiter: str, *, explicit_delimiter: b
     if len(df) == 0:
         raise BadInputError(f"{source}: the table has a header but no rows ({len(header)} columns, 0 rows); "
                             "supply a file with data rows")
+    df.attrs[DELIMITER_ATTR] = delimiter  # the schema's tie-breaker for the decimal mark (";" files use ",")
     return df
 
 

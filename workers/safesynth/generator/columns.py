@@ -1,7 +1,8 @@
 """Where each column's `ColumnInfo` comes from: prepare's schema and, without DP, the training rows.
 
 `kinds_from_schema` is the only function that reads the schema JSON written by
-the prepare / pii stages; everything else works from `ColumnInfo`. Without DP
+the prepare / pii stages; everything else works from `ColumnInfo`. The kinds
+are prepare's decision (`safesynth.schema`); nothing here infers them again. Without DP
 categories and bounds come from the training rows (`describe_columns`); with
 DP they must not (see `safesynth.generator.dp.dp_safe_columns`).
 
@@ -66,33 +67,14 @@ def kinds_from_schema(schema: dict[str, Any]) -> dict[str, str]:
 
 
 def infer_kinds(df: "pd.DataFrame") -> dict[str, str]:
-    """A plain dtype-based guess, used only when no schema.json exists (tests, ad-hoc tables)."""
-    import pandas as pd
+    """Kinds for a table that comes without schema.json (tests, ad-hoc tables): prepare's own rules, run here.
 
-    kinds: dict[str, str] = {}
-    for name in df.columns:
-        s = df[name]
-        non_null = s.dropna()
-        if len(non_null) == 0:
-            kinds[name] = "empty"
-        elif pd.api.types.is_bool_dtype(s):
-            kinds[name] = "boolean"
-        elif pd.api.types.is_integer_dtype(s):
-            kinds[name] = "integer"
-        elif pd.api.types.is_float_dtype(s):
-            kinds[name] = "integer" if bool((non_null == non_null.round()).all()) and non_null.abs().max() < 2**53 else "float"
-        elif pd.api.types.is_datetime64_any_dtype(s):
-            kinds[name] = "datetime"
-        else:
-            text = non_null.astype(str)
-            distinct = text.nunique()
-            if distinct <= max(20, int(0.05 * len(text))) and distinct < len(text):
-                kinds[name] = "categorical"
-            elif distinct == len(text) and text.str.len().max() <= 40 and not text.str.contains(" ").any():
-                kinds[name] = "identifier"
-            else:
-                kinds[name] = "text"
-    return kinds
+    Never a second set of rules: the same `safesynth.schema.infer_schema`
+    prepare runs, so a table gets the same kinds with or without the stage.
+    """
+    from safesynth.schema import infer_schema
+
+    return kinds_from_schema(infer_schema(df).to_json_dict())
 
 
 def datetime_style(series: "pd.Series") -> str:

@@ -3,8 +3,10 @@
 Every metric picks its method by kind (a numeric column is binned, a
 categorical one counted), so real, holdout and synthetic tables must agree on
 each column's kind and dtype first. The kinds come from the pipeline's schema
-(`prepare/schema.json`, `pii/schema.json`) when there is one; the standalone
-`safesynth evaluate` command infers them. A synthetic column is coerced to the
+(`prepare/schema.json`, `pii/schema.json`) when there is one; tables without
+one (the standalone `safesynth evaluate` command) get them from the same rules,
+`safesynth.schema.infer_schema`. `kinds_from_schema` is the one place the
+schema's kinds become the metrics' coarser ones (integer and float: numeric). A synthetic column is coerced to the
 real column's kind; values that do not parse become nulls, which the metrics
 count (a generator that writes "abc" into a number column is penalised, not
 crashed on).
@@ -52,12 +54,6 @@ CONTINUOUS = (Kind.NUMERIC, Kind.DATETIME)
 DISCRETE = (Kind.CATEGORICAL, Kind.BOOLEAN)
 NULL_TOKEN = "\u2205null"  # nulls as a category of their own; cannot collide with a real value's text
 
-# Inference thresholds for tables that come without a schema.
-_CATEGORICAL_MAX_UNIQUE = 50
-_TEXT_MIN_MEAN_WORDS = 5.0
-_IDENTIFIER_MIN_UNIQUE_SHARE = 0.95
-
-
 def kinds_from_schema(schema: Mapping[str, Any]) -> dict[str, Kind]:
     """Kinds from a schema.json, accepting a list of {name, kind} or a {name: {kind}} mapping."""
     columns = schema.get("columns", schema)
@@ -74,45 +70,15 @@ def kinds_from_schema(schema: Mapping[str, Any]) -> dict[str, Kind]:
 
 
 def infer_kind(values: pd.Series) -> Kind:
-    """A column's kind from its values, for tables evaluated without a pipeline schema."""
-    s = values.dropna()
-    if s.empty:
-        return Kind.EMPTY
-    if pd.api.types.is_bool_dtype(s):
-        return Kind.BOOLEAN
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return Kind.DATETIME
-    if pd.api.types.is_numeric_dtype(s):
-        unique = s.nunique()
-        if unique <= 2 and set(pd.unique(s)) <= {0, 1}:
-            return Kind.BOOLEAN
-        return Kind.NUMERIC
-    text = s.astype(str)
-    unique = text.nunique()
-    lowered = set(text.str.lower().unique()[:3])
-    if unique <= 2 and lowered <= {"true", "false", "yes", "no", "y", "n", "t", "f"}:
-        return Kind.BOOLEAN
-    sample = text.iloc[: min(len(text), 200)]
-    if pd.to_numeric(sample, errors="coerce").notna().mean() > 0.95:
-        return Kind.NUMERIC if unique > _CATEGORICAL_MAX_UNIQUE else Kind.CATEGORICAL
-    if unique > _CATEGORICAL_MAX_UNIQUE and _parses_as_dates(sample):
-        return Kind.DATETIME
-    if sample.str.split().str.len().mean() >= _TEXT_MIN_MEAN_WORDS:
-        return Kind.TEXT
-    if unique <= max(_CATEGORICAL_MAX_UNIQUE, 0.05 * len(text)):
-        return Kind.CATEGORICAL
-    if unique >= _IDENTIFIER_MIN_UNIQUE_SHARE * len(text):
-        return Kind.IDENTIFIER
-    return Kind.CATEGORICAL
-
-
-def _parses_as_dates(sample: pd.Series) -> bool:
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().mean() > 0.95)
+    """A column's kind from its values, by prepare's rules (`safesynth.schema`), for tables without a schema."""
+    return infer_kinds(values.to_frame(name=str(values.name)))[str(values.name)]
 
 
 def infer_kinds(df: pd.DataFrame) -> dict[str, Kind]:
-    return {str(c): infer_kind(df[c]) for c in df.columns}
+    """Kinds for tables evaluated without a pipeline schema: prepare's own rules, never a second set."""
+    from safesynth.schema import infer_schema
+
+    return kinds_from_schema(infer_schema(df).to_json_dict())
 
 
 def canonical(values: pd.Series) -> pd.Series:
