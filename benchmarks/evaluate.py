@@ -1,4 +1,4 @@
-"""Evaluate-stage speed on 50,000 rows × 15 columns (target: ≤ 60 s on a 2-core machine).
+"""Evaluate-stage speed on 50,000 rows × 15 columns (target: ≤ 30 s on a 2-core machine).
 
     .venv/bin/python benchmarks/evaluate.py [--rows 50000] [--max-rows 5000] [--text]
 
@@ -8,7 +8,10 @@ splits it (10% holdout, capped at 5,000); the "synthetic" table is a stand-in
 generator's output (training rows resampled with jittered numbers) of the same
 size as the training set, so the scores printed are not a model's, the time
 is what matters. Times the whole evaluate stage (read, all metrics, report,
-audit, write) and prints each metric's share.
+audit, release gates, write) and prints each metric's share. The detection
+test samples 3,000 rows per side (metrics/detection.py MAX_ROWS) plus the
+real-vs-real floor at the holdout's size; a failed gate (the stand-in is
+jittered, so the trees can tell it apart) is printed, not raised.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from safesynth.errors import GateNotMetError
     from safesynth.progress import LogProgress
     from safesynth.spec import parse_spec
     from safesynth.stages import evaluate, prepare
@@ -88,12 +92,14 @@ def main() -> None:
         store.write_table("generate/synthetic.parquet", stand_in_generator(train, len(train), args.seed))
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
-        out = execute_stage(evaluate, spec, store, LogProgress())
+        try:
+            s = execute_stage(evaluate, spec, store, LogProgress()).summary
+        except GateNotMetError as err:  # the stand-in's scores are not the point here; the time is
+            s = dict(err.summary)
         total = time.perf_counter() - t0
         metrics = store.read_json("evaluate/metrics.json")
         size = len(store.read_bytes("evaluate/report.html"))
 
-    s = out.summary
     print(f"\nevaluate stage: {args.rows:,} rows × {df.shape[1]} columns "
           f"(train {s['rowsEvaluated']['real']:,}, holdout {s['rowsEvaluated']['holdout']:,}, "
           f"synthetic {s['rowsEvaluated']['synthetic']:,}), maxRows {args.max_rows:,}, "
@@ -107,7 +113,8 @@ def main() -> None:
     print(f"{'all metrics':<49}{metrics['seconds']:>10.2f}")
     print(f"{'whole stage (read, metrics, report, write)':<49}{total:>10.2f}")
     print(f"\nSQS {s['sqs']} ({s['sqsGrade']})  DPS {s['dps']} ({s['dpsGrade']})  report {size / 1e3:.0f} kB")
-    print(f"target ≤ 60 s: {'met' if total <= 60 else 'MISSED'}")
+    print(f"release gates: {s.get('verdict')}")
+    print(f"target ≤ 30 s: {'met' if total <= 30 else 'MISSED'}")
 
 
 if __name__ == "__main__":

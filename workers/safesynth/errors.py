@@ -1,13 +1,13 @@
 """Errors that carry their exit code, so retries are decided by type, not by text.
 
 The CLI maps these to process exit codes; a stage pod's exit code is read by the
-Job's podFailurePolicy (2 and 3 fail the Job at once) and by the operator.
+Job's podFailurePolicy (2, 3 and 4 fail the Job at once) and by the operator.
 Messages say what was wrong, where, and what to do, but never repeat data values.
 """
 
 from __future__ import annotations
 
-from safesynth.contract import EXIT_BAD_INPUT, EXIT_PRIVACY_BUDGET, EXIT_RETRYABLE
+from safesynth.contract import EXIT_BAD_INPUT, EXIT_GATE_NOT_MET, EXIT_PRIVACY_BUDGET, EXIT_RETRYABLE
 
 
 class SafeSynthError(Exception):
@@ -40,6 +40,22 @@ class PrivacyBudgetError(SafeSynthError):
 
     exit_code = EXIT_PRIVACY_BUDGET
     reason = "PrivacyBudget"
+
+
+class GateNotMetError(SafeSynthError):
+    """A release gate failed (exit 4, never retried): the synthetic table must not be released.
+
+    Raised after the evaluate stage has written its artifacts, so the report and
+    metrics stay for inspection; `summary` is that stage's summary (gate names,
+    thresholds, values, results; never data values).
+    """
+
+    exit_code = EXIT_GATE_NOT_MET
+    reason = "GateNotMet"
+
+    def __init__(self, message: str, summary: dict[str, object] | None = None) -> None:
+        self.summary = summary or {}
+        super().__init__(message)
 
 
 class ArtifactNotFoundError(BadInputError):

@@ -23,6 +23,7 @@ def full_evaluation() -> dict[str, Any]:
     from safesynth.audit import build_audit
     from safesynth.metrics.context import EvalOptions, PiiInputs
     from safesynth.metrics.evaluation import evaluate
+    from safesynth.spec.models import GatesSpec
 
     torch.set_num_threads(1)
     base = population(900, 0, text=True)
@@ -41,6 +42,7 @@ def full_evaluation() -> dict[str, Any]:
                     replaced_train=train, replaced_holdout=hold)
     dp = {"enabled": True, "epsilonSpent": 7.9, "delta": 1e-5, "accountant": "prv"}
     ev = evaluate(train, syn, hold, pii=pii, dp=dp, options=EvalOptions(max_rows=500, seed=1, text_max_values=40))
+    ev.apply_gates(GatesSpec(min_quality=9.5))  # a strict quality gate fails: the report must say so first
     audit = build_audit(evaluation=ev, pii_report=PII_REPORT, replaced=replaced,
                         train_summary={"epsilonSpent": 7.9, "delta": 1e-5, "accountant": "prv", "noiseMultiplier": 0.61},
                         stage_summaries={"prepare": {"startedAt": "2024-01-01T00:00:00Z", "finishedAt": "2024-01-01T00:00:02Z",

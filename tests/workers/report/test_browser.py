@@ -33,6 +33,11 @@ PROBE = """(() => ({
   svgs: document.querySelectorAll('svg').length,
   columnRows: document.querySelectorAll('#column-table tbody tr').length,
   scripts: document.scripts.length,
+  firstSection: document.querySelector('main > section') && document.querySelector('main > section').id,
+  verdict: document.getElementById('verdict-title') && document.getElementById('verdict-title').textContent,
+  verdictTop: document.getElementById('verdict') && document.getElementById('verdict').getBoundingClientRect().top,
+  gaugeTop: document.getElementById('sqs-gauge') && document.getElementById('sqs-gauge').getBoundingClientRect().top,
+  failedGates: [...document.querySelectorAll('#verdict .failed-gates li')].map(li => li.textContent),
   height: document.documentElement.scrollHeight,
   external: [...document.querySelectorAll('[src],[href]')].map(e => e.getAttribute('src') || e.getAttribute('href'))
       .filter(u => !u.startsWith('#')),
@@ -62,6 +67,10 @@ def test_report_renders_offline_without_errors(full_evaluation: dict[str, Any], 
     assert probe["gauges"] == 2 and probe["svgs"] >= 15
     assert probe["columnRows"] == len(full_evaluation["evaluation"].kinds)
     assert probe["scripts"] == 0 and probe["external"] == []
+    # the verdict comes first, above the gauges, and says in words which gate failed and why
+    assert probe["firstSection"] == "verdict" and probe["verdictTop"] < probe["gaugeTop"]
+    assert probe["verdict"].startswith("Not released")
+    assert any("minQuality" in t and "must be at least 9.50" in t for t in probe["failedGates"]), probe["failedGates"]
 
     events = browser.events
     console = [e["params"] for e in events if e["method"] == "Runtime.consoleAPICalled"]

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from safesynth.errors import ArtifactNotFoundError, BadInputError
+from safesynth.contract import EXIT_GATE_NOT_MET
+from safesynth.errors import ArtifactNotFoundError, BadInputError, GateNotMetError
 from safesynth.progress import LogProgress
 from safesynth.spec import parse_spec
 from safesynth.spec.models import SafeSynthJobSpec
@@ -55,11 +56,19 @@ def write_synthetic(store: LocalStore, df: pd.DataFrame) -> None:
     store.write_json("generate/summary.json", {"stage": "generate", "startedAt": "t0", "finishedAt": "t1"})
 
 
+def independent_draw(n: int, seed: int) -> pd.DataFrame:
+    """A stand-in for a good generator: new rows from the same population (another seed), no training row."""
+    df = population(n, seed)
+    df["name"] = [f"Other Person{i}" for i in range(n)]
+    return df
+
+
 def test_evaluate_writes_metrics_report_audit_and_headline(prepared: tuple[SafeSynthJobSpec, LocalStore]) -> None:
     spec, store = prepared
-    write_synthetic(store, noisy_resample(store.read_table("prepare/train.parquet"), 500, 1))
+    write_synthetic(store, independent_draw(500, 11))
     out = execute_stage(evaluate, spec, store, LogProgress())
     s = out.summary
+    assert s["released"] is True and {g["name"] for g in s["gates"]} >= {"minDetection", "maxExactCopies"}
     assert isinstance(s["sqs"], float) and isinstance(s["dps"], float)
     assert s["sqsGrade"] in ("Excellent", "Good") and s["dpsGrade"] and s["report"] == "evaluate/report.html"
     assert s["rowsEvaluated"] == {"real": 600, "synthetic": 500, "holdout": 200}
@@ -77,11 +86,24 @@ def test_evaluate_writes_metrics_report_audit_and_headline(prepared: tuple[SafeS
     assert "Person" not in json.dumps(s)
 
 
-def test_a_copy_of_training_rows_is_flagged(prepared: tuple[SafeSynthJobSpec, LocalStore]) -> None:
+def test_a_copy_of_training_rows_fails_the_gates_and_keeps_its_artifacts(
+        prepared: tuple[SafeSynthJobSpec, LocalStore]) -> None:
     spec, store = prepared
     write_synthetic(store, store.read_table("prepare/train.parquet"))
-    s = execute_stage(evaluate, spec, store, LogProgress()).summary
-    assert s["dps"] < 3.0 and s["dpsGrade"] in ("Poor", "Very poor")
+    with pytest.raises(GateNotMetError, match=r"maxExactCopies") as err:
+        execute_stage(evaluate, spec, store, LogProgress())
+    assert err.value.exit_code == EXIT_GATE_NOT_MET and err.value.reason == "GateNotMet"
+    s = store.read_json("evaluate/summary.json")  # written before the error: the report stays for inspection
+    assert s["released"] is False and s["dps"] < 3.0 and "maxExactCopies" in s["failedGates"]
+    assert store.exists("evaluate/report.html") and store.read_json("evaluate/metrics.json")["release"]["released"] is False
+    # a re-run skips the finished stage but fails the same way: a failed gate never becomes a pass
+    with pytest.raises(GateNotMetError):
+        execute_stage(evaluate, spec, store, LogProgress())
+    # with the gates off (a spec change) the same table is evaluated again and released
+    off = spec.model_copy(update={"evaluation": spec.evaluation.model_copy(
+        update={"gates": spec.evaluation.gates.model_copy(update={"enabled": False})})})
+    again = execute_stage(evaluate, off, store, LogProgress())
+    assert not again.skipped and again.summary["released"] is True and again.summary["gates"] == []
 
 
 def simulate_pii_stage(store: LocalStore) -> None:
@@ -108,7 +130,9 @@ def test_pii_replay_reads_originals_and_dp_comes_from_train_summary(
     syn = noisy_resample(store.read_table("pii/train.parquet"), 500, 2)
     syn.loc[:199, "name"] = original["name"].iloc[:200].to_numpy()  # the generator replays 200 real names
     write_synthetic(store, syn)
-    s = execute_stage(evaluate, spec, store, LogProgress()).summary
+    with pytest.raises(GateNotMetError, match="maxPiiReplay"):  # 200 real names replayed
+        execute_stage(evaluate, spec, store, LogProgress())
+    s = store.read_json("evaluate/summary.json")
     assert s["epsilonSpent"] == 7.5
     metrics = store.read_json("evaluate/metrics.json")
     replay = metrics["metrics"]["pii_replay"]
@@ -157,7 +181,7 @@ def test_command_scores_any_two_tables(tmp_path: Path) -> None:
     full = population(700, 0)
     full.iloc[200:].to_csv(tmp_path / "real.csv", index=False)
     full.iloc[:200].to_parquet(tmp_path / "holdout.parquet", index=False)
-    noisy_resample(full.iloc[200:], 400, 3).to_csv(tmp_path / "syn.csv", index=False)
+    population(400, 3).to_csv(tmp_path / "syn.csv", index=False)  # an independent draw: a good generator
     args = ["--real", str(tmp_path / "real.csv"), "--synthetic", str(tmp_path / "syn.csv"),
             "--holdout", str(tmp_path / "holdout.parquet"), "--out", str(tmp_path / "out"), "--max-rows", "300"]
     res = CliRunner().invoke(app, args)
@@ -172,5 +196,36 @@ def test_command_scores_any_two_tables(tmp_path: Path) -> None:
     m2 = json.loads((tmp_path / "out2" / "metrics.json").read_text())
     assert m2["metrics"]["membership_inference"]["status"] == "notApplicable"
     assert "holdout" in m2["metrics"]["membership_inference"]["reason"]
+    assert "DPS n/a (" in no_holdout.output and "holdout" in no_holdout.output  # n/a with a reason, not None
     bad = CliRunner().invoke(app, args + ["--target", "nope"])
     assert isinstance(bad.exception, BadInputError)
+
+
+def test_command_gates_decide_like_the_stage_and_reject_other_columns(tmp_path: Path) -> None:
+    """A verbatim copy without --holdout still fails (exact copies need no holdout); --gate/--no-gates override."""
+    import typer
+    from typer.testing import CliRunner
+
+    from safesynth.commands.evaluate import evaluate_command
+
+    app = typer.Typer()
+    app.command()(evaluate_command)
+    real = population(400, 0)
+    real.to_csv(tmp_path / "real.csv", index=False)
+    base = ["--real", str(tmp_path / "real.csv"), "--synthetic", str(tmp_path / "real.csv"), "--max-rows", "300"]
+    copy = CliRunner().invoke(app, base + ["--out", str(tmp_path / "a")])
+    assert isinstance(copy.exception, GateNotMetError) and copy.exception.exit_code == EXIT_GATE_NOT_MET
+    assert "[FAIL] maxExactCopies" in copy.output and (tmp_path / "a" / "report.html").exists()
+    metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert metrics["release"]["released"] is False
+    assert metrics["metrics"]["copies"]["statistic"]["exactCopyShare"] == 1.0
+    off = CliRunner().invoke(app, base + ["--out", str(tmp_path / "b"), "--no-gates"])
+    assert off.exit_code == 0, off.output
+    loose = CliRunner().invoke(app, base + ["--out", str(tmp_path / "c"), "--gate", "maxExactCopies=off"])
+    assert loose.exit_code == 0, loose.output
+    typo = CliRunner().invoke(app, base + ["--gate", "maxCopies=1"])
+    assert isinstance(typo.exception, BadInputError) and "maxExactCopies" in str(typo.exception)
+    real.drop(columns=["income", "smoker"]).to_csv(tmp_path / "narrow.csv", index=False)
+    narrow = CliRunner().invoke(app, base[:2] + ["--synthetic", str(tmp_path / "narrow.csv")])
+    assert isinstance(narrow.exception, BadInputError)
+    assert "'income', 'smoker'" in str(narrow.exception) and "missing" in str(narrow.exception)

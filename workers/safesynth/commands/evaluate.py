@@ -30,15 +30,26 @@ def read_table(path: Path) -> pd.DataFrame:
     return table
 
 
-def infer_table_kinds(df: pd.DataFrame) -> dict[str, Any]:
-    """Kinds from the prepare stage's schema inference, else (when it fails on this table) the metrics' own."""
-    from safesynth.metrics.columns import infer_kinds, kinds_from_schema
-    from safesynth.schema import infer_schema
+def typed_tables(real: pd.DataFrame, *others: Optional[pd.DataFrame]) -> tuple[dict[str, Any], list[Any]]:
+    """The real table's kinds by prepare's rules, and every table parsed with that one schema.
 
-    try:
-        return kinds_from_schema(infer_schema(df).to_json_dict())
-    except Exception:  # any failure of the pipeline's inference: fall back to the metrics' own
-        return infer_kinds(df)
+    "12,345", "?" or "04/03/2021" in the synthetic file are read exactly as
+    in the real one, as the pipeline's own stages read them.
+    """
+    from safesynth.metrics.columns import kinds_from_schema
+    from safesynth.schema import coerce_to_schema, infer_schema
+    from safesynth.tables import DELIMITER_ATTR
+
+    schema = infer_schema(real, delimiter=real.attrs.get(DELIMITER_ATTR))
+    known = set(schema.names)
+    tables = [None if df is None else coerce_to_schema(df[[c for c in df.columns if c in known]], schema)
+              for df in (real, *others)]
+    return kinds_from_schema(schema.to_json_dict()), tables
+
+
+def infer_table_kinds(df: pd.DataFrame) -> dict[str, Any]:
+    """Kinds by prepare's rules (`typed_tables` also parses the tables with them)."""
+    return typed_tables(df)[0]
 
 
 def evaluate_command(
@@ -57,14 +68,25 @@ def evaluate_command(
     ),
     max_rows: int = typer.Option(5000, "--max-rows", min=100, help="Rows sampled for quadratic statistics."),
     seed: int = typer.Option(42, "--seed", min=0, help="Seed for every sample and attack split."),
+    gate: Optional[List[str]] = typer.Option(
+        None, "--gate", help="Override a release gate, NAME=VALUE with the spec's names (spec.evaluation.gates), "
+        "e.g. minDetection=5 or maxPiiReplay=off (repeatable). Unset: the spec's defaults."
+    ),
+    no_gates: bool = typer.Option(False, "--no-gates", help="Report the scores only; exit 0 whatever they are."),
 ) -> None:
-    """Score a synthetic table against a real one: quality, privacy, an offline HTML report."""
+    """Score a synthetic table against a real one: quality, privacy, an offline HTML report.
+
+    The same release gates as a job's evaluate stage (defaults of spec.evaluation.gates): a failed gate
+    exits 4 (GateNotMet) after writing the report, exactly as the stage does.
+    """
     from rich.console import Console
 
     from safesynth.audit import build_audit
     from safesynth.errors import BadInputError
     from safesynth.metrics.context import EvalOptions
-    from safesynth.metrics.evaluation import evaluate
+    from safesynth.errors import GateNotMetError
+    from safesynth.metrics.evaluation import check_column_sets, evaluate
+    from safesynth.metrics.gates import parse_overrides
     from safesynth.progress import RichProgress
     from safesynth.report import render_report
     from safesynth.store import LocalStore
@@ -72,6 +94,17 @@ def evaluate_command(
     console = Console(stderr=True)
     real_df, syn_df = read_table(real), read_table(synthetic)
     hold_df = read_table(holdout) if holdout is not None else None
+    if gate and no_gates:
+        raise BadInputError("--gate and --no-gates: give one or the other")
+    try:
+        gates = parse_overrides(list(gate or []))
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+    if no_gates:
+        gates = gates.model_copy(update={"enabled": False})
+    check_column_sets(real_df, syn_df, "synthetic")
+    if hold_df is not None:
+        check_column_sets(real_df, hold_df, "holdout")
     names = {str(c) for c in real_df.columns}
     for flag, cols in (("--target", [target] if target else []), ("--quasi-identifier", quasi_identifier or []),
                        ("--sensitive", sensitive or [])):
@@ -80,14 +113,36 @@ def evaluate_command(
             raise BadInputError(f"{flag}: {', '.join(map(repr, missing))} not a column of {real}")
     options = EvalOptions(max_rows=max_rows, seed=seed, target=target,
                           quasi_identifiers=tuple(quasi_identifier or ()), sensitive_columns=tuple(sensitive or ()))
-    evaluation = evaluate(real_df, syn_df, hold_df, kinds=infer_table_kinds(real_df), options=options,
+    kinds, (real_df, syn_df, hold_df) = typed_tables(real_df, syn_df, hold_df)
+    evaluation = evaluate(real_df, syn_df, hold_df, kinds=kinds, options=options,
                           progress=RichProgress(console))
     sources = {"real": str(real), "synthetic": str(synthetic), **({"holdout": str(holdout)} if holdout else {})}
     audit = build_audit(evaluation=evaluation, inputs=sources)
+    evaluation.apply_gates(gates)  # HIPAA Safe Harbor needs the PII stage: not shown here, so that gate fails if asked
+    audit["release"] = evaluation.release
     store = LocalStore(out)
     store.write_json("metrics.json", evaluation.to_json())
     store.write_json("audit.json", audit)
     store.write_text("report.html", render_report(evaluation, audit, title="Synthetic data report", sources=sources))
     s = evaluation.summary()
-    typer.echo(f"SQS {s['sqs']} ({s['sqsGrade']})  DPS {s['dps']} ({s['dpsGrade']})")
+    typer.echo(f"SQS {_headline(s, 'sqs')}  DPS {_headline(s, 'dps')}  detection {_na(s['detection'])}  "
+               f"utility ratio {_na(s['utilityRatio'])}")
     typer.echo(f"report: {Path(out, 'report.html').resolve()}")
+    for g in s.get("gates", []):
+        mark = {True: "pass", False: "FAIL", None: "n/a "}[g["passed"]]
+        typer.echo(f"  [{mark}] {g['name']}: {g['reason']}")
+    typer.echo(s.get("verdict", ""))
+    if s.get("released") is False:
+        raise GateNotMetError("release gates not met: " + ", ".join(s["failedGates"]) + f"; see {out}/report.html",
+                              s)
+
+
+def _na(x: Any) -> str:
+    return "n/a" if x is None else str(x)
+
+
+def _headline(s: dict[str, Any], key: str) -> str:
+    """'8.61 (Excellent)', or 'n/a (why)' when the composite has no value."""
+    if s[key] is None:
+        return f"n/a ({s[f'{key}Reason']})"
+    return f"{s[key]} ({s[f'{key}Grade']})"

@@ -98,6 +98,8 @@ class EvalContext:
     options: EvalOptions = field(default_factory=EvalOptions)
     pii: Optional[PiiInputs] = None
     dp: Optional[dict[str, Any]] = None
+    # non-null synthetic values per column before coercion to the real column's kind (structure checks)
+    synthetic_non_null: Mapping[str, int] = field(default_factory=dict)
 
     def columns_of(self, *kinds: Kind) -> list[str]:
         return [c for c, k in self.kinds.items() if k in kinds]

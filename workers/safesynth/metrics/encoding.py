@@ -23,6 +23,7 @@ import pandas as pd
 from safesynth.metrics.columns import CONTINUOUS, Kind, canonical, to_float
 
 MAX_ONE_HOT = 20  # labels per categorical column; a column with 5,000 labels must not make 5,000 features
+MAX_CATEGORY_CODES = 250  # HistGradientBoosting accepts at most 255 bins per categorical feature
 
 
 @dataclass
@@ -78,3 +79,30 @@ class TableEncoder:
 def fit_encoder(real: pd.DataFrame, columns: Sequence[str], kinds: Mapping[str, Kind],
                 standardize: bool = True) -> TableEncoder:
     return TableEncoder(list(columns), kinds).fit(real, standardize=standardize)
+
+
+class CodedFeatures:
+    """Feature matrix for scikit-learn's HistGradientBoosting: numbers as floats, categories as codes.
+
+    Codes are the real table's most frequent labels (at most MAX_CATEGORY_CODES); a label the real
+    table lacks, or a rarer one, becomes NaN, which the trees treat as missing. Used by ML utility
+    and the detection test, so both see a table the same way.
+    """
+
+    def __init__(self, real: pd.DataFrame, cols: Sequence[str], kinds: Mapping[str, Kind]) -> None:
+        self.cols, self.kinds = list(cols), kinds
+        self.codes = {c: {v: i for i, v in enumerate(canonical(real[c]).value_counts().index[:MAX_CATEGORY_CODES])}
+                      for c in self.cols if kinds[c] not in CONTINUOUS}
+
+    @property
+    def categorical_mask(self) -> list[bool]:
+        return [self.kinds[c] not in CONTINUOUS for c in self.cols]
+
+    def matrix(self, df: pd.DataFrame) -> np.ndarray:
+        out = np.empty((len(df), len(self.cols)))
+        for j, c in enumerate(self.cols):
+            if self.kinds[c] in CONTINUOUS:
+                out[:, j] = to_float(df[c])
+            else:
+                out[:, j] = canonical(df[c]).map(self.codes[c]).to_numpy(dtype=float)  # unseen → NaN
+        return out

@@ -17,10 +17,13 @@ import pandas as pd
 
 from safesynth.metrics.base import Group, MetricResult, run_metric
 from safesynth.metrics.columns import TABULAR, Kind, align, infer_kinds
+from safesynth.errors import BadInputError
 from safesynth.metrics.context import EvalContext, EvalOptions, PiiInputs
+from safesynth.metrics.gates import check_gates, verdict
 from safesynth.metrics.registry import all_metrics
 from safesynth.metrics.scores import Composite, privacy_composite, quality_composite
 from safesynth.progress import LogProgress, Progress
+from safesynth.spec.models import GatesSpec
 
 METRICS_FORMAT = 1
 
@@ -41,6 +44,13 @@ class Evaluation:
     dp: Optional[dict[str, Any]] = None
     columns: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    release: Optional[dict[str, Any]] = None  # gates.verdict(...) once apply_gates ran
+
+    def apply_gates(self, gates: GatesSpec, *, hipaa_met: Optional[bool] = None, hipaa_reason: str = "") -> bool:
+        """Check the release gates (gates.check_gates) and keep the verdict; True when released."""
+        self.release = verdict(check_gates(gates, self, hipaa_met=hipaa_met, hipaa_reason=hipaa_reason),
+                               enabled=gates.enabled)
+        return bool(self.release["released"])
 
     def summary(self) -> dict[str, Any]:
         """The stage summary: headline numbers and counts, never data values."""
@@ -56,6 +66,12 @@ class Evaluation:
             "rowsEvaluated": dict(self.rows),
             "columnsEvaluated": len(self.kinds),
             "evaluationSeconds": round(self.seconds, 2),
+            "sqsReason": None if math.isfinite(self.sqs.value) else _why_missing(self.sqs),
+            "dpsReason": None if math.isfinite(self.dps.value) else _why_missing(self.dps),
+            "detection": _score(self.results.get("detection")),
+            "utilityRatio": _stat(self.results.get("ml_utility"), "ratio"),
+            **({k: self.release[k] for k in ("released", "gates", "failedGates", "verdict")}
+               if self.release is not None else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -72,9 +88,41 @@ class Evaluation:
                         "sensitiveColumns": list(self.options.sensitive_columns),
                         "textMaxValues": self.options.text_max_values},
             "differentialPrivacy": self.dp,
+            "release": self.release,
             "seconds": round(self.seconds, 3),
             "python": platform.python_version(),
         }
+
+
+def _why_missing(comp: Composite) -> str:
+    """'n/a' in words: why a composite has no value (each component's reason)."""
+    reasons = sorted({c.reason for c in comp.components if c.reason and not c.reason.endswith("no free-text columns")})
+    return "; ".join(reasons) or "no component applies"
+
+
+def _score(res: Optional[MetricResult]) -> Optional[float]:
+    return round(res.score, 2) if res is not None and res.ok else None
+
+
+def _stat(res: Optional[MetricResult], key: str) -> Optional[float]:
+    v = res.statistic.get(key) if res is not None and res.ok else None
+    return round(float(v), 4) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+def check_column_sets(real: pd.DataFrame, other: pd.DataFrame, name: str) -> None:
+    """`other` has exactly the real table's columns, else exit 2 naming the missing and extra ones.
+
+    Scoring a table that lacks columns would grade what is left (a table missing 3 of 4 columns
+    once scored 0.97 'Excellent' on the SDMetrics figures); column names are not data values.
+    """
+    real_cols, other_cols = [str(c) for c in real.columns], [str(c) for c in other.columns]
+    missing = [c for c in real_cols if c not in set(other_cols)]
+    extra = [c for c in other_cols if c not in set(real_cols)]
+    if missing or extra:
+        parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+                ([f"not in the real table {', '.join(map(repr, extra))}"] if extra else [])
+        raise BadInputError(f"the {name} table's columns differ from the real table's: {'; '.join(parts)}; "
+                            f"give a {name} table with the same columns")
 
 
 def column_table(ctx: EvalContext, results: Mapping[str, MetricResult]) -> list[dict[str, Any]]:
@@ -114,14 +162,17 @@ def evaluate(
     progress: Optional[Progress] = None,
 ) -> Evaluation:
     """Score `synthetic` against `real` (what the generator saw) and `holdout` (what it never saw)."""
+    check_column_sets(real, synthetic, "synthetic")
     t0 = time.monotonic()
     progress = progress or LogProgress()
     options = options or EvalOptions()
-    inferred = infer_kinds(real)
-    kinds = {str(c): (kinds or {}).get(str(c), inferred[str(c)]) for c in real.columns}
+    unknown = [c for c in real.columns if str(c) not in (kinds or {})]
+    inferred = infer_kinds(real[unknown]) if unknown else {}  # prepare's rules, only where no schema says
+    kinds = {str(c): (kinds or {}).get(str(c)) or inferred[str(c)] for c in real.columns}
     tables = align({"real": real, "synthetic": synthetic, "holdout": holdout}, kinds)
     ctx = EvalContext(real=tables["real"], synthetic=tables["synthetic"], holdout=tables["holdout"],
-                      kinds=kinds, options=options, pii=pii, dp=dp)
+                      kinds=kinds, options=options, pii=pii, dp=dp,
+                      synthetic_non_null={str(c): int(synthetic[c].notna().sum()) for c in synthetic.columns})
     results: dict[str, MetricResult] = {}
     metrics = all_metrics()
     with progress.task("evaluate: metrics", total=len(metrics)) as advance:

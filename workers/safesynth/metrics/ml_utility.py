@@ -25,9 +25,9 @@ from safesynth.metrics import scores
 from safesynth.metrics.base import Group, Metric, MetricResult, NotApplicable
 from safesynth.metrics.columns import CONTINUOUS, DISCRETE, Kind, canonical, to_float
 from safesynth.metrics.context import EvalContext
+from safesynth.metrics.encoding import CodedFeatures
 
 MAX_CLASSES = 20
-MAX_CATEGORY_CODES = 250  # HistGradientBoosting accepts at most 255 bins per categorical feature
 
 
 def choose_target(real: pd.DataFrame, kinds: dict[str, Kind], requested: Optional[str]) -> tuple[str, str]:
@@ -49,28 +49,6 @@ def choose_target(real: pd.DataFrame, kinds: dict[str, Kind], requested: Optiona
     if numeric:
         return numeric[-1], "regression"
     raise NotApplicable("no column suits as a prediction target (no 2–20-class or numeric column)")
-
-
-class _Features:
-    """Feature matrix for HistGradientBoosting: numbers as floats, categories as codes fitted on real."""
-
-    def __init__(self, real: pd.DataFrame, cols: list[str], kinds: dict[str, Kind]) -> None:
-        self.cols, self.kinds = cols, kinds
-        self.codes = {c: {v: i for i, v in enumerate(canonical(real[c]).value_counts().index[:MAX_CATEGORY_CODES])}
-                      for c in cols if kinds[c] not in CONTINUOUS}
-
-    @property
-    def categorical_mask(self) -> list[bool]:
-        return [self.kinds[c] not in CONTINUOUS for c in self.cols]
-
-    def matrix(self, df: pd.DataFrame) -> np.ndarray:
-        out = np.empty((len(df), len(self.cols)))
-        for j, c in enumerate(self.cols):
-            if self.kinds[c] in CONTINUOUS:
-                out[:, j] = to_float(df[c])
-            else:
-                out[:, j] = canonical(df[c]).map(self.codes[c]).to_numpy(dtype=float)  # unseen → NaN
-        return out
 
 
 def _fit_score(task: str, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray,
@@ -122,7 +100,7 @@ class MLUtility(Metric):
         real = ctx.sample(ctx.real, "utility-real", n_train)
         syn = ctx.sample(ctx.synthetic, "utility-synthetic", n_train)
         test = ctx.sample(ctx.holdout, "utility-test")
-        enc = _Features(real, features, dict(ctx.kinds))
+        enc = CodedFeatures(real, features, dict(ctx.kinds))
         ys = [self._target(df[target], task) for df in (real, syn, test)]
         keep = [~pd.isna(y) for y in ys]
         if keep[2].sum() < 10 or keep[0].sum() < 10:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from safesynth.metrics.attribute_inference import AttributeInference
 from safesynth.metrics.base import Metric
+from safesynth.metrics.copies import Copies
 from safesynth.metrics.correlation import ColumnCorrelation
 from safesynth.metrics.dcr import DistanceToClosestRecord
 from safesynth.metrics.deep_structure import DeepStructure
+from safesynth.metrics.detection import Detection
+from safesynth.metrics.diagnostic import Diagnostic
 from safesynth.metrics.distribution import ColumnDistribution
 from safesynth.metrics.membership import MembershipInference
 from safesynth.metrics.ml_utility import MLUtility
@@ -22,10 +25,13 @@ METRICS: tuple[type[Metric], ...] = (
     TextStructure,
     TextSemantic,
     SDMetricsQuality,
+    Diagnostic,
+    Detection,
     MLUtility,
     MembershipInference,
     AttributeInference,
     DistanceToClosestRecord,
+    Copies,
     PiiReplay,
 )
 

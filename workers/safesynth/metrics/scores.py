@@ -79,6 +79,15 @@ def utility_score(ratio: float) -> float:
     return _clip10(10.0 * ratio)
 
 
+def detection_score(auc: float) -> float:
+    """Detection: 10·(1 − 2·max(0, AUC − 0.5)), SDMetrics' detection metrics on a 0–10 scale.
+
+    AUC 0.5 (the classifier cannot tell the tables apart) → 10; 0.65 → 7; 0.85 → 3; 1.0 → 0.
+    An AUC below 0.5 is chance plus cross-validation noise, not better than real data.
+    """
+    return _clip10(10.0 * (1.0 - 2.0 * max(0.0, auc - 0.5)))
+
+
 # ------------------------------------------------------------------ privacy curves (ours)
 
 def membership_score(auc: float, epsilon: float) -> float:

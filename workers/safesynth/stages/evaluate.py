@@ -9,7 +9,10 @@ control and test set. PII replay alone reads the ORIGINAL values
 (every score with its raw statistic, parameters and sample sizes),
 `evaluate/report.html` (one offline file) and `evaluate/audit.json`; the
 summary carries SQS, DPS and their grades, which the drivers show as the
-job's headline.
+job's headline, and the release verdict: `released` and every gate of
+spec.evaluation.gates (name, threshold, value, passed). When a gate fails the
+stage still writes everything and returns `released: false`; the stage runner
+then raises GateNotMetError (exit 4) after writing the summary.
 """
 
 from __future__ import annotations
@@ -134,6 +137,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     from safesynth.metrics.columns import kinds_from_schema
     from safesynth.metrics.context import EvalOptions
     from safesynth.metrics.evaluation import evaluate
+    from safesynth.metrics.gates import hipaa_from_audit
     from safesynth.report import render_report
     from safesynth.stages.runner import stage_spec_hash
 
@@ -156,8 +160,12 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         evaluation=evaluation, spec=spec, spec_hash=stage_spec_hash(spec, NAME),
         pii_report=inputs.pii_report, replaced=inputs.pii.replaced if inputs.pii is not None else {},
         train_summary=inputs.train_summary, stage_summaries=inputs.stage_summaries,
-        inputs={**inputs.sources, "inputSha256": prepare_summary.get("inputSha256"), "notes": inputs.notes},
+        inputs={**inputs.sources, "inputSha256": prepare_summary.get("inputSha256"), "notes": inputs.notes,
+                "columnWarnings": prepare_summary.get("warnings") or []},
     )
+    hipaa_met, hipaa_reason = hipaa_from_audit(audit.get("hipaaSafeHarbor", {}), inputs.pii_report is not None)
+    evaluation.apply_gates(ev.gates, hipaa_met=hipaa_met, hipaa_reason=hipaa_reason)
+    audit["release"] = evaluation.release
     with progress.task("evaluate: write report", total=3) as advance:
         store.write_json(METRICS_KEY, evaluation.to_json())
         advance(1)
