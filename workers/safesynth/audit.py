@@ -19,6 +19,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import safesynth
+from safesynth.pii import hipaa
 
 if TYPE_CHECKING:
     from safesynth.metrics.evaluation import Evaluation
@@ -30,29 +31,10 @@ AUDIT_FORMAT = 1
 PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "torch", "transformers", "peft", "opacus",
             "sentence-transformers", "presidio-analyzer", "faker", "jinja2")
 
-# HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i): the 18 identifier categories, and our entity types for each.
-SAFE_HARBOR: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("A", "Names", ("PERSON", "FIRST_NAME", "LAST_NAME")),
-    ("B", "Geographic subdivisions smaller than a state (street address, city, county, zip code)",
-     ("STREET_ADDRESS", "CITY", "ZIP_CODE", "LOCATION")),
-    ("C", "Dates (except year) directly related to an individual, and ages over 89",
-     ("DATE_OF_BIRTH", "DATE_TIME", "AGE")),
-    ("D", "Telephone numbers", ("PHONE_NUMBER",)),
-    ("E", "Fax numbers", ()),
-    ("F", "Email addresses", ("EMAIL_ADDRESS",)),
-    ("G", "Social security numbers", ("US_SSN",)),
-    ("H", "Medical record numbers", ("MEDICAL_RECORD_NUMBER",)),
-    ("I", "Health plan beneficiary numbers", ()),
-    ("J", "Account numbers", ("US_BANK_NUMBER", "IBAN_CODE", "CREDIT_CARD")),
-    ("K", "Certificate/license numbers", ("US_DRIVER_LICENSE",)),
-    ("L", "Vehicle identifiers and serial numbers, including license plates", ()),
-    ("M", "Device identifiers and serial numbers", ()),
-    ("N", "Web URLs", ("URL",)),
-    ("O", "IP addresses", ("IP_ADDRESS",)),
-    ("P", "Biometric identifiers, including finger and voice prints", ()),
-    ("Q", "Full-face photographs and comparable images", ()),
-    ("R", "Any other unique identifying number, characteristic, or code", ("IDENTIFIER", "US_PASSPORT")),
-)
+# HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i): the 18 identifier categories and our entity types for each, from
+# the one map the PII stage's report also uses (safesynth.pii.hipaa).
+SAFE_HARBOR: tuple[tuple[str, str, tuple[str, ...]], ...] = tuple(
+    (code, label, tuple(e.value for e in entities)) for code, label, entities in hipaa.CATEGORIES)
 _REMOVED = {"fake", "hash", "mask", "redact", "drop", "tokenize"}
 _TRANSFORMED = {"generalize", "dateshift", "perturb"}
 _PII_KEYS = ("entity", "entityType", "confidence", "score", "action", "signals", "valuesChanged", "changed",
@@ -102,17 +84,11 @@ def pii_columns(pii_report: Optional[Mapping[str, Any]], replaced: Mapping[str, 
     return [rows[k] for k in sorted(rows)]
 
 
-def safe_harbor(pii_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for code, label, entities in SAFE_HARBOR:
-        hits = [r for r in pii_rows if str(r.get("entity") or r.get("entityType") or "").upper() in entities]
-        out.append({
-            "code": code, "category": label, "found": bool(hits),
-            "columns": [r["column"] for r in hits],
-            "handling": sorted({f"{r['column']}: {r.get('action') or 'unknown'} ({r['handling']})" for r in hits}),
-            "entities": list(entities),
-        })
-    return out
+def safe_harbor(pii_rows: list[dict[str, Any]], stage_ran: bool = True) -> list[dict[str, Any]]:
+    """Per Safe Harbor category: found / not found / not checked, the columns and what was done
+    (`safesynth.pii.hipaa.categories`, the same table the PII report holds)."""
+    rows = [{**r, "pii": True} for r in pii_rows]
+    return hipaa.categories(rows, stage_ran=stage_ran)
 
 
 def attacks(evaluation: Evaluation) -> list[dict[str, Any]]:
@@ -222,7 +198,7 @@ def build_audit(
             "columns": pii_rows,
         },
         "hipaaSafeHarbor": {
-            "categories": safe_harbor(pii_rows),
+            "categories": safe_harbor(pii_rows, stage_ran=pii_report is not None or bool(replaced)),
             "note": ("Detected categories and their handling, to support (not replace) a Safe Harbor or Expert "
                      "Determination review: Safe Harbor also requires no actual knowledge that the rest could "
                      "identify a person, and categories without a detector (fax, vehicle, device, biometric, "

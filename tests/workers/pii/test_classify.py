@@ -53,7 +53,7 @@ def test_incompatible_kinds_are_not_considered() -> None:
 
 
 def test_generic_ids_need_distinct_values() -> None:
-    assert decide("order_id", [f"ORD-{i:05d}" for i in range(50)]).entity == E.IDENTIFIER
+    assert decide("record_id", [f"REC-{i:05d}" for i in range(50)]).entity == E.IDENTIFIER
     assert decide("test_id", ["covid", "flu"] * 25).entity is None
 
 
@@ -117,4 +117,44 @@ def test_classify_table_samples_reproducibly() -> None:
 ])
 def test_common_columns(name: str, values: list, entity: E) -> None:
     ev = decide(name, values)
+    assert ev.entity == entity and ev.confidence >= 0.5
+
+
+def test_nine_digit_numbers_with_impossible_ssn_areas_are_not_ssns() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    orders = [int(x) for x in rng.integers(10**8, 10**9, 200)]
+    ev = decide("c4", orders)
+    assert ev.entity != E.US_SSN or ev.confidence == 0.0
+    assert any(s.source == "values" and s.entity == E.US_SSN and "never issues" in s.detail for s in ev.signals)
+    plausible = [f"{a:03d}{g:02d}{s:04d}" for a, g, s in zip(rng.integers(1, 600, 200), rng.integers(1, 99, 200),
+                                                            rng.integers(1, 9999, 200))]
+    assert not any(s.source == "values" for s in decide("c4", plausible).signals)
+
+
+@pytest.mark.parametrize("name", ["order_no", "invoice_ref", "ship_date", "tracking_id"])
+def test_business_record_names_rule_out_person_identifiers(name: str) -> None:
+    values = [f"A{i:06d}" for i in range(60)] if "date" not in name else [f"2024-01-{1 + i % 28:02d}" for i in range(60)]
+    ev = decide(name, values)
+    assert ev.confidence < 0.5 and any("business record" in s.detail for s in ev.signals)
+
+
+@pytest.mark.slow
+def test_a_name_column_of_products_is_not_people(ner_engine) -> None:  # type: ignore[no-untyped-def]
+    products = ["Wireless Mouse", "Steel Cable", "Desk Lamp", "Garden Hose", "USB-C Charger", "Ceramic Mug",
+                "Wool Blanket", "Travel Kettle", "Cotton Towel", "Glass Vase", "Leather Wallet", "Bamboo Tray"] * 4
+    ev = decide("name", products, ner=ner_engine)
+    assert ev.confidence < 0.5 and any(s.source == "values" and "not people's names" in s.detail for s in ev.signals)
+    people = decide("name", [f"{f} Garcia" for f in FIRST], ner=ner_engine)
+    assert people.entity == E.PERSON and people.confidence >= 0.5
+
+
+@pytest.mark.parametrize("values, entity", [
+    (["Andrej-Seip-Weg 6", "69 avenue de Da Costa", "ul. Wieniawskiego 439", "Calle Mayor 12", "Rua Augusta 54",
+      "Hauptstraße 3a", "Via Roma 7", "Kerkstraat 21"] * 4, E.STREET_ADDRESS),
+    ([f"MRN{1000000 + 7 * i}" for i in range(30)], E.MEDICAL_RECORD_NUMBER),
+])
+def test_values_alone_find_international_streets_and_mrns(values: list, entity: E) -> None:
+    ev = decide("c9", values)
     assert ev.entity == entity and ev.confidence >= 0.5

@@ -41,21 +41,27 @@ structured entity) get span statistics for the preview instead.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 import pandas as pd
 
 from safesynth.pii import gazetteer, hints, patterns
+from safesynth.pii.evidence import (
+    MULTI_TOKEN, NAME_FAMILY, ColumnEvidence, Signal, combine, decide, noisy_or)
 from safesynth.pii.spans import Span
 from safesynth.schema import ColumnKind, ColumnSchema, TableSchema
 from safesynth.spec.models import PiiEntity, PiiSpec
 
 if TYPE_CHECKING:
     from safesynth.pii.ner import Ner
+
+__all__ = ["MULTI_TOKEN", "NAME_FAMILY", "ColumnEvidence", "Signal", "classify_column", "classify_table", "decide",
+           "noisy_or", "sample_values"]
 
 E = PiiEntity
 STRINGS = frozenset({ColumnKind.CATEGORICAL, ColumnKind.IDENTIFIER, ColumnKind.TEXT})
@@ -69,9 +75,12 @@ COMPATIBLE: dict[PiiEntity, frozenset[ColumnKind]] = {
     E.DATE_TIME: STRINGS | {ColumnKind.DATETIME},
     E.AGE: frozenset({ColumnKind.INTEGER, ColumnKind.FLOAT}),
 }
-NAME_FAMILY = frozenset({E.PERSON, E.FIRST_NAME, E.LAST_NAME})
 PLACE_FAMILY = frozenset({E.CITY, E.STATE, E.STREET_ADDRESS, E.LOCATION})
 DATE_ENTITIES = frozenset({E.DATE_OF_BIRTH, E.DATE_TIME})
+# Identifiers that belong to a person whatever else the name says ("customer_order_ref" is still not one).
+PERSON_IDS = frozenset({E.US_SSN, E.MEDICAL_RECORD_NUMBER, E.US_DRIVER_LICENSE, E.US_PASSPORT, E.US_BANK_NUMBER})
+# What a business-record name ("order_no", "ship_date") rules out: codes that would identify a person, dates.
+BUSINESS_ENTITIES = (E.IDENTIFIER, E.US_SSN, E.PHONE_NUMBER, E.DATE_TIME, E.DATE_OF_BIRTH)
 
 GAZETTEER_WEIGHT = 0.55
 GAZETTEER_FULL_WEIGHT = 0.6
@@ -84,49 +93,7 @@ CARDINALITY_FULL = 20  # distinct values at which value-only name/place evidence
 CONTRADICT_RATE = 0.2
 CONTRADICT_MIN_VALUES = 5
 CONTRADICT_FACTOR = 0.25
-MULTI_TOKEN = 1.5  # mean words per value from which a name column holds full names
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One piece of evidence: where it came from, for which entity, how strong, and why (no values)."""
-
-    source: str
-    entity: PiiEntity
-    score: float
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "entity": self.entity.value, "score": round(self.score, 3),
-                "detail": self.detail}
-
-
-@dataclass(frozen=True)
-class ColumnEvidence:
-    """The classifier's verdict on one column."""
-
-    column: str
-    kind: ColumnKind
-    entity: Optional[PiiEntity]
-    confidence: float
-    signals: tuple[Signal, ...] = ()
-    sampled: int = 0
-    scores: dict[PiiEntity, float] = field(default_factory=dict)
-    # Free text: share of scanned values holding at least one span of each entity.
-    span_rates: dict[PiiEntity, float] = field(default_factory=dict)
-    note: str = ""
-
-    @property
-    def free_text(self) -> bool:
-        return self.kind == ColumnKind.TEXT and self.entity is None
-
-
-def noisy_or(scores: Iterable[float]) -> float:
-    """1 − Π(1 − s): the combined strength of independent pieces of evidence."""
-    out = 1.0
-    for s in scores:
-        out *= 1.0 - min(max(s, 0.0), 1.0)
-    return 1.0 - out
+PLACE_MIN_RATE = 0.25  # share of place-shaped values from which the shape counts as evidence of a city column
 
 
 def _pct(x: float) -> str:
@@ -173,11 +140,17 @@ def classify_column(
     if kind == ColumnKind.DATETIME:
         looks[E.DATE_TIME] = 1.0
         signals.append(Signal("pattern", E.DATE_TIME, 0.3, "values are dates (schema kind datetime)"))
+    place_shaped = False
     for entity, ev in evidence.items():
         if ev.rate >= patterns.MIN_MATCH_RATE and ok(entity):
-            signals.append(Signal("pattern", entity, ev.strength,
+            signals.append(Signal("pattern", entity, ev.strength * (card if entity == E.CITY else 1.0),
                                   f"{_pct(ev.rate)} of {n} sampled values match {entity.value} patterns "
                                   f"(mostly {ev.top})"))
+        elif entity == E.CITY and ev.rate >= PLACE_MIN_RATE and ok(entity):
+            # Town names share few affixes (-ton, -ville, Lake ...): a quarter of them is already telling.
+            place_shaped = True
+            signals.append(Signal("pattern", entity, ev.strength * card * 2 * ev.rate,
+                                  f"{_pct(ev.rate)} of {n} sampled values have a place-name shape"))
 
     # (c) name lists
     rates_names = gazetteer.NameRates(0.0, 0.0, 0.0, 0.0)
@@ -199,58 +172,72 @@ def classify_column(
 
     # (d) NER, where the rest is not decisive
     span_rates: dict[PiiEntity, float] = {}
+    person_votes: Optional[float] = None
     if ner is not None and kind in STRINGS and distinct:
-        before = _combine(signals, hinted_strong, rates_names)
+        before = combine(signals, hinted_strong, rates_names)
         if max(before.values(), default=0.0) < DECISIVE:
             if kind == ColumnKind.TEXT:
                 span_rates = _text_span_rates(distinct[:NER_TEXT_SAMPLE], ner, ner_threshold, allowed)
             else:
-                signals.extend(_ner_signals(distinct[:NER_SAMPLE], ner, ner_threshold, card, hinted, ok))
+                found, person_votes = _ner_signals(distinct[:NER_SAMPLE], ner, ner_threshold, card,
+                                                   hinted | ({E.CITY} if place_shaped else set()), ok)
+                signals.extend(found)
 
-    scores = _combine(signals, hinted_strong, rates_names)
     # contradiction: the name promises a checkable entity the values do not show
-    for entity in list(scores):
+    for entity in {s.entity for s in signals if s.score > 0}:
         if entity not in hinted or n < CONTRADICT_MIN_VALUES:
             continue
         checkable = entity in patterns.CHECKABLE or (entity in DATE_ENTITIES and kind != ColumnKind.DATETIME)
         look = looks.get(E.DATE_TIME if entity in DATE_ENTITIES else entity, 0.0)
         if checkable and look < CONTRADICT_RATE:
-            scores[entity] *= CONTRADICT_FACTOR
             signals.append(Signal("values", entity, -(1 - CONTRADICT_FACTOR),
                                   f"only {_pct(look)} of {n} sampled values look like {entity.value}"))
-    if not scores:
-        return ColumnEvidence(name, kind, None, 0.0, tuple(signals), n, {}, span_rates)
-    entity = max(scores, key=lambda e: (scores[e], -list(E).index(e)))
-    if kind == ColumnKind.TEXT and not any(s.entity == entity and s.source in ("name", "pattern") for s in signals):
-        # Text with no name or pattern evidence for one entity is free text, whatever NER says about parts of it.
-        return ColumnEvidence(name, kind, None, 0.0, tuple(signals), n, scores, span_rates)
-    return ColumnEvidence(name, kind, entity, scores[entity], tuple(signals), n, scores, span_rates)
+    signals.extend(_precision_signals(name, kind, texts, distinct, hinted, rates_names, person_votes, ner is not None))
+    return decide(ColumnEvidence(name, kind, None, 0.0, tuple(signals), n, {}, span_rates,
+                                 hinted=frozenset(hinted_strong), names=rates_names, distinct=len(distinct)))
 
 
-def _combine(signals: list[Signal], hinted: set[PiiEntity], rates_names: gazetteer.NameRates) -> dict[PiiEntity, float]:
-    """Noisy-OR per entity, with the name family merged into one member (see module docstring)."""
-    by_entity: dict[PiiEntity, list[float]] = defaultdict(list)
-    for s in signals:
-        if s.score > 0:
-            by_entity[s.entity].append(s.score)
-    scores = {e: noisy_or(v) for e, v in by_entity.items()}
-    family = [e for e in scores if e in NAME_FAMILY]
-    if family:
-        merged = noisy_or(s.score for s in signals if s.entity in NAME_FAMILY and s.score > 0)
-        for e in family:
-            del scores[e]
-        scores[_name_member(hinted, rates_names)] = merged
-    return scores
+SSN_IMPOSSIBLE_MIN = 0.01  # share of 9-digit values with a never-issued area/group/serial that rules out SSNs
+NINE_DIGITS = re.compile(r"\d{9}")
+BUSINESS_VETO = -0.75
+NAME_CONTRADICT_RATE = 0.2
+NAME_CONTRADICT_NER = 0.5  # NER tags many two-word product names as persons: only a majority counts
 
 
-def _name_member(hinted: set[PiiEntity], rates_names: gazetteer.NameRates) -> PiiEntity:
-    """The family member a name column is: a strong name hint decides, else the values do."""
-    for e in (E.FIRST_NAME, E.LAST_NAME, E.PERSON):
-        if e in hinted:
-            return e
-    if rates_names.mean_tokens >= MULTI_TOKEN or rates_names.mean_tokens == 0.0:
-        return E.PERSON
-    return E.FIRST_NAME if rates_names.first >= rates_names.last else E.LAST_NAME
+def ssn_impossible(digits: str) -> bool:
+    """SSA never issues area 000, 666 or 900–999, group 00 or serial 0000."""
+    area, group, serial = digits[:3], digits[3:5], digits[5:]
+    return area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000"
+
+
+def _precision_signals(name: str, kind: ColumnKind, texts: list[str], distinct: list[str], hinted: set[PiiEntity],
+                       rates_names: gazetteer.NameRates, person_votes: Optional[float], ner_ran: bool) -> list[Signal]:
+    """Negative evidence: what the values or the name say a column is *not* (each with its reason)."""
+    out: list[Signal] = []
+    # (a) 9-digit numbers without separators are SSNs only if every one could have been issued
+    nine = [t for t in texts if NINE_DIGITS.fullmatch(t)]
+    if texts and len(nine) >= patterns.MIN_MATCH_RATE * len(texts):
+        bad = sum(ssn_impossible(t) for t in nine) / len(nine)
+        if bad >= SSN_IMPOSSIBLE_MIN:
+            out.append(Signal("values", E.US_SSN, -1.0, f"{_pct(bad)} of {len(nine)} 9-digit values have an area, "
+                              "group or serial SSA never issues (000, 666, 9xx; 00; 0000): not SSNs"))
+    # (b) a name that says business record (order, invoice, product, shipment ...), unless it also names a person
+    word = hints.business_word(name)
+    if word and not (hinted & (NAME_FAMILY | PERSON_IDS)):
+        for entity in BUSINESS_ENTITIES:
+            out.append(Signal("name", entity, BUSINESS_VETO, f"column name says a business record ({word!r}), "
+                              "not a person's identifier or date"))
+    # (c) a column named like people whose values are not names (a product "name")
+    # (only for a weak name such as "name": "first_name" holding unlisted names is still trusted)
+    weak_only = all(h.strength < hints.STRONG for h in hints.hints_for(name) if h.entity in NAME_FAMILY)
+    if (hinted & NAME_FAMILY and weak_only and ner_ran and len(texts) >= CONTRADICT_MIN_VALUES
+            and max(rates_names.first, rates_names.last, rates_names.full) < NAME_CONTRADICT_RATE
+            and (person_votes or 0.0) < NAME_CONTRADICT_NER):
+        out.append(Signal("values", E.PERSON, -(1 - CONTRADICT_FACTOR),
+                          f"only {_pct(max(rates_names.first, rates_names.last, rates_names.full))} of "
+                          f"{len(distinct)} distinct values are listed names and NER tags "
+                          f"{_pct(person_votes or 0.0)} as persons: not people's names"))
+    return out
 
 
 def _covered(text: str, spans: list[Span]) -> dict[PiiEntity, float]:
@@ -263,7 +250,8 @@ def _covered(text: str, spans: list[Span]) -> dict[PiiEntity, float]:
 
 
 def _ner_signals(values: list[str], ner: "Ner", threshold: float, card: float, hinted: set[PiiEntity],
-                 ok: Any) -> list[Signal]:
+                 ok: Any) -> tuple[list[Signal], float]:
+    """NER votes per entity as signals, and the share of values tagged PERSON (for the name contradiction)."""
     results = ner.analyze(values, entities=NER_WEIGHT.keys(), min_score=threshold)
     votes: dict[PiiEntity, int] = defaultdict(int)
     for text, spans in zip(values, results):
@@ -281,7 +269,7 @@ def _ner_signals(values: list[str], ner: "Ner", threshold: float, card: float, h
         s = NER_WEIGHT[entity] * r * card
         if s >= 0.05 and ok(target):
             out.append(Signal("ner", target, s, f"NER tags {_pct(r)} of {len(values)} distinct values as {entity.value}"))
-    return out
+    return out, votes.get(E.PERSON, 0) / len(values)
 
 
 def _text_span_rates(values: list[str], ner: "Ner", threshold: float,
@@ -320,8 +308,11 @@ def classify_table(
     *,
     ner: Optional["Ner"] = None,
     seed: int = 0,
+    today: Optional[date] = None,
 ) -> dict[str, ColumnEvidence]:
-    """Evidence for every column of `df` (the training split), by name."""
+    """Evidence for every column of `df` (the training split), by name: each column on its own, then the
+    evidence across columns and rows (`context`). `today` is the reference date for the birth-date rule
+    (the caller's clock; without it the table's latest date stands in)."""
     allowed = frozenset(pii.entities) if pii.entities else None
     out: dict[str, ColumnEvidence] = {}
     for i, col in enumerate(schema.columns):
@@ -330,4 +321,20 @@ def classify_table(
         sample = sample_values(df[col.name], pii.sample_size, seed, i)
         out[col.name] = classify_column(col.name, col, sample, ner=ner, allowed=allowed,
                                         ner_threshold=pii.ner_score_threshold)
-    return out
+    from safesynth.pii.context import apply_context
+
+    present = df[[c for c in out]]
+    return apply_context(present, schema, out, threshold=pii.threshold, today=today or latest_date(present),
+                         seed=seed)
+
+
+def latest_date(df: pd.DataFrame) -> date:
+    """The latest date any datetime column of `df` holds (a stand-in reference date when none is given);
+    1 January 2000 when there is none."""
+    latest = None
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_datetime64_any_dtype(s) and s.notna().any():
+            m = pd.Timestamp(s.max())
+            latest = m if latest is None or m > latest else latest
+    return latest.date() if latest is not None else date(2000, 1, 1)

@@ -1,4 +1,4 @@
-"""Given-name and family-name lists, taken from the Faker package already installed.
+"""Given-name and family-name evidence: Faker's locale lists plus US Census frequencies (`census`).
 
 Faker ships census-derived name lists for many locales (e.g. en_US from the
 US Census Bureau's frequently occurring names). A column whose values are
@@ -19,6 +19,8 @@ import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+from safesynth.pii import census
 
 # Latin-script locales plus the largest others; names in another script only match values in that script.
 LOCALES: tuple[str, ...] = (
@@ -69,28 +71,67 @@ TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "master", "dr", "prof", "si
                     "major", "mme", "mlle", "don", "dona", "herr", "frau"})
 
 
-def looks_like_full_name(value: str, toks: Sequence[str] | None = None) -> bool:
-    """"Given … Family" with a known given *and* family name; or, when the layout itself says "name"
-    ("Family, Given …" or an honorific such as "Mrs."), a known given *or* family name."""
-    firsts, lasts = first_names(), last_names()
+# Evidence a Faker-listed name gives: curated name lists, so a listed word is a name, but not a certain one.
+FAKER_WEIGHT = 0.8
+# A family-first full name ("Wang Wei", "Nagy Péter") counts this much of a given-first one.
+FAMILY_FIRST = 0.9
+
+
+def _parts_weight(token: str, faker: frozenset[str], census_weights: Mapping[str, float]) -> float:
+    """max(Faker membership, Census frequency weight); a hyphenated token ("garcia-lopez") by its weakest part."""
+    def one(t: str) -> float:
+        return max(FAKER_WEIGHT if t in faker else 0.0, census_weights.get(t, 0.0))
+
+    whole = one(token)
+    if whole or "-" not in token:
+        return whole
+    return min(one(p) for p in token.split("-") if p) if token.strip("-") else 0.0
+
+
+def first_weight(token: str) -> float:
+    """How much a casefolded word looks like a given name, in [0, 1] (see `census` for the weights)."""
+    return _parts_weight(token, first_names(), census.given_names())
+
+
+def last_weight(token: str) -> float:
+    """How much a casefolded word looks like a family name, in [0, 1]."""
+    return _parts_weight(token, last_names(), census.surnames())
+
+
+def full_name_score(value: str, toks: Sequence[str] | None = None) -> float:
+    """How much a multi-word value looks like a person's full name, in [0, 1].
+
+    "Given … Family": the weaker of the two words' weights (both must be names); "Family Given" (East Asian
+    and Hungarian order) the same, times FAMILY_FIRST. When the layout itself says "name" ("Family, Given …",
+    or an honorific such as "Mrs."), the stronger word's weight is enough.
+    """
     all_toks = list(toks) if toks is not None else tokens(value)
     titled = any(t in TITLES for t in all_toks)
     if "," in value:
         family_part, _, given_part = value.partition(",")
         family = [t for t in tokens(family_part) if t not in TITLES]
         given = [t for t in tokens(given_part) if t not in TITLES]
-        return bool(family and given and (family[-1] in lasts or given[0] in firsts))
+        if not (family and given):
+            return 0.0
+        return max(last_weight(family[-1]), first_weight(given[0]))
     words = [t for t in all_toks if t not in TITLES]
     if len(words) < 2:
-        return False
+        return 0.0
     if titled:
-        return words[0] in firsts or words[-1] in lasts
-    return words[0] in firsts and words[-1] in lasts
+        return max(first_weight(words[0]), last_weight(words[-1]))
+    given_first = min(first_weight(words[0]), last_weight(words[-1]))
+    family_first = FAMILY_FIRST * min(last_weight(words[0]), first_weight(words[-1]))
+    return max(given_first, family_first)
+
+
+def looks_like_full_name(value: str, toks: Sequence[str] | None = None) -> bool:
+    """A full name by `full_name_score` ≥ 0.5 (both words listed, or a name layout and one listed word)."""
+    return full_name_score(value, toks) >= 0.5
 
 
 @dataclass(frozen=True)
 class NameRates:
-    """Shares of sampled values that look like a given name, a family name or a full name."""
+    """Frequency-weighted shares of sampled values that look like a given name, a family name or a full name."""
 
     first: float
     last: float
@@ -99,20 +140,22 @@ class NameRates:
 
 
 def name_rates(values: Sequence[str] | Iterable[str]) -> NameRates:
-    """A single-token value counts as first/last when it is in that list; a multi-token value counts
-    as a full name when its first token is a known given name and its last a known family name."""
-    firsts, lasts = first_names(), last_names()
-    n = first = last = full = 0
+    """Single-token values add their given-name and family-name weights; multi-token values their
+    `full_name_score`; each rate is the mean over values (so 1.0 means every value is a common name)."""
+    n = 0
+    first = last = full = 0.0
     token_total = 0
     for value in values:
         toks = tokens(value)
         n += 1
         token_total += len(toks)
+        if any(ch.isdigit() for ch in value):
+            continue  # "ORD-00017" holds the word "ord", but a value with digits is a code, not a name
         if len(toks) == 1:
-            first += toks[0] in firsts
-            last += toks[0] in lasts
+            first += first_weight(toks[0])
+            last += last_weight(toks[0])
         elif len(toks) >= 2:
-            full += looks_like_full_name(value, toks)
+            full += full_name_score(value, toks)
     if n == 0:
         return NameRates(0.0, 0.0, 0.0, 0.0)
     return NameRates(first / n, last / n, full / n, token_total / n)

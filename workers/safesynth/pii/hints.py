@@ -69,6 +69,7 @@ _PERSON_ROLES = (
 RULES: tuple[HintRule, ...] = (
     HintRule("first name", PiiEntity.FIRST_NAME, STRONG,
              _w(r"(?:first|given|fore|christian|middle)_?names?|f_?name|first|forename|middle_?initial|firstname")),
+    HintRule("given", PiiEntity.FIRST_NAME, MEDIUM, re.compile(r"^(?:given|givens|prenom|vorname|nombre)$")),
     HintRule("last name", PiiEntity.LAST_NAME, STRONG,
              _w(r"(?:last|family|sur|maiden)_?names?|l_?name|last|surname|lastname|familyname")),
     HintRule("person name", PiiEntity.PERSON, STRONG, _w(rf"(?:{_PERSON_ROLES})_?names?|fullname")),
@@ -93,6 +94,7 @@ RULES: tuple[HintRule, ...] = (
              _w(r"url|uri|website|web_?site|homepage|home_?page|web_?page|profile_?(?:url|link)|link|linkedin|blog")),
     HintRule("date of birth", PiiEntity.DATE_OF_BIRTH, STRONG,
              _w(r"dob|d_o_b|birth_?date|date_?of_?birth|birth_?day|birthdate|born(?:_on)?|bdate|birth_?dt")),
+    HintRule("birth", PiiEntity.DATE_OF_BIRTH, MEDIUM, re.compile(r"^(?:birth|born|geburtsdatum|naissance)$")),
     HintRule("date of death", PiiEntity.DATE_TIME, MEDIUM,
              _w(r"dod|death_?date|date_?of_?death|deceased_?(?:date|on)|died(?:_on)?")),
     HintRule("street address", PiiEntity.STREET_ADDRESS, STRONG,
@@ -123,7 +125,7 @@ RULES: tuple[HintRule, ...] = (
              _w(r"(?:patient|subject|person|customer|client|employee|user|account|participant|resident|"
                 r"beneficiary|insured|policyholder|student|voter|citizen|national|tax|taxpayer|member|"
                 r"guest|passenger|donor|applicant|driver|buyer|seller|owner|contact|visitor)_?"
-                r"(?:id|identifier|key|uuid|guid|code|ref)|uid|user_?id|national_?id|tax_?id|tin|ein|nino|"
+                r"(?:id|identifier|key|uuid|guid|code|ref)|(?:\w+_)?case_?(?:id|num|number|no|nr)|uid|user_?id|national_?id|tax_?id|tin|ein|nino|"
                 r"personnummer|cpf|nif|bsn")),
 )
 
@@ -131,6 +133,19 @@ RULES: tuple[HintRule, ...] = (
 # (schema kind "identifier"); see `classify`. Same rule as safesynth.schema.ID_NAME_PATTERN.
 GENERIC_ID = _w(r"id|uuid|guid|identifier|key|ref|reference(?:_?(?:num|number|no))?|record_?(?:num|number|no)")
 GENERIC_ID_STRENGTH = MEDIUM
+
+
+# Names of business records: an order, invoice or shipment number or date describes a transaction, not a
+# person (precision: a 9-digit order number is not an SSN; a ship date is not a birth date).
+BUSINESS = _w(r"order|orders|invoice|sku|product|item|shipment|shipping|ship|shipped|tracking|transaction|txn|"
+              r"purchase|catalog|catalogue|batch|lot|part|inventory|stock|delivery|delivered|po|receipt|cart|"
+              r"ticket|booking|reservation|coupon|promo")
+
+
+def business_word(name: str) -> Optional[str]:
+    """The business-record word in a column name ("order" in "order_no"), or None."""
+    m = BUSINESS.search(normalize(name))
+    return m.group(0).strip("_") if m else None
 
 
 def normalize(name: str) -> str:

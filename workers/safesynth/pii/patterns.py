@@ -198,6 +198,43 @@ def street_valid(value: str) -> bool:
     return bool(_street_regex().match(value))
 
 
+# Street words outside the USPS list, by language (a house number must sit before or after them): German,
+# French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Vietnamese, Russian, and common English ones.
+STREET_WORDS = (
+    r"stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|ring|damm|ufer|rue|avenue|av\.|ave\.|boulevard|bd\.|chemin|impasse|"
+    r"all[ée]e|place|quai|calle|avenida|avda\.|paseo|camino|carrera|rua|travessa|alameda|estrada|via|viale|piazza|"
+    r"corso|vicolo|straat|steeg|laan|plein|gracht|kade|ul\.|ulica|al\.|aleja|os\.|sokak|sok\.|cadde(?:si)?|cad\.|"
+    r"mahallesi|đường|phố|ngõ|улица|ул\.|проспект|пр\.|бул\.|пер\.|шоссе|road|street|lane|close|crescent|drive|"
+    r"gardens|terrace|mews|row|walk|hill"
+)
+_INTL_STREET = re.compile(
+    rf"(?i)^(?:\d{{1,5}}[a-z]?,?\s+(?:[\w.'-]+\s+){{0,4}}?(?:{STREET_WORDS})(?:\s|$|,)"
+    rf"|(?:[\w.'-]+\s+){{0,4}}?[\w'-]*(?:{STREET_WORDS})[,.]?\s+(?:[\w.'-]+\s+){{0,3}}?\d{{1,5}}[a-z]?(?:[/-]\d+)?\b"
+    rf"|(?:{STREET_WORDS})\s+.*\d)",
+)
+
+
+def intl_street_valid(value: str) -> bool:
+    """A house number with a street word of some language ("Andrej-Seip-Weg 6", "69 avenue de Da Costa")."""
+    return bool(_INTL_STREET.search(value)) and any(ch.isdigit() for ch in value)
+
+
+# Place-name shapes: suffixes and prefixes that English, German, Dutch and Scandinavian town names share
+# ("-ton", "-ville", "-burg", "Port ...", "Lake ..."). Evidence, not proof: weighed low (see `classify`).
+_PLACE = re.compile(
+    r"(?i)^(?:(?:north|south|east|west|new|lake|port|fort|mount|mt\.?|saint|st\.?|san|santa|los|las|la|el|le|"
+    r"bad|sankt|villa|vila|ciudad|puerto)\s+\S.*"
+    r"|.*(?:ton|town|ville|burg|burgh|borough|boro|bury|berg|chester|caster|ford|field|furt|haven|land|mouth|"
+    r"port|shire|side|stad|view|ham|wick|worth|dale|wood|mont|polis|heim|hausen|dorf|stadt|grad|abad|pur|"
+    r"pura|nagar|ore)"
+    r"|.*\s(?:city|springs|beach|heights|falls|valley|park|creek|harbor|island|hills|junction|village))$"
+)
+
+
+def place_shaped(value: str) -> bool:
+    return bool(_PLACE.match(value)) and not any(ch.isdigit() for ch in value) and len(value.split()) <= 4
+
+
 # ------------------------------------------------------------------- patterns
 
 
@@ -263,6 +300,10 @@ PATTERNS: tuple[ValuePattern, ...] = (
     # own; it exists so a column named "postcode" holding such codes is not judged contradicted.
     ValuePattern("postcode (loose)", PiiEntity.ZIP_CODE, _rx(r"(?=.*\d)[A-Z0-9][A-Z0-9 -]{2,9}", re.I), 0.1),
     ValuePattern("street address (USPS suffix)", PiiEntity.STREET_ADDRESS, None, 0.7, street_valid),
+    ValuePattern("street address (number + street word)", PiiEntity.STREET_ADDRESS, None, 0.6, intl_street_valid),
+    ValuePattern("medical record number (MRN prefix)", PiiEntity.MEDICAL_RECORD_NUMBER,
+                 _rx(r"(?:MRN|MR|EMR|EHR)[-: #]?\d{4,12}", re.I), 0.8),
+    ValuePattern("place-name shape", PiiEntity.CITY, None, 0.35, place_shaped),
     ValuePattern("US state", PiiEntity.STATE, None, 0.3, state_valid),
     ValuePattern("date", PiiEntity.DATE_TIME,
                  _rx(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"

@@ -31,9 +31,9 @@ from typing import Any, Optional
 
 from safesynth.errors import BadInputError
 from safesynth.pii.actions.base import ActionParams, Target, get_action
-from safesynth.pii.classify import ColumnEvidence, Signal
+from safesynth.pii.evidence import ColumnEvidence, Signal
 from safesynth.schema import ColumnKind, TableSchema
-from safesynth.spec.models import PiiAction, PiiEntity, PiiSpec
+from safesynth.spec.models import PiiAction, PiiEntity, PiiPolicy, PiiSpec
 
 E = PiiEntity
 A = PiiAction
@@ -45,7 +45,24 @@ DEFAULT_ACTIONS: dict[PiiEntity, PiiAction] = {
     E.US_DRIVER_LICENSE: A.TOKENIZE, E.US_PASSPORT: A.TOKENIZE, E.US_BANK_NUMBER: A.TOKENIZE,
     E.MEDICAL_RECORD_NUMBER: A.TOKENIZE, E.IDENTIFIER: A.TOKENIZE,
 }
+# hipaaSafeHarbor: dates tied to a person keep only their year (birth dates included), ages over 89 are
+# pooled (generalize with ActionParams.age_top_only), ZIP codes keep 3 digits or become 000 (generalize).
+HIPAA_ACTIONS: dict[PiiEntity, PiiAction] = {E.DATE_OF_BIRTH: A.GENERALIZE, E.DATE_TIME: A.GENERALIZE,
+                                             E.AGE: A.GENERALIZE}
 FALLBACK_ACTIONS = (A.FAKE, A.TOKENIZE, A.REDACT)
+# Quasi-identifiers: under the default policy acted on only when the column name asks ("date_of_death",
+# "age" with a lowered threshold); found from the values alone (age + birth year agree), they are kept.
+QUASI_IDENTIFIERS = frozenset({E.AGE, E.DATE_TIME})
+# "In doubt, replace": in a table about people, a column whose best entity is a direct identifier with at
+# least DOUBT_FLOOR confidence is replaced even below the threshold, and the plan says so.
+DOUBT_FLOOR = 0.25
+DOUBT_ENTITIES = frozenset({E.PERSON, E.FIRST_NAME, E.LAST_NAME, E.EMAIL_ADDRESS, E.PHONE_NUMBER, E.US_SSN,
+                            E.CREDIT_CARD, E.IBAN_CODE, E.IP_ADDRESS, E.URL, E.STREET_ADDRESS, E.CITY, E.LOCATION,
+                            E.ZIP_CODE, E.DATE_OF_BIRTH, E.US_DRIVER_LICENSE, E.US_PASSPORT, E.US_BANK_NUMBER,
+                            E.MEDICAL_RECORD_NUMBER, E.IDENTIFIER})
+NAME_FAMILY = frozenset({E.PERSON, E.FIRST_NAME, E.LAST_NAME})
+NAMES_AND_PLACES = frozenset({E.PERSON, E.FIRST_NAME, E.LAST_NAME, E.CITY, E.LOCATION})
+DOUBT_MIN_DISTINCT = 40
 
 STRUCTURED, FREE_TEXT, UNCHANGED = "structured", "freeText", "none"
 
@@ -147,17 +164,66 @@ def plan_column(ev: ColumnEvidence, pii: PiiSpec) -> ColumnPlan:
                               reason="free text: PII spans replaced in place", **common)
         return ColumnPlan(mode=UNCHANGED, entity=None, pii=False, action=A.KEEP,
                           reason="free text not scanned (spec.pii.freeText is false)", **common)
+    hipaa = pii.policy == PiiPolicy.HIPAA_SAFE_HARBOR
+    if hipaa and ev.people:
+        tied = _hipaa_person_field(ev, pii)
+        if tied is not None:
+            return tied
     if passes and ev.entity is not None:
-        target = Target(name, kind, ev.entity)
-        action = DEFAULT_ACTIONS.get(ev.entity, A.TOKENIZE)
-        if not _valid(action, target):
-            action = next(a for a in FALLBACK_ACTIONS if _valid(a, target))
-        if action == A.KEEP:
-            return ColumnPlan(mode=UNCHANGED, entity=ev.entity, pii=True, action=A.KEEP,
-                              reason=f"detected; {ev.entity.value} is kept by default", **common)
-        return ColumnPlan(mode=STRUCTURED, entity=ev.entity, pii=True, action=action, reason="detected", **common)
+        return _act(ev, ev.entity, pii, "detected", common)
+    if ev.people and ev.entity in DOUBT_ENTITIES and ev.confidence >= DOUBT_FLOOR and _doubt_ok(ev):
+        why = (f"in doubt ({ev.confidence:.2f} < threshold {pii.threshold:.2f}) about a column of a table about "
+               f"people (columns {', '.join(ev.people[:3])}): replaced rather than kept")
+        return _act(ev, ev.entity, pii, why, common)
     reason = ev.note or ("below threshold" if ev.entity is not None else "no PII evidence")
     return ColumnPlan(mode=UNCHANGED, entity=ev.entity, pii=False, action=A.KEEP, reason=reason, **common)
+
+
+def _doubt_ok(ev: ColumnEvidence) -> bool:
+    """Doubt is not enough for a category (few distinct names or places: eye colours, regions) or for a bare
+    integer that only looks like a ZIP code (quantities)."""
+    if ev.entity in NAMES_AND_PLACES and ev.distinct < DOUBT_MIN_DISTINCT:
+        return False
+    if ev.entity in NAME_FAMILY and not any(s.source in ("name", "gazetteer", "rows", "table") and s.score > 0
+                                            and s.entity in NAME_FAMILY for s in ev.signals):
+        return False  # NER alone calls two-word product names persons
+    return not (ev.entity == E.ZIP_CODE and ev.kind in (ColumnKind.INTEGER, ColumnKind.FLOAT))
+
+
+def _act(ev: ColumnEvidence, entity: PiiEntity, pii: PiiSpec, reason: str, common: dict[str, Any],
+         params: Optional[ActionParams] = None) -> ColumnPlan:
+    """The entity's default action under the policy (or the first fallback the column's kind accepts)."""
+    target = Target(ev.column, ev.kind, entity)
+    hipaa = pii.policy == PiiPolicy.HIPAA_SAFE_HARBOR
+    action = (HIPAA_ACTIONS.get(entity) if hipaa else None) or DEFAULT_ACTIONS.get(entity, A.TOKENIZE)
+    named = any(s.source == "name" and s.entity == entity and s.score >= pii.threshold for s in ev.signals)
+    if not hipaa and entity in QUASI_IDENTIFIERS and not named:
+        return ColumnPlan(mode=UNCHANGED, entity=entity, pii=False, action=A.KEEP,
+                          reason=f"{entity.value} found from the values is a quasi-identifier: kept under the "
+                                 "default policy (hipaaSafeHarbor generalizes it; a rule opts in)", **common)
+    if not _valid(action, target):
+        action = next(a for a in FALLBACK_ACTIONS if _valid(a, target))
+    if action == A.KEEP:
+        return ColumnPlan(mode=UNCHANGED, entity=entity, pii=True, action=A.KEEP,
+                          reason=f"{reason}; {entity.value} is kept by the {pii.policy.value} policy", **common)
+    if hipaa and entity == E.AGE:
+        params = ActionParams(age_top_only=True)
+    return ColumnPlan(mode=STRUCTURED, entity=entity, pii=True, action=action, reason=reason,
+                      params=params or ActionParams(), **common)
+
+
+def _hipaa_person_field(ev: ColumnEvidence, pii: PiiSpec) -> Optional[ColumnPlan]:
+    """hipaaSafeHarbor, in a table about people: every date to its year, ages over 89 pooled, even when the
+    column's evidence is below the threshold (Safe Harbor names the category, not a confidence)."""
+    common: dict[str, Any] = {"column": ev.column, "kind": ev.kind, "confidence": ev.confidence,
+                              "signals": ev.signals, "span_rates": ev.span_rates}
+    dated = ev.kind == ColumnKind.DATETIME or ev.entity in (E.DATE_TIME, E.DATE_OF_BIRTH)
+    if dated and ev.entity != E.DATE_OF_BIRTH:
+        why = "hipaaSafeHarbor: a date in a table about people is tied to a person; only its year is kept"
+        return _act(ev, E.DATE_TIME, pii, why, common)
+    if ev.entity == E.AGE or (E.AGE in ev.scores and ev.kind in (ColumnKind.INTEGER, ColumnKind.FLOAT)):
+        return _act(ev, E.AGE, pii, "hipaaSafeHarbor: ages over 89 pooled into 90+", common)
+    return None
 
 
 def build_plan(schema: TableSchema, evidence: dict[str, ColumnEvidence], pii: PiiSpec) -> Plan:

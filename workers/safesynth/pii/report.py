@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from safesynth.pii import hipaa
 from safesynth.pii.keys import KeyRing
 from safesynth.pii.plan import FREE_TEXT, Plan
 from safesynth.pii.replace import Applied
@@ -62,7 +63,11 @@ def build_report(
         "locale": pii.locale,
         "key": {"source": keys.source, **({"fingerprint": keys.fingerprint} if keys.source != "ephemeral" else {})},
         "vault": {"written": vault_rows is not None, **({"rows": vault_rows} if vault_rows is not None else {})},
+        "policy": pii.policy.value,
         "columns": columns,
+        "hipaaSafeHarbor": {"categories": hipaa.categories(columns, stage_ran=True),
+                            "restrictedZip3": sorted(hipaa.RESTRICTED_ZIP3),
+                            "restrictedZip3Source": hipaa.RESTRICTED_ZIP3_SOURCE},
     }
 
 

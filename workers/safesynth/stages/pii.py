@@ -21,6 +21,7 @@ original table is written there (Parquet) and nowhere else.
 from __future__ import annotations
 
 import os
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -54,7 +55,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     keys = resolve_key(pii, os.environ)
 
     with progress.task("pii: classify columns", total=len(schema.columns)) as advance:
-        evidence = classify_table(train, schema, pii, ner=LazyEngine(), seed=spec.data.seed)
+        # the birth-date rule's reference date: the day the stage runs (the one clock read, here in the shell)
+        evidence = classify_table(train, schema, pii, ner=LazyEngine(), seed=spec.data.seed, today=date.today())
         advance(len(schema.columns))
     plan = build_plan(schema, evidence, pii)
     full = pd.concat([train, holdout], ignore_index=True)

@@ -45,6 +45,8 @@ class ActionParams:
     relative_noise: float = 0.1
     keep_digits: int = 3
     band_width: float = 10.0
+    # Set by the hipaaSafeHarbor policy, not by rules: generalize pools ages of 90 and over, keeps the rest.
+    age_top_only: bool = False
 
     @classmethod
     def from_rule(cls, rule: Optional[ColumnRule]) -> ActionParams:

@@ -1,11 +1,12 @@
 """generalize: coarser values. Codes keep `keepDigits` leading characters, numbers fall in bands, dates keep the year.
 
 * codes (ZIP and other strings): "02134" → "021**" (HIPAA Safe Harbor allows
-  the first three ZIP digits; a ZIP+4 suffix is dropped). Note that Safe
-  Harbor also asks for "000" where the ZIP3 area has 20,000 people or fewer,
-  which needs census tables that are not shipped here;
+  the first three ZIP digits; a ZIP+4 suffix is dropped); a US ZIP whose
+  3-digit area had 20,000 people or fewer (`hipaa.RESTRICTED_ZIP3`) becomes
+  "000**", as Safe Harbor asks;
 * numbers: band of width `bandWidth`: 37 → "30-39" (integers), 3.7 →
-  "0-10" (floats); for AGE, 90 and over become "90+" (Safe Harbor);
+  "0-10" (floats); for AGE, 90 and over become "90+" (Safe Harbor); with
+  `ageTopOnly` (the hipaaSafeHarbor policy) ages up to 89 stay exact;
 * dates: the year, as an integer.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from safesynth.pii.hipaa import RESTRICTED_ZIP3
 from safesynth.pii.actions.base import NUMBER_KINDS, STRING_KINDS, Action, ValueContext, register, text_of
 from safesynth.schema import ColumnKind
 from safesynth.spec.models import PiiAction, PiiEntity
@@ -55,5 +57,11 @@ class Generalize(Action):
             x = float(value)
             if ctx.entity == PiiEntity.AGE and x >= AGE_TOP_CODE:
                 return f"{AGE_TOP_CODE}+"
+            if ctx.entity == PiiEntity.AGE and ctx.params.age_top_only:
+                return str(int(x)) if x.is_integer() else f"{x:g}"
             return band(x, ctx.params.band_width, ctx.kind == ColumnKind.INTEGER)
-        return generalize_code(text_of(value), ctx.params.keep_digits)
+        text = text_of(value)
+        if ctx.entity == PiiEntity.ZIP_CODE and ctx.params.keep_digits == 3 and text[:3] in RESTRICTED_ZIP3 \
+                and text[:5].isdigit():
+            text = "000" + text[3:]
+        return generalize_code(text, ctx.params.keep_digits)
