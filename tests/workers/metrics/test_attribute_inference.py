@@ -16,6 +16,15 @@ def test_risk_formula_and_interval() -> None:
     assert risk_with_interval((50, 100), (50, 100))["risk"] == pytest.approx(0.0)
 
 
+def test_risk_is_bounded_to_0_1_and_keeps_the_signed_difference() -> None:
+    """Training trailing control by as many targets as control misses used to read "−1.000 [−1.000, 0.901]"."""
+    r = risk_with_interval((198, 200), (199, 200))
+    assert r["risk"] == r["riskLow"] == 0.0 and 0.0 < r["riskHigh"] <= 1.0
+    assert r["excess"] == pytest.approx(-0.005) and r["riskMeasurable"]
+    assert risk_with_interval((100, 200), (150, 200))["riskHigh"] == 0.0  # an interval wholly below 0 is [0, 0]
+    assert not risk_with_interval((200, 200), (200, 200))["riskMeasurable"]  # control always right: nothing to add
+
+
 def test_copy_is_high_risk_holdout_draw_is_not() -> None:
     train, hold = split(population(1000, 0), 200)
     copy = AttributeInference().compute(context(train, train.copy(), hold))

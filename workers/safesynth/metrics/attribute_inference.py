@@ -13,8 +13,14 @@ equals the secret (categories; null equals null) or lies within 5% of it
 
 and the privacy risk is what training membership adds:
   risk = (r_main − r_control) / (1 − r_control),
+the share of the guesses that fail for outsiders which succeed for training people,
 with a conservative 95% interval from the rates' Wilson intervals
 ([lo_main − hi_control]/[1 − hi_control], [hi_main − lo_control]/[1 − lo_control]).
+Risk and interval are bounded to [0, 1] as Anonymeter's PrivacyRisk is: below 0
+the normalisation has no meaning (it reaches −1 when training trails control by as
+many targets as control misses, e.g. 198 vs 199 of 200, and −∞ as r_control → 1),
+so the signed difference r_main − r_control is kept as `excess` instead. With
+r_control = 1 nothing is left to measure (`riskMeasurable` false, risk 0).
 Without the control, population-level inference (men are taller) would count
 as a leak: the reference product's attack has that flaw.
 
@@ -86,15 +92,21 @@ def guesses_correct(guess: pd.Series, truth: pd.Series, continuous: bool) -> np.
 
 
 def risk_with_interval(main: tuple[int, int], control: tuple[int, int]) -> dict[str, Any]:
+    """Residual risk in [0, 1] with its interval, and the signed rate difference (see the module docstring).
+
+    Bounded, not clipped at −1 as before: a report showing "−1.000 [−1.000, 0.23]" read as a
+    precise negative risk when it only meant "control did as well or better".
+    """
     (sm, nm), (sc, nc) = main, control
     r_main, r_ctrl = sm / nm, sc / nc
     lo_m, hi_m = wilson(sm, nm)
     lo_c, hi_c = wilson(sc, nc)
 
     def risk(a: float, c: float) -> float:
-        return (a - c) / (1 - c) if c < 1 else 0.0
+        return min(1.0, max(0.0, (a - c) / (1 - c))) if c < 1 else 0.0
 
-    return {"risk": risk(r_main, r_ctrl), "riskLow": max(-1.0, risk(lo_m, hi_c)), "riskHigh": min(1.0, risk(hi_m, lo_c)),
+    return {"risk": risk(r_main, r_ctrl), "riskLow": risk(lo_m, hi_c), "riskHigh": risk(hi_m, lo_c),
+            "riskMeasurable": r_ctrl < 1, "excess": r_main - r_ctrl,
             "mainRate": r_main, "mainInterval": [lo_m, hi_m], "controlRate": r_ctrl, "controlInterval": [lo_c, hi_c]}
 
 
@@ -142,13 +154,13 @@ class AttributeInference(Metric):
             rand = rng_for(ctx.options.seed, f"aia-baseline-{secret}").integers(0, len(syn), len(main))
             base_ok = int(guesses_correct(syn[secret].iloc[rand], main[secret], cont).sum())
             res = risk_with_interval(success["main"], success["control"])
-            rows.append({"secret": secret, "quasiIdentifiers": len(qis), **res,
+            rows.append({"secret": secret, "quasiIdentifiers": len(qis), "quasiIdentifierColumns": qis, **res,
                          "baselineRate": base_ok / len(main), "targets": len(main),
                          "attackBeatsBaseline": res["mainRate"] > wilson(base_ok, len(main))[1]})
         scored = [r for r in rows if "risk" in r]
         if not scored:
             raise NotApplicable("no secret column had quasi-identifiers to attack with")
-        worst = max(scored, key=lambda r: r["risk"])
+        worst = max(scored, key=lambda r: (r["risk"], r["excess"]))  # ties at risk 0: the largest excess
         notes = []
         if len(ctx.synthetic) > len(syn):
             notes.append(f"the attacker searches a seeded sample of {len(syn)} of {len(ctx.synthetic)} synthetic rows")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from markupsafe import Markup
 
@@ -26,6 +26,11 @@ FONT = 'font-family="system-ui,-apple-system,Segoe UI,Roboto,sans-serif"'
 
 def _fmt(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".") if abs(x) < 1e6 else f"{x:.3g}"
+
+
+def percent(x: float) -> str:
+    """A rate as a percentage with at most one decimal: 0.68 → "68%", 0.995 → "99.5%" (never rounded up to 100%)."""
+    return f"{100 * x:.1f}".rstrip("0").rstrip(".") + "%"
 
 
 def _svg(width: int, height: int, body: str, label: str) -> Markup:
@@ -152,13 +157,44 @@ def _sequential(v: float) -> str:
     return f"rgb({int(255 - 34 * v)},{int(255 - 148 * v)},{int(255 - 223 * v)})"
 
 
+SCALE_STEPS = 20
+SCALE_HEIGHT = 120
+
+
+def colour_scale(x: int, y: int, diverging: bool) -> str:
+    """A vertical colour bar with its range, so a heatmap's colours can be read as numbers.
+
+    Discrete steps rather than a <linearGradient>: a gradient needs an id, and three heatmaps on
+    one page would have to keep their ids apart. The top of the sequential scale reads "≥ 1"
+    because |Pearson difference| can reach 2 and is drawn at full colour from 1.
+    """
+    lo, hi = (-1.0, 1.0) if diverging else (0.0, 1.0)
+    step = SCALE_HEIGHT / SCALE_STEPS
+    colour = _diverging if diverging else _sequential
+    body = [f'<g class="colour-scale" aria-label="colour scale from {_fmt(lo)} to {_fmt(hi)}">']
+    for k in range(SCALE_STEPS):
+        v = hi - (hi - lo) * (k + 0.5) / SCALE_STEPS  # top step is the high end
+        body.append(f'<rect x="{x}" y="{y + k * step:.1f}" width="12" height="{step + 0.2:.1f}" '
+                    f'fill="{colour(v)}"/>')
+    body.append(f'<rect x="{x}" y="{y}" width="12" height="{SCALE_HEIGHT}" fill="none" stroke="{GRID}"/>')
+    ticks = [(hi, "1" if diverging else "≥ 1"), ((hi + lo) / 2, _fmt((hi + lo) / 2)), (lo, "−1" if diverging else "0")]
+    for v, lab in ticks:
+        ty = y + SCALE_HEIGHT * (hi - v) / (hi - lo)
+        body.append(f'<text class="scale-label" x="{x + 16}" y="{ty + 3:.1f}" fill="{MUTED}">{escape(lab)}</text>')
+    body.append("</g>")
+    return "".join(body)
+
+
 def heatmap(matrix: Sequence[Sequence[Optional[float]]], labels: Sequence[str], title: str,
             diverging: bool = True, cell: int = 0) -> Markup:
-    """A square matrix; NaN cells hatched grey. Diverging scale for associations, sequential for differences."""
+    """A square matrix; NaN cells grey; a colour scale with its range on the right.
+
+    Diverging scale (−1 blue, 0 white, 1 red) for associations, sequential (0 white, 1 orange) for differences.
+    """
     n = len(labels)
     cell = cell or max(8, min(26, 420 // max(n, 1)))
     left, top = 110, 22
-    width, height = left + n * cell + 10, top + n * cell + 100
+    width, height = left + n * cell + 60, max(top + n * cell + 100, top + SCALE_HEIGHT + 10)
     body = [f'<text x="0" y="14" font-weight="600" fill="{TEXT}">{escape(title)}</text>']
     for i, row in enumerate(matrix):
         for j, v in enumerate(row):
@@ -174,6 +210,7 @@ def heatmap(matrix: Sequence[Sequence[Optional[float]]], labels: Sequence[str], 
         x, y = left + i * cell + cell / 2, top + n * cell + 6
         body.append(f'<text x="{x:.1f}" y="{y}" text-anchor="end" font-size="{fs}" fill="{TEXT}" '
                     f'transform="rotate(-60 {x:.1f} {y})">{escape(_short(lab, 16))}</text>')
+    body.append(colour_scale(left + n * cell + 14, top, diverging))
     return _svg(width, height, "".join(body), title)
 
 
@@ -233,6 +270,60 @@ def roc(curves: dict[str, dict[str, Sequence[float]]], title: str, width: int = 
     return _svg(width, height, "".join(body), title)
 
 
+HOLDOUT = "#a0aec0"
+
+
+def inference_rates(rows: Sequence[Mapping[str, Any]], title: str, width: int = 560) -> Markup:
+    """Attribute inference per secret column: how often the guess is right for training and for holdout people.
+
+    Two bars per secret with their 95% Wilson whiskers and a dashed tick for random guessing: the gap
+    between the bars is what the synthetic table reveals about individuals (the risk); the holdout bar
+    alone is what population patterns give away to anyone. Rows need secret, mainRate, mainInterval,
+    controlRate, controlInterval and baselineRate, as attribute_inference's details have them.
+    """
+    left, right, top, bottom, bar, group = 120, 44, 40, 30, 12, 40
+    pw = width - left - right
+    height = top + group * max(len(rows), 1) + bottom
+
+    def px(rate: float) -> float:
+        return left + pw * max(0.0, min(1.0, rate))
+
+    body = [f'<text x="0" y="14" font-weight="600" fill="{TEXT}">{escape(title)}</text>',
+            f'<rect x="{left}" y="22" width="10" height="10" fill="{REAL}"/>'
+            f'<text x="{left + 14}" y="31" fill="{TEXT}">training people</text>'
+            f'<rect x="{left + 120}" y="22" width="10" height="10" fill="{HOLDOUT}"/>'
+            f'<text x="{left + 134}" y="31" fill="{TEXT}">holdout people (control)</text>'
+            f'<line x1="{left + 290}" x2="{left + 290}" y1="21" y2="33" stroke="{TEXT}" stroke-dasharray="3 2"/>'
+            f'<text x="{left + 296}" y="31" fill="{TEXT}">random guess</text>']
+    for frac in (0, 0.25, 0.5, 0.75, 1):
+        x = px(frac)
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" stroke="{GRID}"/>'
+                    f'<text x="{x:.1f}" y="{height - bottom + 14}" text-anchor="middle" fill="{MUTED}">'
+                    f'{frac:.0%}</text>')
+    body.append(f'<text x="{left + pw / 2:.1f}" y="{height - 2}" text-anchor="middle" fill="{MUTED}">'
+                f'share of secrets guessed right</text>')
+    for i, r in enumerate(rows):
+        y0 = top + i * group + 6
+        body.append(f'<text x="{left - 6}" y="{y0 + bar + 3}" text-anchor="end" fill="{TEXT}">'
+                    f'{escape(_short(str(r["secret"]), 18))}</text>')
+        for j, (who, cls, colour, rate, ci) in enumerate((
+                ("training", "bar-training", REAL, r["mainRate"], r["mainInterval"]),
+                ("holdout", "bar-holdout", HOLDOUT, r["controlRate"], r["controlInterval"]))):
+            y = y0 + j * (bar + 2)
+            body.append(f'<rect class="{cls}" x="{left}" y="{y}" width="{px(rate) - left:.1f}" height="{bar}" '
+                        f'fill="{colour}"><title>{escape(str(r["secret"]))}, {who}: {rate:.1%} '
+                        f'(95% interval {ci[0]:.1%}–{ci[1]:.1%})</title></rect>'
+                        f'<line x1="{px(ci[0]):.1f}" x2="{px(ci[1]):.1f}" y1="{y + bar / 2}" y2="{y + bar / 2}" '
+                        f'stroke="{TEXT}"/>'
+                        f'<text x="{max(px(rate), px(ci[1])) + 4:.1f}" y="{y + bar - 2}" font-size="10" '
+                        f'fill="{TEXT}">{percent(rate)}</text>')
+        xb = px(r["baselineRate"])
+        body.append(f'<line class="baseline" x1="{xb:.1f}" x2="{xb:.1f}" y1="{y0 - 3}" y2="{y0 + 2 * bar + 5}" '
+                    f'stroke="{TEXT}" stroke-dasharray="3 2"><title>random guess: {r["baselineRate"]:.1%}</title>'
+                    f'</line>')
+    return _svg(width, height, "".join(body), title)
+
+
 def score_bar(score: Optional[float], scale: float = 10.0, width: int = 120) -> Markup:
     """A small horizontal bar for tables."""
     ok = score is not None and math.isfinite(score)
@@ -248,3 +339,37 @@ def _grade_for(score10: float) -> str:
         if score10 >= floor:
             return name
     return "Very poor"
+
+
+def risk_intervals(rows: Sequence[Mapping[str, Any]], title: str, width: int = 560) -> Markup:
+    """Anonymeter risks: one dot per attack with its 95% interval on a 0–1 axis.
+
+    0 means the attack works no better on training people than on holdout people (the control); a dot
+    to the right with an interval clear of 0 is measured leakage. Rows need label, risk and interval
+    (the `visual["risks"]` of singling_out, linkability and anonymeter_inference).
+    """
+    left, right, top, bottom, step = 170, 50, 28, 30, 22
+    pw = width - left - right
+    height = top + step * max(len(rows), 1) + bottom
+
+    def px(r: float) -> float:
+        return left + pw * max(0.0, min(1.0, r))
+
+    body = [f'<text x="0" y="14" font-weight="600" fill="{TEXT}">{escape(title)}</text>']
+    for frac in (0, 0.25, 0.5, 0.75, 1):
+        x = px(frac)
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{height - bottom}" stroke="{GRID}"/>'
+                    f'<text x="{x:.1f}" y="{height - bottom + 14}" text-anchor="middle" fill="{MUTED}">{frac:g}</text>')
+    body.append(f'<text x="{left + pw / 2:.1f}" y="{height - 2}" text-anchor="middle" fill="{MUTED}">'
+                f'risk (training vs holdout targets), 95% interval</text>')
+    for i, r in enumerate(rows):
+        y = top + i * step + step / 2
+        lo, hi = r["interval"]
+        body.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{TEXT}">'
+                    f'{escape(_short(str(r["label"]), 26))}</text>'
+                    f'<line x1="{px(lo):.1f}" x2="{px(hi):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{TEXT}"/>'
+                    f'<circle class="risk" cx="{px(r["risk"]):.1f}" cy="{y:.1f}" r="4" fill="{SYNTHETIC}">'
+                    f'<title>{escape(str(r["label"]))}: risk {r["risk"]:.3f} (95% interval {lo:.3f}–{hi:.3f})'
+                    f'</title></circle>'
+                    f'<text x="{px(hi) + 6:.1f}" y="{y + 4:.1f}" font-size="10" fill="{TEXT}">{r["risk"]:.2f}</text>')
+    return _svg(width, height, "".join(body), title)

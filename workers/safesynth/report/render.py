@@ -94,11 +94,32 @@ def _card(res: MetricResult) -> dict[str, Any]:
     }
 
 
+def _finite(x: Any) -> Optional[float]:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def worst_columns_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Column rows by JS distance, largest first; rows without one (free text) last, in table order.
+
+    A wide table is read from the top and cut at a limit: its worst columns must come first, not its
+    first 60. The sort is stable, so ties keep the table's order.
+    """
+    def key(r: Mapping[str, Any]) -> float:
+        d = _finite(r.get("jsDistance"))
+        return -d if d is not None else 1.0  # distances lie in [0, 1]
+
+    return sorted(rows, key=key)
+
+
 def _distribution_charts(res: Optional[MetricResult]) -> list[Any]:
     if res is None or not res.ok:
         return []
     out = []
-    for col, h in list(res.visual.get("histograms", {}).items())[:MAX_DISTRIBUTION_CHARTS]:
+    hists = res.visual.get("histograms", {})
+    order = [r["column"] for r in worst_columns_first(list(res.details or [])) if r["column"] in hists]
+    order += [c for c in hists if c not in order]
+    for col in order[:MAX_DISTRIBUTION_CHARTS]:
+        h = hists[col]
         if h["type"] == "numeric":
             real, syn = list(h["real"]), list(h["synthetic"])
             ticks = None
@@ -122,15 +143,91 @@ def _heatmaps(res: Optional[MetricResult]) -> list[Any]:
     if res is None or not res.ok:
         return []
     v = res.visual
-    cols = v["columns"][:MAX_HEATMAP_COLUMNS]
-    n = len(cols)
+    idx = heatmap_order(v["diff"])[:MAX_HEATMAP_COLUMNS]
+    cols = [v["columns"][i] for i in idx]
 
     def cut(m: list[list[float]]) -> list[list[float]]:
-        return [row[:n] for row in m[:n]]
+        return [[m[i][j] for j in idx] for i in idx]
 
     return [charts.heatmap(cut(v["real"]), cols, "Real: association"),
             charts.heatmap(cut(v["synthetic"]), cols, "Synthetic: association"),
             charts.heatmap(cut(v["diff"]), cols, "|Real − synthetic|", diverging=False)]
+
+
+def heatmap_order(diff: list[list[Optional[float]]]) -> list[int]:
+    """Column indices, the column whose associations moved most first (mean |real − synthetic| over its pairs).
+
+    Puts the pairs worth looking at in the heatmaps' top-left corner, and keeps them when a wide
+    table is cut to MAX_HEATMAP_COLUMNS. Undefined pairs (a constant column) are left out of the mean.
+    """
+    n = len(diff)
+
+    def moved(i: int) -> float:
+        vals = [x for j in range(n) if j != i for x in (_finite(diff[i][j]), _finite(diff[j][i])) if x is not None]
+        return sum(vals) / len(vals) if vals else -1.0
+
+    return sorted(range(n), key=lambda i: -moved(i))
+
+
+def _points(x: float) -> str:
+    s = f"{abs(100 * x):.1f}".rstrip("0").rstrip(".")
+    return f"{s} point" if s == "1" else f"{s} points"
+
+
+def _known(d: Mapping[str, Any], all_other: bool) -> str:
+    n = int(d.get("quasiIdentifiers") or 0)
+    names = [str(c) for c in d.get("quasiIdentifierColumns") or []]
+    if all_other or not names:
+        return f"a person's other {n} column{'s' if n != 1 else ''}"
+    shown = names[:4] + ([f"{len(names) - 4} more"] if len(names) > 4 else [])
+    return "a person's " + (", ".join(shown[:-1]) + " and " if len(shown) > 1 else "") + shown[-1]
+
+
+def inference_findings(res: MetricResult) -> list[dict[str, str]]:
+    """Each attacked secret column in words: what the attacker knows, how often the guess is right, and the risk.
+
+    Rates in points rather than the normalised risk alone: "68% of the time, 1 point more than for
+    people the generator never saw" is what a reader can weigh; the risk (bounded to 0–1) follows with
+    its interval and whether the interval excludes 0.
+    """
+    all_other = res.params.get("quasiIdentifiersChosen") == "all other columns"
+    out = []
+    for d in res.details or []:
+        secret = str(d["secret"])
+        if "risk" not in d:
+            out.append({"secret": secret, "level": "muted", "text": f"{secret}: not attacked ({d.get('note', '')})."})
+            continue
+        main, ctrl, excess = d["mainRate"], d["controlRate"], d.get("excess", d["mainRate"] - d["controlRate"])
+        gap = (f"{_points(excess)} {'more' if excess > 0 else 'fewer'} than" if abs(excess) >= 0.0005
+               else "as often as")
+        text = (f"An attacker who knows {_known(d, all_other)} guesses {secret} correctly {charts.percent(main)} of "
+                f"the time for people in the training data, {gap} for people the generator never saw "
+                f"({charts.percent(ctrl)}); a random guess is right {charts.percent(d['baselineRate'])} of the time. ")
+        risk = f"Risk {d['risk']:.2f} (95% interval {d['riskLow']:.2f}–{d['riskHigh']:.2f})"
+        if not d.get("riskMeasurable", ctrl < 1):
+            level = "muted"
+            text += (f"Population patterns alone give every holdout person's {secret} away, so what the synthetic "
+                     "table adds about individuals cannot be measured here.")
+        elif d["riskLow"] > 0:
+            level = "warn"
+            text += (f"{risk}: of the guesses that fail for outsiders, about {d['risk']:.0%} succeed for training "
+                     f"people, so the synthetic table reveals individual {secret} values beyond population patterns.")
+        else:
+            level = "ok"
+            text += (f"{risk}: within sampling noise, no evidence that the synthetic table reveals more about "
+                     "training people than about anyone.")
+        if not d.get("attackBeatsBaseline", True):
+            text += " The attack does no better than random guessing for this column."
+        out.append({"secret": secret, "level": level, "text": text})
+    return out
+
+
+def _inference(res: Optional[MetricResult]) -> Optional[dict[str, Any]]:
+    if res is None or not res.ok:
+        return None
+    rows = [d for d in res.details or [] if "risk" in d]
+    return {"chart": charts.inference_rates(rows, "Attribute inference: secrets guessed right") if rows else None,
+            "findings": inference_findings(res)}
 
 
 ROW_RATIO_NOTE = 2.0  # synthetic/real row-count ratio (either way) beyond which the report warns
@@ -185,10 +282,12 @@ def build_view(evaluation: Evaluation, audit: Mapping[str, Any], *, title: str,
     notes = sorted({n for r in res.values() for n in r.notes if "sample" in n or "sampled" in n})
     n_cols = len(evaluation.kinds)
     if n_cols > MAX_DISTRIBUTION_CHARTS:
-        notes.append(f"distribution charts show the first {MAX_DISTRIBUTION_CHARTS} of {n_cols} columns")
+        notes.append(f"distribution charts show the {MAX_DISTRIBUTION_CHARTS} of {n_cols} columns with the largest "
+                     "JS distance, worst first")
     corr = res.get("column_correlation")
     if corr is not None and corr.ok and len(corr.visual["columns"]) > MAX_HEATMAP_COLUMNS:
-        notes.append(f"heatmaps show the first {MAX_HEATMAP_COLUMNS} of {len(corr.visual['columns'])} columns")
+        notes.append(f"heatmaps show the {MAX_HEATMAP_COLUMNS} of {len(corr.visual['columns'])} columns whose "
+                     "associations moved most, worst first")
     return {
         "title": title,
         "sources": dict(sources or {}),
@@ -198,7 +297,7 @@ def build_view(evaluation: Evaluation, audit: Mapping[str, Any], *, title: str,
         "dps_gauge": charts.gauge(evaluation.dps.value, "Data Privacy Score", evaluation.dps.grade),
         "cards": cards,
         "results": res,
-        "columns": evaluation.columns,
+        "columns": worst_columns_first(list(evaluation.columns)),
         "distribution_charts": _distribution_charts(res.get("column_distribution")),
         "heatmaps": _heatmaps(corr),
         "pca": charts.scatter(dpm.visual["real"], dpm.visual["synthetic"], "Real vs synthetic on the real PCA")
@@ -208,16 +307,25 @@ def build_view(evaluation: Evaluation, audit: Mapping[str, Any], *, title: str,
                                      "DCR of synthetic rows", width=420,
                                      subtitle="distance to the closest training vs holdout row",
                                      names=("training", "holdout")) if dcr is not None and dcr.ok else None,
-        "sdm_pairs": [p for p in (sdm.details or {}).get("pairs", []) if p["meetsThreshold"]]
-        if sdm is not None and sdm.ok else [],
+        "sdm_pairs": sorted((p for p in (sdm.details or {}).get("pairs", []) if p["meetsThreshold"]),
+                            key=lambda p: p["score"]) if sdm is not None and sdm.ok else [],  # worst first
         "audit": audit,
         "dp": audit.get("differentialPrivacy", {}),
         "sampling_notes": notes,
         "column_warnings": [warning_text(w) for w in (audit.get("inputs") or {}).get("columnWarnings") or []],
         "release": evaluation.release,
         "evidence": _evidence(res),
+        "inference": _inference(res.get("attribute_inference")),
+        "anonymeter_chart": _anonymeter_chart(res),
         "row_note": row_count_note(evaluation.rows),
     }
+
+
+def _anonymeter_chart(res: Mapping[str, MetricResult]) -> Any:
+    """One chart for the Anonymeter risks that were computed (singling out, linkability, inference)."""
+    rows = [row for name in ("singling_out", "linkability", "anonymeter_inference")
+            if (r := res.get(name)) is not None and r.ok for row in r.visual.get("risks", [])]
+    return charts.risk_intervals(rows, "Anonymeter attacks: risk") if rows else None
 
 
 def _shares(counts: list[int]) -> list[float]:
