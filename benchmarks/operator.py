@@ -132,7 +132,10 @@ def main() -> None:
             time.sleep(1.0)  # let status writes and Job events settle, still sampling
         op.stop()
     finally:
-        server.stop()
+        try:
+            server.stop()
+        except TimeoutError:  # a busy machine: the numbers above are already taken
+            print("note: the emulated API server did not stop within 10 s", file=sys.stderr)
 
     mb = 1024 * 1024
     rows = [

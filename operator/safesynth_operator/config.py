@@ -128,6 +128,22 @@ class OperatorConfig(_Settings):
         ge=0,
         description="Seconds a finished stage Job is kept, set only after its summary is in .status; None keeps it.",
     )
+    local_paths_mounted: bool = Field(
+        False,
+        description=(
+            "True when every stage pod sees local paths at the same place (a shared volume mounted at that path, "
+            "or a one-node development cluster): only then may spec.data.uri be file:// or an absolute path. "
+            "Off by default: on a cluster a laptop's path does not exist in the pod, and the job is refused "
+            "before its first Job instead of failing in prepare."
+        ),
+    )
+    retry_backoff_seconds: float = Field(
+        10.0, gt=0, le=600,
+        description=(
+            "Seconds before a job's first automatic retry from a failed stage (spec.backoffLimit); doubled per "
+            "retry up to RETRY_BACKOFF_MAX_SECONDS. 10 s, as the Job controller's pod back-off starts."
+        ),
+    )
     run_as_user: int = Field(10001, ge=1, description="UID of the worker image's user (Dockerfile).")
     cache_dir: str = Field("/cache", description="XDG/HF cache in the worker image; an emptyDir under a read-only root.")
 

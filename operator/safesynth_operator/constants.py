@@ -42,8 +42,28 @@ ANNOTATION_SUSPENDED_BY = f"{API_GROUP}/suspended-by-operator"
 # Not under `safesynth.io/`: kopf hides its own prefix from the diffs that trigger handlers.
 ANNOTATION_RETRY = f"retry.{API_GROUP}/at"
 
+# Copied likewise: Kueue's WorkloadPriorityClass of each stage's Workload.
+KUEUE_PRIORITY_LABEL = "kueue.x-k8s.io/priority-class"
+# spec.managedBy values this operator acts on (unset means this operator too); any other value, such as
+# MultiKueue's, leaves the object to that controller.
+CONTROLLER_NAME = f"{API_GROUP}/operator"
+
 # --- conditions beyond the five of safesynth.spec.status_rules
 CONDITION_SPEC_CHANGE_REJECTED = "SpecChangeRejected"
+CONDITION_QUEUED = "Queued"  # written only for jobs with a queue-name label
+CONDITION_ADMITTED = "Admitted"
+
+# --- reasons the Job controller writes on a failed Job, kept as the stage's reason
+REASON_BACKOFF_LIMIT = "BackoffLimitExceeded"
+REASON_DEADLINE = "DeadlineExceeded"
+REASON_INVALID_SPEC = "InvalidSpec"
+#: Job failures that an automatic retry (spec.backoffLimit) may fix: a retryable exit code that used up the
+#: stage Job's own retries. Exit 2/3/4 (podFailurePolicy FailJob) and deadlines fail the same way again.
+RETRIED_REASONS = (REASON_BACKOFF_LIMIT,)
+
+# --- job-level retries (spec.backoffLimit): the Job controller's back-off, one level up; the first wait is
+# OperatorConfig.retryBackoffSeconds (10 s), doubled per retry up to this cap
+RETRY_BACKOFF_MAX_SECONDS = 600  # ten minutes, so ten retries stay within about an hour
 
 # --- events
 EVENT_COMPONENT = MANAGED_BY  # source.component / reportingComponent of every event the operator posts
@@ -63,6 +83,7 @@ SPEC_HASH_LENGTH = 16  # hex chars of sha256 kept in the label: 64 bits, enough 
 
 # --- limits
 DNS_LABEL_MAX = 63
+CLEANUP_POLL_SECONDS = 2  # deleteOnRemoval: how often a deletion checks the stopping stage pods and cleanup Job
 SPEC_SUFFIX = "spec"
 CLEANUP_SUFFIX = "cleanup"
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from safesynth import contract
@@ -60,6 +61,7 @@ class StageOutcome:
     message: Optional[str] = None
     exit_code: Optional[int] = None
     suspended: bool = False
+    job_reason: Optional[str] = None  # the Job controller's reason for giving up (job_failure_reason)
 
 
 @dataclass(frozen=True)
@@ -155,13 +157,30 @@ def _latest(pods: Iterable[Obj], *, succeeded: Optional[bool]) -> Optional[Termi
     return max(found, key=lambda t: (t[0], t[1]))[2] if found else None
 
 
-def _failure(stage: StageName, job: Obj, term: Optional[Termination]) -> tuple[str, str, Optional[int]]:
-    """(reason, message, exit code) of a failed stage, in words a user can act on."""
-    spec = job.get("spec") or {}
+def job_failure_reason(job: Obj) -> Optional[str]:
+    """Why the Job controller gave up on a Job: its Failed (or FailureTarget) condition's reason, or, from
+    the counters alone (an older cluster), BackoffLimitExceeded when failures exceed the backoffLimit."""
     cond = _condition(job, "Failed") or _condition(job, "FailureTarget") or {}
-    job_reason = cond.get("reason")
+    reason = cond.get("reason")
+    st, spec = job.get("status") or {}, job.get("spec") or {}
+    if reason is None and int(st.get("failed") or 0) > int(spec.get("backoffLimit", 6)):
+        return c.REASON_BACKOFF_LIMIT
+    return str(reason) if reason else None
+
+
+def _failure(stage: StageName, job: Obj, term: Optional[Termination]) -> tuple[str, str, Optional[int]]:
+    """(reason, message, exit code) of a failed stage, in words a user can act on.
+
+    The stage's own error summary decides when there is one (the local driver reports
+    the same: one status model). Otherwise the reason is the Job controller's own
+    (BackoffLimitExceeded, DeadlineExceeded: what `kubectl describe job` shows),
+    never a made-up StageError where Kubernetes says more.
+    """
+    spec = job.get("spec") or {}
+    job_reason = job_failure_reason(job)
     summary = parse_summary(term.message) if term else None
     exit_code = term.exit_code if term else None
+    tries = int((job.get("status") or {}).get("failed") or 0)
     if summary and summary.get("error"):
         code = summary.get("exitCode", exit_code)
         reason, message = rules.stage_failure(summary, exit_code)
@@ -172,18 +191,17 @@ def _failure(stage: StageName, job: Obj, term: Optional[Termination]) -> tuple[s
             f"the stage ran out of memory (exit code {term.exit_code}); raise spec.resources.{stage.value}.limits.memory",
             term.exit_code,
         )
-    if job_reason == "DeadlineExceeded":
+    if job_reason == c.REASON_DEADLINE:
         return (
-            "DeadlineExceeded",
+            c.REASON_DEADLINE,
             f"the stage ran longer than activeDeadlineSeconds ({spec.get('activeDeadlineSeconds')} s); "
             f"raise spec.resources.{stage.value}.activeDeadlineSeconds",
             exit_code,
         )
     logged = _log_error_line(term.message if term else None)
     if logged:
-        return ("StageError", logged, exit_code)
+        return (job_reason or "StageError", logged, exit_code)
     if exit_code is not None:
-        tries = (job.get("status") or {}).get("failed")
         extra = f" after {tries} attempt(s)" if tries else ""
         return (job_reason or "StageError", f"the stage exited with code {exit_code}{extra}; see the pod logs", exit_code)
     return (job_reason or "StageError", "the stage Job failed without a pod result; see `kubectl describe job`", None)
@@ -213,7 +231,8 @@ def read_job(stage: StageName, job: Obj, pods: Iterable[Obj]) -> StageOutcome:
         reason, message, code = _failure(stage, job, term)
         cond = _condition(job, "Failed") or {}
         done = cond.get("lastTransitionTime") or (term.finished_at if term else None)
-        return StageOutcome(StagePhase.FAILED, max(attempts, 1), start, done, reason=reason, message=message, exit_code=code)
+        return StageOutcome(StagePhase.FAILED, max(attempts, 1), start, done, reason=reason, message=message,
+                            exit_code=code, job_reason=job_failure_reason(job))
     if _condition(job, "Suspended") or spec.get("suspend"):
         return StageOutcome(StagePhase.PENDING, attempts, start, suspended=True)
     if active > 0:
@@ -254,6 +273,9 @@ class Observed:
     deleting: frozenset[str] = frozenset()  # names of owned Jobs being deleted
     pods: Sequence[Obj] = ()
     ttl_seconds: Optional[int] = None
+    queue: Optional[str] = None  # the SafeSynthJob's kueue.x-k8s.io/queue-name label
+    local_paths_mounted: bool = False  # OperatorConfig.localPathsMounted
+    retry_backoff_seconds: float = 10.0  # OperatorConfig.retryBackoffSeconds
 
 
 @dataclass
@@ -268,6 +290,7 @@ class Plan:
     resume_jobs: list[str] = field(default_factory=list)
     finish_jobs: list[str] = field(default_factory=list)  # set ttlSecondsAfterFinished (status written first)
     events: list[Event] = field(default_factory=list)
+    requeue_after: Optional[float] = None  # seconds until a retry or the job's deadline is due
 
 
 def job_hash(job: Obj) -> Optional[str]:
@@ -345,13 +368,17 @@ def plan(obs: Observed) -> Plan:
     result = Plan(status=status)
     gen = obs.generation
 
-    if obs.problems is not None:
-        message = ("spec is invalid: " + "; ".join(obs.problems))[: contract.MESSAGE_MAX]
+    problems = obs.problems
+    if problems is None and obs.spec is not None and not _launched_before(old, obs.jobs):
+        unreadable = data_uri_problem(obs.spec.data.uri, obs.local_paths_mounted)
+        problems = [unreadable] if unreadable else None
+    if problems is not None:
+        message = ("spec is invalid: " + "; ".join(problems))[: contract.MESSAGE_MAX]
         first_time = old.phase is not JobPhase.FAILED or old.message != message
         rules.settle(status, suspend=False, launched=False, now=obs.now, generation=gen,
-                     failure=rules.Failure("InvalidSpec", message))
+                     failure=rules.Failure(c.REASON_INVALID_SPEC, message))
         if first_time:
-            result.events.append(Event("Warning", "InvalidSpec", message))
+            result.events.append(Event("Warning", c.REASON_INVALID_SPEC, message))
         return result
 
     old_entries = {s.name: s for s in old.stages}
@@ -375,7 +402,8 @@ def plan(obs: Observed) -> Plan:
                         old_entries.pop(e.name, None)
                     result.events.append(Event("Normal", "SpecChanged",
                                                f"spec changed; stages run again from {change.restart_from.value}"))
-                status.start_time = status.completion_time = None
+                status.start_time = status.completion_time = status.next_retry_time = None
+                status.retries = 0  # a new spec is a new run: its retries start from zero
                 status.headline = type(status.headline)()
     else:
         _record_rejection(status, None, gen, obs.now)
@@ -390,8 +418,8 @@ def plan(obs: Observed) -> Plan:
             current[stage] = child
         else:
             result.delete_jobs.append(child["metadata"]["name"])
-    busy_names = set(result.delete_jobs) | set(obs.deleting)
 
+    retryable: set[StageName] = set()  # stages whose Job just failed in a way a new try may fix
     # Fold each Job's observed state into its stage entry. Results already
     # recorded stay as recorded: the pods that carried them may be gone.
     for entry, stage in zip(status.stages, obs.stages):
@@ -426,11 +454,19 @@ def plan(obs: Observed) -> Plan:
         else:
             entry.message = "Job suspended (spec.suspend or a queue such as Kueue)" if out.suspended else out.message
         _stage_events(result, stage, prior, entry, out)
+        if out.phase is StagePhase.FAILED and out.job_reason in c.RETRIED_REASONS \
+                and out.exit_code not in contract.PERMANENT_EXIT_CODES:
+            retryable.add(stage)
 
     rules.apply_headline(status, obs.run_uri)
     suspend = bool(obs.spec and obs.spec.suspend)
+    now = _parse_time(obs.now)
+    _enforce_deadline(result, obs, spec, current, now)
+    _schedule_retry(result, obs, spec, current, now, retryable)
+    busy_names = set(result.delete_jobs) | set(obs.deleting)
     failed = next((e for e in status.stages if e.phase is StagePhase.FAILED), None)
     pending = next_stage(obs.stages, [StageName(e.name) for e in status.stages if e.phase in DONE])
+    queued: Optional[str] = None
 
     if failed is None and pending is not None:
         entry = status.stages[list(obs.stages).index(pending)]
@@ -439,7 +475,11 @@ def plan(obs: Observed) -> Plan:
             if job is not None and not (job.get("spec") or {}).get("suspend") and entry.phase not in TERMINAL:
                 result.suspend_jobs.append(job["metadata"]["name"])
         elif job is None:
-            if c.child_name(obs.name, pending) not in busy_names:
+            due = _parse_time(status.next_retry_time) if status.next_retry_time else None
+            if due is not None and now is not None and due > now:
+                _requeue(result, (due - now).total_seconds())  # the back-off of _schedule_retry is not over
+            elif c.child_name(obs.name, pending) not in busy_names:
+                status.next_retry_time = None
                 result.create = pending
                 entry.job_name = c.child_name(obs.name, pending)
                 entry.phase, entry.message, entry.reason = StagePhase.PENDING, None, None
@@ -447,9 +487,14 @@ def plan(obs: Observed) -> Plan:
                 ((job.get("metadata") or {}).get("annotations") or {}).get(c.ANNOTATION_SUSPENDED_BY):
             result.resume_jobs.append(job["metadata"]["name"])
             entry.message = None
+        elif obs.queue and (job.get("spec") or {}).get("suspend"):
+            queued = obs.queue  # held by the queue (Kueue unsuspends it on admission), not by us
+            entry.message = f"Job waits for admission by queue {obs.queue}"
+    if obs.queue:
+        _record_admission(status, obs, pending, current, queued, gen)
 
     launched = bool(result.create) or bool(current) or any(e.phase is not StagePhase.PENDING for e in status.stages)
-    rules.settle(status, suspend=suspend, launched=launched, now=obs.now, generation=gen)
+    rules.settle(status, suspend=suspend, launched=launched, now=obs.now, generation=gen, queued=queued)
     if status.phase is not old.phase:
         kind = "Warning" if status.phase is JobPhase.FAILED else "Normal"
         result.events.append(Event(kind, status.phase.value, status.message or status.phase.value))
@@ -457,6 +502,142 @@ def plan(obs: Observed) -> Plan:
         result.events.append(Event("Normal", "StageJobCreated",
                                    f"created Job {c.child_name(obs.name, result.create)}"))
     return result
+
+
+# ------------------------------------------------- admission, deadline, retries
+
+
+def data_uri_problem(uri: str, local_paths_mounted: bool) -> Optional[str]:
+    """Why stage pods cannot read `spec.data.uri`, or None when they can (as far as a name tells).
+
+    A pod has its own filesystem: a relative path resolves against the worker image's
+    working directory, never the directory `kubectl apply` ran in, and an absolute or
+    file:// path exists in the pod only when the cluster admin mounted it there at the
+    same path (OperatorConfig.localPathsMounted). Refused before the first Job, so the
+    user reads this instead of a prepare pod's exit 2 minutes later. Other schemes
+    (s3://) are left to the stage, which knows how to reach them.
+    """
+    if "://" in uri and not uri.startswith("file://"):
+        return None
+    hint = "use an object store URI such as s3://bucket/key (examples/quickstart-s3.yaml)"
+    if not (uri.startswith("file://") or uri.startswith("/")):
+        return (f"spec.data.uri: a relative path is read in the stage pod's working directory, not where the "
+                f"manifest was applied; {hint}")
+    if local_paths_mounted:
+        return None
+    return (f"spec.data.uri: a local path is not readable by stage pods unless the operator setting "
+            f"localPathsMounted says one volume holds it at the same path in every pod; {hint}")
+
+
+def _launched_before(status: JobStatus, jobs: Mapping[StageName, Obj]) -> bool:
+    """A stage Job was made once: admission checks of the spec are over by then (they refuse the first Job)."""
+    return bool(jobs) or any(e.job_name or e.phase is not StagePhase.PENDING for e in status.stages)
+
+
+def _parse_time(text: Optional[str]) -> Optional[datetime]:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _requeue(result: Plan, seconds: float) -> None:
+    seconds = max(seconds, 0.0)
+    result.requeue_after = seconds if result.requeue_after is None else min(result.requeue_after, seconds)
+
+
+def retry_delay(retries_done: int, base_seconds: float) -> float:
+    """Seconds before retry number `retries_done + 1`: base, 2·base, 4·base, ... capped at 10 min (the Job
+    controller's own pod back-off, one level up, so a storage outage gets minutes to clear, not a tight loop)."""
+    return float(min(base_seconds * 2 ** min(retries_done, 16), c.RETRY_BACKOFF_MAX_SECONDS))
+
+
+def _enforce_deadline(result: Plan, obs: Observed, spec: Optional[SafeSynthJobSpec], current: dict[StageName, Obj],
+                      now: Optional[datetime]) -> None:
+    """spec.activeDeadlineSeconds: past it, the current stage fails with DeadlineExceeded and its Job is
+    deleted (its pods stop, as the Job controller stops a Job past its own deadline); before it, a wake-up
+    is asked for at the deadline, since no event would come then."""
+    status = result.status
+    start = _parse_time(status.start_time)
+    if spec is None or spec.active_deadline_seconds is None or start is None or now is None:
+        return
+    if any(e.phase is StagePhase.FAILED for e in status.stages) or all(e.phase in DONE for e in status.stages):
+        return
+    left = spec.active_deadline_seconds - (now - start).total_seconds()
+    if left > 0:
+        _requeue(result, left)
+        return
+    entry = next(e for e in status.stages if e.phase not in DONE)
+    job = current.pop(StageName(entry.name), None)
+    if job is not None:
+        result.delete_jobs.append(job["metadata"]["name"])
+        entry.job_name = job["metadata"]["name"]
+    entry.phase, entry.reason, entry.completion_time = StagePhase.FAILED, c.REASON_DEADLINE, obs.now
+    entry.message = (f"the job ran longer than spec.activeDeadlineSeconds ({spec.active_deadline_seconds} s); "
+                     f"stage {entry.name} was stopped")
+    status.next_retry_time = None
+    result.events.append(Event("Warning", c.REASON_DEADLINE, entry.message))
+
+
+def _schedule_retry(result: Plan, obs: Observed, spec: Optional[SafeSynthJobSpec], current: dict[StageName, Obj],
+                    now: Optional[datetime], retryable: set[StageName]) -> None:
+    """spec.backoffLimit: a stage that failed retryably (RETRIED_REASONS) starts over after a back-off.
+
+    Its Job is deleted and its entry goes back to Pending with attempts at zero (they
+    count the pods of one try); `status.retries` counts the tries and
+    `status.nextRetryTime` says when the next Job is created.
+    """
+    status = result.status
+    entry = next((e for e in status.stages if e.phase is StagePhase.FAILED), None)
+    if entry is None or spec is None or now is None or StageName(entry.name) not in retryable:
+        return
+    if status.retries >= spec.backoff_limit:
+        return
+    start = _parse_time(status.start_time)
+    if spec.active_deadline_seconds is not None and start is not None \
+            and (now - start).total_seconds() >= spec.active_deadline_seconds:
+        return  # no time left for another try
+    delay = retry_delay(status.retries, obs.retry_backoff_seconds)
+    status.retries += 1
+    due = now + timedelta(seconds=delay)
+    status.next_retry_time = _format_time(due + timedelta(microseconds=(1_000_000 - due.microsecond) % 1_000_000))
+    job = current.pop(StageName(entry.name), None)
+    if job is not None:
+        result.delete_jobs.append(job["metadata"]["name"])
+    elif entry.job_name:
+        result.delete_jobs.append(entry.job_name)
+    why = job_failure_reason(job) if job is not None else entry.reason
+    entry.phase, entry.job_name, entry.completion_time, entry.reason = StagePhase.PENDING, None, None, None
+    entry.attempts, entry.pods, entry.summary = 0, None, None
+    entry.message = f"retry {status.retries} of {spec.backoff_limit} at {status.next_retry_time} after {why}"
+    _requeue(result, delay)
+    result.events.append(Event("Warning", "Retrying", f"stage {entry.name} failed ({why}); "
+                                                      f"retry {status.retries} of {spec.backoff_limit} in {delay:g} s"))
+
+
+def _record_admission(status: JobStatus, obs: Observed, pending: Optional[StageName], current: Mapping[StageName, Obj],
+                      queued: Optional[str], generation: Optional[int]) -> None:
+    """Queued and Admitted, for a job sent through a Kueue queue: is the current stage's Job waiting for
+    quota (Queued), or admitted and running (Admitted)? Kueue admits each stage's Job as its own Workload."""
+    job = current.get(pending) if pending is not None else None
+    admitted = job is not None and not (job.get("spec") or {}).get("suspend") and pending is not None
+    stage = pending.value if pending is not None else ""
+    if queued:
+        q_reason, q_msg = "WaitingForAdmission", f"stage {stage} Job waits in queue {queued}"
+    else:
+        q_reason, q_msg = ("Admitted", "") if admitted else ("NoJobWaiting", "")
+    status.conditions = set_condition(status.conditions, c.CONDITION_QUEUED, bool(queued), q_reason, q_msg,
+                                      generation, now=obs.now)
+    a_msg = f"stage {stage} Job admitted by queue {obs.queue}" if admitted else ""
+    status.conditions = set_condition(status.conditions, c.CONDITION_ADMITTED, admitted,
+                                      "Admitted" if admitted else ("Queued" if queued else "NoJobAdmitted"), a_msg,
+                                      generation, now=obs.now)
 
 
 def _record_rejection(status: JobStatus, rejected: Optional[str], generation: Optional[int], now: str) -> None:
@@ -492,6 +673,51 @@ def _stage_events(result: Plan, stage: StageName, prior: Optional[StageStatus], 
         result.events.append(Event("Warning", "StageFailed", f"stage {stage.value} failed: {out.reason}"))
 
 
+# ------------------------------------------------------------- ownership, deletion
+
+
+def managed_here(body: Obj) -> bool:
+    """Whether this operator runs the object: spec.managedBy unset or naming it. Another value (MultiKueue's
+    `kueue.x-k8s.io/multikueue`) hands the object to that controller, which mirrors status from a worker
+    cluster; acting on it here too would run every stage twice."""
+    managed_by = (body.get("spec") or {}).get("managedBy")
+    return managed_by in (None, "", c.CONTROLLER_NAME)
+
+
+@dataclass(frozen=True)
+class CleanupStep:
+    """One step of `spec.artifacts.deleteOnRemoval` (`plan_cleanup`)."""
+
+    outcome: str  # "waiting" | "done" | "failed"
+    stop_jobs: tuple[str, ...] = ()  # stage Jobs to suspend (the Job controller then ends their pods)
+    running_pods: int = 0  # stage pods not yet ended
+    create: bool = False  # create the cleanup Job now
+
+
+def plan_cleanup(stage_jobs: Sequence[Obj], pods: Sequence[Obj], cleanup_job: Optional[Obj]) -> CleanupStep:
+    """Stop every stage, wait until none of its pods runs, and only then delete the artifacts.
+
+    A stage pod that still runs when the run prefix is deleted can write its
+    artifacts back afterwards, and nothing would ever delete them. Suspending a
+    Job is how Kubernetes stops its pods without losing the Job (deleting it would
+    hand the pods to the garbage collector, and they would vanish from the API
+    while still terminating); a pod counts as ended once its phase is Succeeded
+    or Failed, or it is gone.
+    """
+    if cleanup_job is not None:
+        if _condition(cleanup_job, "Complete"):
+            return CleanupStep("done")
+        if _condition(cleanup_job, "Failed"):
+            return CleanupStep("failed")
+        return CleanupStep("waiting")
+    stop = tuple(j["metadata"]["name"] for j in stage_jobs
+                 if not (_condition(j, "Complete") or _condition(j, "Failed")) and not (j.get("spec") or {}).get("suspend"))
+    running = sum(1 for p in pods if ((p.get("status") or {}).get("phase") or "Pending") in ("Pending", "Running", "Unknown"))
+    if stop or running:
+        return CleanupStep("waiting", stop_jobs=stop, running_pods=running)
+    return CleanupStep("waiting", create=True)
+
+
 # ------------------------------------------------------------------ retries
 
 
@@ -510,6 +736,7 @@ def reset_failed(status: JobStatus, generation: Optional[int], now: str) -> tupl
                 to_delete.append(entry.job_name)
             entry.phase, entry.job_name, entry.message, entry.completion_time = StagePhase.PENDING, None, None, None
             entry.reason, entry.pods, entry.attempts = None, None, 0  # a new try counts its own attempts
+    status.retries, status.next_retry_time = 0, None  # a manual retry starts a fresh spec.backoffLimit budget
     if to_delete or status.phase is JobPhase.FAILED:
         status.phase, status.completion_time = JobPhase.RUNNING, None
         status.message = "retrying from the failed stage"

@@ -120,7 +120,8 @@ async def delete_artifacts(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """`spec.artifacts.deleteOnRemoval`: a cleanup Job removes the run prefix before the finalizer goes."""
     outcome = await memo.reconciler.cleanup(dict(body))
     if outcome == "waiting":
-        raise kopf.TemporaryError("waiting for the cleanup Job", delay=5)
+        raise kopf.TemporaryError("waiting for the stage pods to end, then the cleanup Job",
+                                  delay=c.CLEANUP_POLL_SECONDS)
     if outcome == "failed":
         # A permanent error releases the finalizer: deletion must not hang on storage trouble.
         raise kopf.PermanentError("cleanup Job failed; the run prefix may remain (see its pod logs)")

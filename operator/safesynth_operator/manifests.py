@@ -271,8 +271,9 @@ def build_stage_job(
     labels = _labels(owner, "stage", **{c.LABEL_STAGE: stage.value, c.LABEL_SPEC_HASH: hashed,
                                         c.LABEL_INPUTS_HASH: sections.stage_inputs_hash(spec, stage)})
     job_labels = dict(labels)
-    if c.KUEUE_QUEUE_LABEL in owner.labels:
-        job_labels[c.KUEUE_QUEUE_LABEL] = owner.labels[c.KUEUE_QUEUE_LABEL]
+    for kueue_label in (c.KUEUE_QUEUE_LABEL, c.KUEUE_PRIORITY_LABEL):
+        if kueue_label in owner.labels:
+            job_labels[kueue_label] = owner.labels[kueue_label]
     resources: dict[str, Any] = {}
     if s.requests:
         resources["requests"] = dict(sorted(s.requests.items()))
@@ -334,6 +335,16 @@ def build_stage_job(
         pod_spec["runtimeClassName"] = s.runtime_class_name
     if s.priority_class_name:
         pod_spec["priorityClassName"] = s.priority_class_name
+    job_spec: dict[str, Any] = {
+        "backoffLimit": s.backoff_limit,
+        "activeDeadlineSeconds": s.active_deadline_seconds,
+        "podFailurePolicy": _pod_failure_policy(),
+        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+    }
+    if c.KUEUE_QUEUE_LABEL in job_labels:
+        # Created suspended, as Kueue asks of Jobs it manages: no pod starts before the queue admits
+        # the stage (Kueue's webhook would suspend it too, but not where the webhook is not installed yet).
+        job_spec["suspend"] = True
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -344,12 +355,7 @@ def build_stage_job(
             "annotations": {c.ANNOTATION_RUN_URI: run},
             "ownerReferences": [owner_reference(owner)],
         },
-        "spec": {
-            "backoffLimit": s.backoff_limit,
-            "activeDeadlineSeconds": s.active_deadline_seconds,
-            "podFailurePolicy": _pod_failure_policy(),
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
-        },
+        "spec": job_spec,
     }
 
 
@@ -372,6 +378,8 @@ def build_cleanup_job(owner: Owner, spec: SafeSynthJobSpec, config: OperatorConf
     job["metadata"]["labels"][c.LABEL_COMPONENT] = "cleanup"
     job["metadata"]["labels"].pop(c.LABEL_STAGE, None)
     job["metadata"]["labels"].pop(c.KUEUE_QUEUE_LABEL, None)  # a deletion must not wait in a queue
+    job["metadata"]["labels"].pop(c.KUEUE_PRIORITY_LABEL, None)
+    job["spec"].pop("suspend", None)
     template = job["spec"]["template"]
     template["metadata"]["labels"][c.LABEL_COMPONENT] = "cleanup"
     template["metadata"]["labels"].pop(c.LABEL_STAGE, None)

@@ -54,6 +54,12 @@ def _no_events(body: Mapping[str, Any], event: decisions.Event) -> None:
     return None
 
 
+def _log_failure(task: "asyncio.Task[Optional[JobStatus]]") -> None:
+    """A wake-up's reconcile runs outside any kopf handler: its error is logged (by type), not lost."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("scheduled reconcile failed: %s", type(task.exception()).__name__)
+
+
 @dataclass
 class Reconciler:
     cluster: Cluster
@@ -61,6 +67,7 @@ class Reconciler:
     post_event: EventSink = _no_events
     clock: Callable[[], str] = now_iso
     _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict, repr=False)
+    _wakeups: dict[tuple[str, str], asyncio.TimerHandle] = field(default_factory=dict, repr=False)
 
     def _lock(self, namespace: str, name: str) -> asyncio.Lock:
         return self._locks.setdefault((namespace, name), asyncio.Lock())
@@ -68,7 +75,27 @@ class Reconciler:
     def forget(self, namespace: str, name: str) -> None:
         """Drop the per-object lock of a deleted SafeSynthJob (keeps memory flat over time)."""
         self._locks.pop((namespace, name), None)
+        wakeup = self._wakeups.pop((namespace, name), None)
+        if wakeup is not None:
+            wakeup.cancel()
         metrics.forget((namespace, name))
+
+    def _wake_up_in(self, namespace: str, name: str, seconds: float) -> None:
+        """Reconcile again after `seconds` (a retry's back-off ends, the job's deadline comes): no event
+        would arrive then. In memory only; a restarted operator's resume handler and the resync sweep
+        (every resync_seconds) reconcile unfinished jobs anyway, so a lost wake-up is late, never missed."""
+        key = (namespace, name)
+        old = self._wakeups.pop(key, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._wakeups.pop(key, None)
+            task = loop.create_task(self.reconcile(namespace, name))
+            task.add_done_callback(_log_failure)
+
+        self._wakeups[key] = loop.call_later(max(seconds, 0.0) + 0.5, fire)
 
     async def reconcile(self, namespace: str, name: str) -> Optional[JobStatus]:
         """Bring one SafeSynthJob one step closer to done; returns the status written (None: gone)."""
@@ -106,30 +133,44 @@ class Reconciler:
     async def cleanup(self, body: Mapping[str, Any]) -> str:
         """One step of deleting the run prefix: 'done', 'waiting' or 'failed' (the handler maps these).
 
-        The cleanup Job reads the spec ConfigMap like a stage does, so it is
-        written first when the job never got that far.
+        The stage Jobs are suspended and their pods waited for first (decisions.plan_cleanup),
+        so no stage writes after the prefix is gone. The cleanup Job reads the spec ConfigMap
+        like a stage does, so it is written first when the job never got that far.
         """
         owner = manifests.Owner.from_body(body)
+        if not decisions.managed_here(body):
+            return "done"  # the controller that ran it (MultiKueue's worker cluster) owns its artifacts
         try:
             spec = parse_job({k: v for k, v in body.items() if k != "status"}).spec
         except SpecError:
             return "done"  # an invalid spec never ran, so it wrote nothing
-        job = await self.cluster.get(jobs_path(owner.namespace, c.cleanup_job_name(owner.name)))
-        if job is None:
+        cleanup = await self.cluster.get(jobs_path(owner.namespace, c.cleanup_job_name(owner.name)))
+        stage_jobs: list[dict[str, Any]] = []
+        pods: list[dict[str, Any]] = []
+        if cleanup is None:
+            stage_jobs = [j for j in await self.cluster.list(jobs_path(owner.namespace), f"{c.LABEL_JOB}={owner.name}")
+                          if is_owned_by(j, owner.uid) and c.LABEL_STAGE in ((j.get("metadata") or {}).get("labels") or {})]
+            pods = [p for p in await self.cluster.list(pods_path(owner.namespace), f"{c.LABEL_JOB}={owner.name}")
+                    if c.LABEL_STAGE in ((p.get("metadata") or {}).get("labels") or {})]
+        step = decisions.plan_cleanup(stage_jobs, pods, cleanup)
+        for job_name in step.stop_jobs:
+            await self.cluster.patch(jobs_path(owner.namespace, job_name),
+                                     {"metadata": {"annotations": {c.ANNOTATION_SUSPENDED_BY: "true"}},
+                                      "spec": {"suspend": True}})
+        if step.stop_jobs:
+            self.post_event(body, decisions.Event("Normal", "StoppingStages",
+                                                  f"stopping stage Job(s) {', '.join(step.stop_jobs)} before "
+                                                  f"the artifacts are deleted"))
+        if step.create:
             await self._apply_configmap(owner, spec)
             try:
                 await self.cluster.create(jobs_path(owner.namespace), manifests.build_cleanup_job(owner, spec, self.config))
             except AlreadyExists:
                 pass
             self.post_event(body, decisions.Event("Normal", "DeletingArtifacts", "cleanup Job created"))
-            return "waiting"
-        conditions = {cd.get("type"): cd.get("status") for cd in (job.get("status") or {}).get("conditions") or []}
-        if conditions.get("Complete") == "True":
+        if step.outcome == "done":
             self.post_event(body, decisions.Event("Normal", "ArtifactsDeleted", "run prefix deleted"))
-            return "done"
-        if conditions.get("Failed") == "True":
-            return "failed"
-        return "waiting"
+        return step.outcome
 
     async def resync_once(self, namespaces: Sequence[str]) -> int:
         """Reconcile every unfinished SafeSynthJob once; returns how many were visited."""
@@ -163,6 +204,8 @@ class Reconciler:
         body = await self.cluster.get(cr_path(namespace, name))
         if body is None or (body.get("metadata") or {}).get("deletionTimestamp"):
             return None
+        if not decisions.managed_here(body):
+            return None  # spec.managedBy names another controller (MultiKueue): its status, its Jobs
         owner = manifests.Owner.from_body(body)
         meta = body["metadata"]
         old_raw = body.get("status") or {}
@@ -220,6 +263,9 @@ class Reconciler:
             deleting=frozenset(deleting),
             pods=pods,
             ttl_seconds=self.config.ttl_seconds_after_finished,
+            queue=owner.labels.get(c.KUEUE_QUEUE_LABEL),
+            local_paths_mounted=self.config.local_paths_mounted,
+            retry_backoff_seconds=self.config.retry_backoff_seconds,
         )
         plan = decisions.plan(obs)
         status = plan.status
@@ -270,6 +316,8 @@ class Reconciler:
         for event in events:
             self.post_event(body, event)
             log.info("%s/%s %s: %s", namespace, name, event.reason, event.message)
+        if plan.requeue_after is not None:
+            self._wake_up_in(namespace, name, plan.requeue_after)
         return status
 
     async def _apply_configmap(self, owner: manifests.Owner, spec: SafeSynthJobSpec) -> Optional[str]:

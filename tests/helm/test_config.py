@@ -45,6 +45,7 @@ def test_full_values_reach_every_setting(tmp_path: Path) -> None:
     assert config.priority_class_name == "batch-low"
     assert (config.artifacts_uri, config.artifacts_endpoint, config.artifacts_region, config.artifacts_secret_name) == (
         "s3://synthetic-data/runs", "https://s3.eu-central-1.amazonaws.com", "eu-central-1", "safesynth-s3")
+    assert config.local_paths_mounted is True and config.retry_backoff_seconds == 30
     assert (config.backoff_limit, config.active_deadline_seconds, config.ttl_seconds_after_finished) == (5, 43200, 600)
     assert config.run_as_user == 20000 and config.cache_dir == "/var/cache/safesynth"
     assert (config.metrics_port, config.liveness_port, config.resync_seconds) == (9100, 8081, 30.0)

@@ -33,7 +33,15 @@ request log or the operator's RBAC comparison):
   BackoffLimitExceeded), `podFailurePolicy` rules on exit codes
   (FailJob -> reason PodFailurePolicy at once, Ignore -> not counted, Count),
   `activeDeadlineSeconds` (DeadlineExceeded), with `active`, `ready`,
-  `failed`, `succeeded`, `startTime`, `completionTime`.
+  `failed`, `succeeded`, `startTime`, `completionTime`;
+- suspension: a Job created suspended (as Kueue's are) gets `Suspended=True`
+  (JobSuspended) and no pod until `spec.suspend` is false (then
+  `Suspended=False`, JobResumed); a Job suspended while its pod runs has that
+  pod stopped — the process killed (exit 137), or, in the fast variant,
+  `kubelet.halted(job)` turns True and the pod ends when the outcome function
+  returns — then the pod is deleted, the Job shows `active` 0 and
+  `Suspended=True`, and a resume starts a new pod (not a failed attempt). A
+  deleted Job's running process is killed likewise.
 
 Not emulated: retry back-off delays (retries are immediate), parallelism/
 completions > 1, Indexed jobs, pod-condition rules (DisruptionTarget), the
@@ -41,8 +49,7 @@ completions > 1, Indexed jobs, pod-condition rules (DisruptionTarget), the
 selection (every pod "runs" on node `kubeapi-emulation`), init and sidecar
 containers (only the first container runs), `envFrom`, `workingDir`,
 `hostPath` volumes, an image's ENTRYPOINT (a container needs `command`),
-killing a pod's process when its Job is deleted (it runs to its deadline or
-to `stop()`).
+grace periods (a stopped pod's process is killed at once).
 """
 
 from __future__ import annotations
@@ -121,6 +128,7 @@ class Kubelet:
                                                            thread_name_prefix="kubelet-pod")
         self._started: set[str] = set()  # job uids
         self._procs: dict[str, subprocess.Popen[bytes]] = {}  # job uid -> running process
+        self._halts: dict[str, threading.Event] = {}  # job uid -> set when its running pod must stop
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -143,6 +151,8 @@ class Kubelet:
         with self._lock:
             for proc in self._procs.values():
                 _kill(proc)
+            for halt in self._halts.values():
+                halt.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -169,10 +179,54 @@ class Kubelet:
             if event is None:
                 return
             job, uid = event.obj, event.obj["metadata"]["uid"]
-            if event.type == "DELETED" or uid in self._started or finished(job) or job["spec"].get("suspend"):
+            with self._lock:
+                started = uid in self._started
+            if started:
+                if event.type == "DELETED" or job["spec"].get("suspend"):
+                    self._halt(uid)  # the Job controller (suspend) or the garbage collector (delete) ends the pod
                 continue
+            if event.type == "DELETED" or finished(job):
+                continue
+            if job["spec"].get("suspend"):
+                self._mark_suspended(job)
+                continue
+            self._submit(job, uid)
+
+    def _submit(self, job: Obj, uid: str) -> None:
+        with self._lock:
+            if uid in self._started:
+                return
             self._started.add(uid)
-            self._pool.submit(self._guarded, job["metadata"]["namespace"], job["metadata"]["name"], uid)
+            self._halts[uid] = threading.Event()
+        self._pool.submit(self._guarded, job["metadata"]["namespace"], job["metadata"]["name"], uid)
+
+    def halted(self, job: Obj) -> bool:
+        """For fast-variant outcome functions: True once the Job's pod is being stopped (the Job was suspended
+        or deleted), as SIGTERM tells a real container. The outcome function should then return soon: the pod
+        counts as running until it does."""
+        event = self._halts.get(job["metadata"]["uid"])
+        return event is not None and event.is_set()
+
+    def _halt(self, uid: str) -> None:
+        with self._lock:
+            event = self._halts.get(uid)
+            proc = self._procs.get(uid)
+        if event is not None:
+            event.set()
+        if proc is not None:
+            _kill(proc)
+
+    def _mark_suspended(self, job: Obj) -> None:
+        """A Job created (or left) suspended, e.g. by Kueue, gets the Job controller's Suspended condition."""
+        conditions = (job.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Suspended" and c.get("status") == "True" for c in conditions):
+            return
+        meta = job["metadata"]
+        try:
+            self._job_status(meta["namespace"], meta["name"], {"conditions": [
+                _condition("Suspended", "JobSuspended", "Job suspended", now_rfc3339())]})
+        except errors.ApiError:
+            pass  # deleted meanwhile
 
     def _guarded(self, namespace: str, name: str, uid: str) -> None:
         try:
@@ -212,8 +266,12 @@ class Kubelet:
         backoff_limit = int(spec.get("backoffLimit", 6))
         failed = 0
         attempt = 0
-        self._job_status(namespace, name, {"startTime": start_time, "active": 1, "ready": 0, "terminating": 0,
-                                           "uncountedTerminatedPods": {}})
+        first: Obj = {"startTime": start_time, "active": 1, "ready": 0, "terminating": 0,
+                      "uncountedTerminatedPods": {}}
+        if any(c.get("type") == "Suspended" for c in (job.get("status") or {}).get("conditions") or []):
+            first["conditions"] = [{**_condition("Suspended", "JobResumed", "Job resumed", start_time),
+                                    "status": "False"}]
+        self._job_status(namespace, name, first)
         while not self._stop.is_set():
             job = self._job(namespace, name, uid)
             if job is None:
@@ -234,6 +292,9 @@ class Kubelet:
                 self._job_status(namespace, name, {"ready": 0})
                 return
             if self._job(namespace, name, uid) is None:
+                return
+            if self._halts[uid].is_set():
+                self._suspended(namespace, name, uid, pod)
                 return
             self._mark_terminated(pod, result)
             if deadline_hit:
@@ -265,6 +326,23 @@ class Kubelet:
                 return
             self._job_status(namespace, name, {"active": None, "ready": 0, "failed": failed or None})
             attempt += 1
+
+    def _suspended(self, namespace: str, name: str, uid: str, pod: Obj) -> None:
+        """The Job was suspended while its pod ran: the pod ends (SIGKILL, exit 137) and is deleted, the Job
+        shows active 0 and Suspended; resumed, it starts a new pod (suspension is not a failed attempt)."""
+        self._mark_terminated(pod, PodResult(137, ""))
+        try:
+            self.store.delete(self._pods_rt, namespace, pod["metadata"]["name"])
+        except errors.ApiError:
+            pass
+        self._job_status(namespace, name, {"active": None, "ready": 0, "conditions": [
+            _condition("Suspended", "JobSuspended", "Job suspended", now_rfc3339())]})
+        with self._lock:
+            self._started.discard(uid)
+            self._halts.pop(uid, None)
+        job = self._job(namespace, name, uid)  # resumed while the pod was stopping: the event is already past
+        if job is not None and not job["spec"].get("suspend"):
+            self._submit(job, uid)
 
     def _fail(self, namespace: str, name: str, failed: int, reason: str, message: str) -> None:
         now = now_rfc3339()

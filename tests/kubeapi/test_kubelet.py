@@ -142,3 +142,57 @@ def test_a_missing_secret_key_keeps_the_container_from_starting(tmp_path):
         Kubelet(store, tmp_path)._resolve_env(pod, container)
     assert stuck.value.reason == "CreateContainerConfigError" and "couldn't find key key in Secret default/s3" in \
         stuck.value.message
+
+
+def test_suspending_a_running_job_stops_its_pod_and_resume_starts_a_new_one(kube_api):
+    """What the operator's deleteOnRemoval and Kueue rely on: suspension ends the pod, active drops to 0."""
+    import threading
+    import time
+
+    started = threading.Event()
+    holder: dict[str, Kubelet] = {}
+
+    def outcome(job: dict[str, Any], attempt: int) -> PodResult:
+        if attempt == 0 and not holder.get("resumed"):
+            started.set()
+            while not holder["kubelet"].halted(job):
+                time.sleep(0.01)
+            return PodResult(0, "wrote artifacts after the stop")  # what a pod would do if not killed
+        return PodResult(0, "done")
+
+    holder["kubelet"] = kubelet = kube_api.start_kubelet(outcome=outcome)
+    kube_api.create(_job("held"))
+    assert started.wait(10)
+    assert len(kube_api.objects.list("pods", labels={"job-name": "held"})) == 1
+    kube_api.store.patch(kube_api.store.type("batch", "v1", "jobs"), "default", "held",
+                         {"spec": {"suspend": True}}, "application/merge-patch+json")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        job = kube_api.objects.get("jobs", "held")
+        if _conditions(job).get("Suspended") == "JobSuspended":
+            break
+        time.sleep(0.02)
+    assert "active" not in job["status"] and kube_api.objects.list("pods", labels={"job-name": "held"}) == []
+    assert "failed" not in job["status"], "a stopped pod is not a failed attempt"
+
+    holder["resumed"] = kubelet  # type: ignore[assignment]
+    kube_api.store.patch(kube_api.store.type("batch", "v1", "jobs"), "default", "held",
+                         {"spec": {"suspend": False}}, "application/merge-patch+json")
+    job = kubelet.wait_for_job("default", "held")
+    assert _conditions(job)["Complete"] == "CompletionsReached"
+
+
+def test_a_job_created_suspended_waits_with_the_suspended_condition(kube_api):
+    kubelet = kube_api.start_kubelet(outcome=lambda job, attempt: (0, "ok"))
+    kube_api.create(_job("queued", suspend=True))
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "Suspended" not in _conditions(kube_api.objects.get("jobs", "queued")):
+        time.sleep(0.02)
+    assert _conditions(kube_api.objects.get("jobs", "queued")) == {"Suspended": "JobSuspended"}
+    assert kube_api.objects.list("pods", labels={"job-name": "queued"}) == []
+    kube_api.store.patch(kube_api.store.type("batch", "v1", "jobs"), "default", "queued",
+                         {"spec": {"suspend": False}}, "application/merge-patch+json")
+    job = kubelet.wait_for_job("default", "queued")
+    assert "Suspended" not in _conditions(job) and job["status"]["succeeded"] == 1

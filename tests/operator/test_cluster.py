@@ -124,7 +124,8 @@ def test_example_runs_every_stage_in_order_to_success(cluster: KubeAPI, operator
     cluster.start_kubelet(outcome=outcome)
     metrics_port = free_port()
     op = operator(metrics_port=metrics_port)
-    cluster.kubectl("apply", "-n", NS, "-f", str(REPO / "examples" / "quickstart.yaml"), check=True)
+    # The S3 variant: pods cannot read the laptop path of quickstart.yaml (refused, see below).
+    cluster.kubectl("apply", "-n", NS, "-f", str(REPO / "examples" / "quickstart-s3.yaml"), check=True)
     wait_for(phase_is(cluster, "Succeeded", "quickstart"), op=op)
 
     assert ran == [s.value for s in STAGE_ORDER]
@@ -297,7 +298,8 @@ def test_real_prepare_stage_in_a_subprocess(cluster: KubeAPI, operator: Callable
 def _run_prepare(cluster: KubeAPI, operator: Callable[..., OperatorProcess], small_csv: Path, tmp_path: Path
                  ) -> None:
     # file:// keeps the kubelet from mapping the run folder into the pod's /tmp emptyDir.
-    op = operator(stages="prepare", artifacts_uri=(tmp_path / "runs").as_uri())
+    # The kubelet runs pods on this machine, so local paths are where the operator is told they are.
+    op = operator(stages="prepare", artifacts_uri=(tmp_path / "runs").as_uri(), local_paths_mounted=True)
     cluster.kubectl("apply", "-f", "-", input=manifest(data={"uri": str(small_csv)},
                                                        artifacts={"deleteOnRemoval": True}), check=True)
     wait_for(lambda: status(cluster).get("phase") in ("Succeeded", "Failed"), timeout=60, op=op)
@@ -348,3 +350,187 @@ def test_spec_edit_on_a_running_job_is_refused_and_no_running_job_is_deleted(
     assert status(cluster)["stages"][0]["pods"] == {"active": 0, "ready": 0, "succeeded": 1, "failed": 0}
     sources = {(e.get("source") or {}).get("component") for e in cluster.objects.list("events", NS)}
     assert sources == {"safesynth-operator"}
+
+
+# ------------------------------------------------------------------ issue 21.3-21.5
+
+
+def labelled(name: str = "demo", labels: Optional[dict[str, str]] = None, **spec: Any) -> str:
+    doc = yaml.safe_load(manifest(name, **spec))
+    doc["metadata"]["labels"] = labels or {}
+    return yaml.safe_dump(doc)
+
+
+def condition(cluster: KubeAPI, type_: str, name: str = "demo") -> dict[str, Any]:
+    return next((c for c in status(cluster, name).get("conditions", []) if c["type"] == type_), {})
+
+
+@pytest.mark.slow
+def test_data_uri_pods_cannot_read_is_refused_before_the_first_job(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    """The laptop quickstart (relative path) and an absolute path without localPathsMounted: InvalidSpec,
+    naming spec.data.uri, and no Job; an s3:// one in the same operator runs."""
+    cluster.start_kubelet(outcome=lambda job, attempt: ok(stage_of(job)))
+    op = operator(stages="prepare")
+    cluster.kubectl("apply", "-n", NS, "-f", str(REPO / "examples" / "quickstart.yaml"), check=True)
+    cluster.kubectl("apply", "-f", "-", input=manifest("local", data={"uri": "file:///data/table.csv"}), check=True)
+    cluster.kubectl("apply", "-f", "-", input=manifest("remote"), check=True)
+    wait_for(phase_is(cluster, "Succeeded", "remote"), op=op)
+    for name, words in (("quickstart", "relative path"), ("local", "localPathsMounted")):
+        wait_for(phase_is(cluster, "Failed", name), op=op)
+        failed = condition(cluster, "Failed", name)
+        assert failed["status"] == "True" and failed["reason"] == "InvalidSpec"
+        assert failed["message"].startswith("spec is invalid: spec.data.uri: ") and words in failed["message"]
+    assert {j["metadata"]["name"] for j in cluster.objects.list("jobs", NS)} == {"remote-prepare"}
+
+
+@pytest.mark.slow
+def test_retryable_failure_retries_from_the_failed_stage_with_backoff(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    """spec.backoffLimit: a stage Job that gave up (BackoffLimitExceeded, the Job controller's reason) is
+    tried again from that stage after a back-off; attempts count per try; finished stages are not re-run."""
+    failures = {"pii": 2}
+    ran: list[str] = []
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        stage = stage_of(job)
+        ran.append(stage)
+        if stage == "pii" and failures["pii"] > 0:
+            failures["pii"] -= 1
+            return 1, ""  # a crash that wrote no summary
+        return ok(stage)
+
+    cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare,pii", retry_backoff_seconds=0.2)
+    cluster.kubectl("apply", "-f", "-", input=manifest(backoffLimit=3, resources={"pii": {"backoffLimit": 0}}),
+                    check=True)
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+    st = status(cluster)
+    assert ran == ["prepare", "pii", "pii", "pii"] and st["retries"] == 2 and "nextRetryTime" not in st
+    assert st["stages"][1]["attempts"] == 1, "attempts count the pods of the last try only"
+    retrying = [e["message"] for e in cluster.objects.list("events", NS) if e.get("reason") == "Retrying"]
+    assert len(retrying) == 2 and all("BackoffLimitExceeded" in m for m in retrying)
+
+    # Out of retries: the Job controller's reason is the stage's, and the job fails.
+    failures["pii"] = 5
+    cluster.kubectl("apply", "-f", "-", input=manifest("spent", backoffLimit=1, resources={"pii": {"backoffLimit": 0}}),
+                    check=True)
+    wait_for(phase_is(cluster, "Failed", "spent"), op=op)
+    st = status(cluster, "spent")
+    assert st["retries"] == 1 and st["stages"][1]["reason"] == "BackoffLimitExceeded"
+    assert condition(cluster, "Failed", "spent")["reason"] == "BackoffLimitExceeded"
+
+
+@pytest.mark.slow
+def test_gate_not_met_fails_at_once_with_its_reason_and_no_retry(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    """Exit 4 (contract.EXIT_GATE_NOT_MET) is in the FailJob rule, so neither the Job nor spec.backoffLimit
+    tries again: the same inputs fail the same gate."""
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        stage = stage_of(job)
+        if stage == "evaluate":
+            return error(stage, 4, "GateNotMet", "evaluation gates: quality 5.1 below minQuality 7")
+        return ok(stage)
+
+    cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare,evaluate", retry_backoff_seconds=0.2)
+    cluster.kubectl("apply", "-f", "-", input=manifest(backoffLimit=3), check=True)
+    wait_for(phase_is(cluster, "Failed"), op=op)
+    time.sleep(0.5)
+    st = status(cluster)
+    assert st["stages"][1]["reason"] == "GateNotMet" and st["retries"] == 0
+    assert condition(cluster, "Failed")["reason"] == "GateNotMet"
+    job = cluster.objects.get("jobs", "demo-evaluate", NS)
+    assert 4 in job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"]
+    assert job["status"]["conditions"][-1]["reason"] == "PodFailurePolicy"
+    assert len(cluster.objects.list("pods", NS, {"safesynth.io/stage": "evaluate"})) == 1
+    assert job_creates(cluster) == [201, 201]
+
+
+@pytest.mark.slow
+def test_job_deadline_stops_the_running_stage_and_fails_with_deadline_exceeded(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    holder: dict[str, Kubelet] = {}
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        if stage_of(job) == "pii":
+            while not holder["kubelet"].halted(job):
+                time.sleep(0.02)
+        return ok(stage_of(job))
+
+    holder["kubelet"] = cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare,pii")
+    cluster.kubectl("apply", "-f", "-", input=manifest(activeDeadlineSeconds=2), check=True)
+    wait_for(phase_is(cluster, "Failed"), op=op)  # no event comes at the deadline: the operator wakes itself
+    st = status(cluster)
+    assert st["stages"][1]["reason"] == "DeadlineExceeded" and "spec.activeDeadlineSeconds (2 s)" in st["stages"][1]["message"]
+    assert condition(cluster, "Failed")["reason"] == "DeadlineExceeded"
+    wait_for(lambda: cluster.objects.find("jobs", "demo-pii", NS) is None, op=op)
+
+
+@pytest.mark.slow
+def test_delete_on_removal_stops_running_stages_before_the_cleanup_job(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    """A running stage could write its artifacts back after the cleanup: the operator suspends the stage
+    Jobs and waits for their pods to end before the cleanup Job exists."""
+    order: list[str] = []
+    holder: dict[str, Kubelet] = {}
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        if stage_of(job) == "cleanup":
+            order.append("cleanup")
+            return 0, ""
+        order.append(f"{stage_of(job)} started")
+        while not holder["kubelet"].halted(job):
+            time.sleep(0.02)
+        time.sleep(0.5)  # a pod takes a while to stop; it still writes meanwhile
+        order.append(f"{stage_of(job)} stopped")
+        return ok(stage_of(job))
+
+    holder["kubelet"] = cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare,pii")
+    cluster.kubectl("apply", "-f", "-", input=manifest(artifacts={"deleteOnRemoval": True}), check=True)
+    wait_for(lambda: order == ["prepare started"], op=op)
+    cluster.kubectl("delete", "-n", NS, "ssj", "demo", "--wait=false", check=True)
+    wait_for(lambda: cluster.objects.find("safesynthjobs", "demo", NS) is None, timeout=30, op=op)
+    assert order == ["prepare started", "prepare stopped", "cleanup"]
+    suspends = [r for r in cluster.requests if r.resource == "jobs" and r.verb == "patch" and r.name == "demo-prepare"]
+    assert suspends, "the stage Job was suspended"
+
+
+@pytest.mark.slow
+def test_kueue_queued_then_admitted_with_priority_and_managed_by(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    """A stage Job that Kueue holds (created suspended) shows phase Queued and Queued=True, not Running;
+    admitted (Kueue unsuspends it; here the test does), Admitted=True. spec.managedBy hands the object to
+    MultiKueue: no Job, no status, and the field cannot change."""
+    release = threading.Event()
+
+    def outcome(job: dict[str, Any], attempt: int) -> tuple[int, str]:
+        release.wait(20)
+        return ok(stage_of(job))
+
+    cluster.start_kubelet(outcome=outcome)
+    op = operator(stages="prepare")
+    kueue = {"kueue.x-k8s.io/queue-name": "team-gpu", "kueue.x-k8s.io/priority-class": "batch-high"}
+    cluster.kubectl("apply", "-f", "-", input=labelled(labels=kueue), check=True)
+    cluster.kubectl("apply", "-f", "-", input=manifest("elsewhere", managedBy="kueue.x-k8s.io/multikueue"),
+                    check=True)
+    wait_for(phase_is(cluster, "Queued"), op=op)
+    job = cluster.objects.get("jobs", "demo-prepare", NS)
+    assert job["spec"]["suspend"] is True and job["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] == "batch-high"
+    assert condition(cluster, "Queued")["status"] == "True" and condition(cluster, "Admitted")["status"] == "False"
+    assert "team-gpu" in status(cluster)["message"]
+
+    cluster.kubectl("patch", "-n", NS, "job", "demo-prepare", "--type", "merge", "-p", '{"spec":{"suspend":false}}',
+                    check=True)  # what Kueue does on admission
+    wait_for(phase_is(cluster, "Running"), op=op)
+    wait_for(lambda: condition(cluster, "Admitted").get("status") == "True", op=op)
+    assert condition(cluster, "Queued")["status"] == "False"
+    release.set()
+    wait_for(phase_is(cluster, "Succeeded"), op=op)
+
+    assert cluster.objects.find("jobs", "elsewhere-prepare", NS) is None and status(cluster, "elsewhere") == {}
+    changed = cluster.kubectl("patch", "-n", NS, "ssj", "elsewhere", "--type", "merge", "-p",
+                              '{"spec":{"managedBy":"safesynth.io/operator"}}')
+    assert changed.returncode != 0 and "spec.managedBy is immutable" in changed.stderr

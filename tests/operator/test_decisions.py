@@ -55,12 +55,20 @@ def test_next_stage() -> None:
         ({"conditions": [{"type": "Failed", "status": "True"}]}, [pod(137, "", reason="OOMKilled")],
          StagePhase.FAILED, "OOMKilled", "limits.memory"),
         (failed_cond("DeadlineExceeded"), [], StagePhase.FAILED, "DeadlineExceeded", "activeDeadlineSeconds"),
-        # a log tail (FallbackToLogsOnError): only the CLI's own error line is taken, nothing else
+        # a log tail (FallbackToLogsOnError): only the CLI's own error line is taken, nothing else; the reason
+        # is the Job controller's, never a made-up StageError
         (failed_cond(), [pod(1, "row 17: alice@example.com\nerror: storage unreachable (s3://b)")],
-         StagePhase.FAILED, "StageError", "storage unreachable"),
+         StagePhase.FAILED, "BackoffLimitExceeded", "storage unreachable"),
         (failed_cond(), [pod(1, "Traceback ... alice@example.com")], StagePhase.FAILED, "BackoffLimitExceeded",
          "exited with code 1 after 3 attempt(s)"),
-        ({"failed": 3}, [pod(1)], StagePhase.FAILED, "StageError", "exited with code 1"),  # counters, no conditions
+        # our own error summary decides, as in the local driver (one status model)
+        (failed_cond(), [pod(1, json.dumps({"error": "StorageError", "exitCode": 1, "message": "s3 down"}))],
+         StagePhase.FAILED, "StorageError", "s3 down"),
+        # counters without conditions (an older cluster): what the condition would have said
+        ({"failed": 3}, [pod(1)], StagePhase.FAILED, "BackoffLimitExceeded", "exited with code 1"),
+        ({"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy"}]},
+         [pod(4, json.dumps({"error": "GateNotMet", "exitCode": 4, "message": "quality 5.1 below minQuality 7"}))],
+         StagePhase.FAILED, "GateNotMet", "below minQuality"),
         ({"conditions": [{"type": "Suspended", "status": "True"}]}, [], StagePhase.PENDING, None, None),
     ],
 )
@@ -228,3 +236,38 @@ def test_status_patch_applied_as_the_api_server_does_gives_the_new_status(old: d
         StageStatus(name="prepare", phase=StagePhase.SUCCEEDED, summary={"rows": 6, "nested": {"a": [1, 2]}}),
         StageStatus(name="pii", phase=StagePhase.RUNNING)])
     assert merge_patch(old, d.status_patch(old, new) or {}) == d.dump_status(new)
+
+
+@pytest.mark.parametrize("uri, mounted, refused", [
+    ("s3://bucket/table.csv", False, None),
+    ("examples/data/patients.csv", False, "relative path"),
+    ("examples/data/patients.csv", True, "relative path"),  # the pod's working directory is never the user's
+    ("/data/table.csv", False, "localPathsMounted"),
+    ("file:///data/table.csv", False, "localPathsMounted"),
+    ("file:///data/table.csv", True, None),
+])
+def test_data_uri_problem(uri: str, mounted: bool, refused: Optional[str]) -> None:
+    problem = d.data_uri_problem(uri, mounted)
+    assert (problem is None) is (refused is None)
+    if refused:
+        assert problem is not None and problem.startswith("spec.data.uri: ") and refused in problem
+        assert uri not in problem, "the message names the field, not the value"
+
+
+def test_retry_delay_doubles_up_to_ten_minutes() -> None:
+    assert [d.retry_delay(n, 10) for n in range(8)] == [10, 20, 40, 80, 160, 320, 600, 600]
+
+
+def test_plan_cleanup_stops_stages_and_waits_for_their_pods() -> None:
+    running = {"metadata": {"name": "demo-train"}, "spec": {}, "status": {"active": 1}}
+    done = {"metadata": {"name": "demo-prepare"}, "spec": {}, "status": {"conditions": [
+        {"type": "Complete", "status": "True"}]}}
+    live_pod = {"metadata": {"name": "p"}, "status": {"phase": "Running"}}
+    step = d.plan_cleanup([done, running], [live_pod], None)
+    assert step.stop_jobs == ("demo-train",) and not step.create and step.outcome == "waiting"
+    suspended = {**running, "spec": {"suspend": True}}
+    assert d.plan_cleanup([done, suspended], [live_pod], None).create is False, "its pod still runs"
+    ended = {"metadata": {"name": "p"}, "status": {"phase": "Failed"}}
+    assert d.plan_cleanup([done, suspended], [ended], None).create is True
+    cleanup = {"metadata": {"name": "demo-cleanup"}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
+    assert d.plan_cleanup([], [], cleanup).outcome == "done"

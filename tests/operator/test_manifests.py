@@ -60,9 +60,14 @@ def test_prepare_job_on_cpu() -> None:
 
 
 def test_train_job_on_gpu_with_overrides_and_queue() -> None:
-    owner = _owner(**{"kueue.x-k8s.io/queue-name": "gpu-queue"})
+    owner = _owner(**{"kueue.x-k8s.io/queue-name": "gpu-queue", "kueue.x-k8s.io/priority-class": "batch-high"})
     job = m.build_stage_job(owner, spec_of(FULL), StageName.TRAIN, config())
     _compare("stage-job-train-gpu.yaml", job)
+    # Kueue: the queue and priority reach the Job's Workload; created suspended, so nothing starts unadmitted.
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] == "batch-high"
+    assert job["spec"]["suspend"] is True
+    cleanup = m.build_cleanup_job(owner, spec_of(FULL), config())
+    assert "suspend" not in cleanup["spec"] and not any(k.startswith("kueue") for k in cleanup["metadata"]["labels"])
     # A larger request raises the default limit rather than producing an invalid Job.
     assert job["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "32Gi"
 

@@ -162,6 +162,17 @@ def spec_change_rule() -> dict[str, str]:
     }
 
 
+def managed_by_rule() -> dict[str, str]:
+    """`spec.managedBy` never changes: a controller handing a running job to another would leave two (or
+    none) acting on it, which is why Kubernetes makes batch/v1 Job's spec.managedBy immutable too."""
+    return {
+        "rule": "has(self.spec.managedBy) == has(oldSelf.spec.managedBy)"
+                " && (!has(self.spec.managedBy) || self.spec.managedBy == oldSelf.spec.managedBy)",
+        "message": "spec.managedBy is immutable",
+        "fieldPath": ".spec.managedBy",
+    }
+
+
 def _printer_column(name: str, path: str, type_: str = "string", priority: int = 0) -> dict[str, Any]:
     """One additionalPrinterColumns entry (`kubectl get ssj` columns); priority 1 shows only with -o wide."""
     return {"name": name, "type": type_, "jsonPath": path, **({"priority": priority} if priority else {})}
@@ -191,6 +202,7 @@ def build_crd() -> dict[str, Any]:
                 ),
             },
             spec_change_rule(),
+            managed_by_rule(),
         ],
     }
     column = _printer_column

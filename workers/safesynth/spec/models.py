@@ -19,7 +19,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any, ClassVar, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from safesynth.spec import quantity
@@ -40,6 +40,8 @@ DNS1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = quantity.PATTERN
 COLUMN_NAME_MAX = 256
 MAX_COLUMNS = 1000
+MAX_JOB_DEADLINE_SECONDS = 30 * 86_400  # a month: longer than any training this product targets
+MAX_JOB_BACKOFF_LIMIT = 10  # job-level retries; with back-off doubling to 10 min, ten cover about an hour
 
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 UriStr = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
@@ -159,6 +161,50 @@ Quantity = Annotated[str, Field(json_schema_extra={"x-kubernetes-int-or-string":
 # --------------------------------------------------------------------------- data
 
 
+class DeclaredKind(str, Enum):
+    """Column kinds a user may declare (safesynth.schema_model.ColumnKind, less `empty`)."""
+
+    INTEGER = "integer"
+    FLOAT = "float"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+
+
+class ColumnDeclaration(SpecModel):
+    """What a column is, declared rather than inferred: declared fields beat prepare's inference.
+
+    Anything left out is still inferred (e.g. declare only `decimal: ","` and
+    the column is still checked for numbers).
+    """
+
+    kind: Optional[DeclaredKind] = Field(None, description="The column's kind; values that do not parse under it "
+                                                           "are counted as unparsed and become nulls.")
+    format: Optional[Annotated[str, StringConstraints(min_length=2, max_length=64, pattern=r"%")]] = Field(
+        None, description="Date/time format in strptime codes, e.g. '%d.%m.%Y'; implies kind datetime.")
+    decimal: Optional[Literal[".", ","]] = Field(None, description="Decimal mark of the column's numbers.")
+    thousands: Optional[Literal[",", ".", " ", "'", ""]] = Field(
+        None, description="Thousands separator of the column's numbers; '' for none.")
+    null_values: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=100)] = Field(
+        default_factory=list, description="Cells read as null in this column, besides empty ones, e.g. ['?', '-'].")
+    identifier: Optional[bool] = Field(
+        None, description="true: an identifier (replaced, never learned); false: never typed identifier.")
+
+    CEL_RULES = (
+        CelRule(rule="!has(self.decimal) || !has(self.thousands) || self.decimal != self.thousands",
+                message="decimal and thousands must differ", field_path=".thousands"),
+        CelRule(rule="!(has(self.decimal) || has(self.thousands)) || !has(self.kind) || "
+                     "self.kind == 'integer' || self.kind == 'float'",
+                message="decimal and thousands apply to kind integer or float", field_path=".kind"),
+        CelRule(rule="!has(self.format) || !has(self.kind) || self.kind == 'datetime'",
+                message="format applies to kind datetime", field_path=".format"),
+        CelRule(rule="!has(self.identifier) || !has(self.kind) || self.identifier == (self.kind == 'identifier')",
+                message="identifier contradicts kind", field_path=".identifier"),
+    )
+
+
 class DataSpec(SpecModel):
     """Where the sensitive table is and how to split off the holdout."""
 
@@ -196,6 +242,11 @@ class DataSpec(SpecModel):
         ge=0,
         le=2**32 - 1,
         description="The job's seed: the split and, unless a stage names its own, every other random choice.",
+    )
+    columns: Annotated[dict[ColumnName, ColumnDeclaration], Field(max_length=MAX_COLUMNS)] = Field(
+        default_factory=dict,
+        description="Declared column types by name, e.g. {visit: {format: '%d.%m.%Y'}, zip: {kind: categorical}}; "
+                    "declared beats inferred.",
     )
 
     CEL_RULES = (
@@ -272,10 +323,26 @@ class ColumnRule(SpecModel):
 PiiColumnMap = Annotated[dict[ColumnName, ColumnRule], Field(max_length=MAX_COLUMNS)]
 
 
+class PiiPolicy(str, Enum):
+    """What the PII stage replaces by default (safesynth.pii.plan says per entity)."""
+
+    DEFAULT = "default"
+    HIPAA_SAFE_HARBOR = "hipaaSafeHarbor"
+
+
 class PiiSpec(SpecModel):
     """Detection and replacement of PII before anything is learned."""
 
     enabled: bool = Field(True, description="Find and replace PII. On by default.")
+    policy: PiiPolicy = Field(
+        PiiPolicy.DEFAULT,
+        description=(
+            "default: direct identifiers replaced, quasi-identifiers (ages, dates other than birth) kept; in doubt "
+            "about a column of a table about people, replace. hipaaSafeHarbor: the 18 identifiers of 45 CFR "
+            "164.514(b)(2): ZIP to 3 digits (000 for small areas), every date tied to a person to its year, ages "
+            "over 89 to 90+."
+        ),
+    )
     entities: Optional[Annotated[list[PiiEntity], Field(max_length=64)]] = Field(
         None, description="Entity types to look for; unset means all."
     )
@@ -385,11 +452,16 @@ class PrivacySpec(SpecModel):
     """Record-level differential privacy for training (DP-SGD)."""
 
     enabled: bool = Field(False, description="Train with DP-SGD to a target (epsilon, delta).")
-    epsilon: float = Field(
-        8.0, gt=0, le=100, description="Target epsilon for the whole job (training plus any DP schema release)."
+    epsilon: Optional[float] = Field(
+        None, gt=0, le=100,
+        description=(
+            "Target epsilon for the whole job (training plus any DP schema release). Required when enabled: "
+            "a silent default would promise a guarantee nobody chose."
+        ),
     )
     delta: Optional[float] = Field(
-        None, gt=0, lt=0.01, description="Target delta. Unset: 1/n^1.2 for n training rows (always below 1/n)."
+        None, gt=0, lt=0.01, description="Target delta; must be below 1/n for n training rows (checked at train time). "
+        "Unset: min(1e-5, 1/(10 n))."
     )
     max_grad_norm: float = Field(1.0, gt=0, le=100, description="Per-sample gradient clipping bound.")
     accountant: Accountant = Field(
@@ -422,6 +494,22 @@ class PrivacySpec(SpecModel):
         ),
     )
 
+    CEL_RULES = (
+        CelRule(
+            rule="!self.enabled || has(self.epsilon)",
+            message="epsilon is required when privacy is enabled",
+            field_path=".epsilon",
+        ),
+        CelRule(
+            rule=(
+                "!has(self.epsilon) || (has(self.schemaEpsilon) ? double(self.schemaEpsilon) : 0.0)"
+                " + (has(self.marginalEpsilon) ? double(self.marginalEpsilon) : 0.0) < double(self.epsilon)"
+            ),
+            message="schemaEpsilon + marginalEpsilon must be below epsilon (they are shares of it)",
+            field_path=".schemaEpsilon",
+        ),
+    )
+
 
 # --------------------------------------------------------------------- generation
 
@@ -451,8 +539,45 @@ class GenerationSpec(SpecModel):
 # --------------------------------------------------------------------- evaluation
 
 
+class GatesSpec(SpecModel):
+    """Release gates: thresholds the evaluation must meet before the synthetic table counts as the result.
+
+    Defaults fail a verbatim or half copy of the training rows and a table whose
+    columns were shuffled independently, and pass the quickstart's output
+    (tests/workers/metrics/test_gates.py measures each). A threshold set to null
+    turns that gate off; a gate whose score does not apply (e.g. no holdout) is
+    reported "not checked" and does not block. The same gates, with the same
+    names, drive `safesynth evaluate --gate NAME=VALUE`.
+    """
+
+    enabled: bool = Field(True, description="Apply the gates; false reports the scores only (exit 0 whatever they are).")
+    min_quality: Optional[float] = Field(
+        5.0, ge=0, le=10, description="Lowest SQS (0–10; the reference product's score). 5: mid 'Moderate'.")
+    min_detection: Optional[float] = Field(
+        3.0, ge=0, le=10, description="Lowest detection score (0–10; 3 = classifier AUC 0.85): relations broken.")
+    min_utility_ratio: Optional[float] = Field(
+        0.5, ge=0, le=10, description="Lowest ML-utility ratio (synthetic-trained / real-trained score on the holdout).")
+    min_privacy: Optional[float] = Field(
+        5.0, ge=0, le=10, description="Lowest DPS (0–10): a half copy of the training rows scores about 3.")
+    max_membership_tpr_at1_fpr: Optional[float] = Field(
+        0.15, ge=0, le=1, description="Highest membership-attack TPR at 1% FPR (share; peers measure ~0.01).")
+    max_singling_out_risk: Optional[float] = Field(
+        None, ge=0, le=1, description="Highest Anonymeter singling-out risk (training vs holdout targets; 0 = none).")
+    max_linkability_risk: Optional[float] = Field(
+        None, ge=0, le=1, description="Highest Anonymeter linkability risk (training vs holdout targets; 0 = none).")
+    max_exact_copies: Optional[float] = Field(
+        0.01, ge=0, le=1, description="Highest share of synthetic rows that copy a training row, beyond chance.")
+    max_pii_replay: Optional[float] = Field(
+        0.1, ge=0, le=1, description="Highest excess share of original PII values replayed (worst column).")
+    require_differential_privacy: bool = Field(
+        False, description="Fail unless the generator was trained with differential privacy (spec.privacy).")
+    hipaa_safe_harbor: bool = Field(
+        False, description="Fail unless every detected HIPAA Safe Harbor category was removed or replaced.")
+
+
 class EvaluationSpec(SpecModel):
     enabled: bool = Field(True, description="Score quality and privacy and write the HTML report.")
+    gates: GatesSpec = Field(default_factory=GatesSpec, description="Release gates; a failed gate fails the job (exit 4).")
     target: Optional[ColumnName] = Field(
         None, description="Column predicted in the ML-utility test. Unset: chosen automatically."
     )
@@ -510,6 +635,17 @@ class StageOverrides(SpecModel):
             return {k: _quantity(v) for k, v in value.items()}
         return value
 
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> "StageOverrides":
+        """A limit below its request is refused by the API server only when the stage's Job is created,
+        hours into a job; here it fails validation, `safesynth validate` and the operator before any Job.
+        (Not a CEL rule: quantities need the Kubernetes CEL quantity library, which cel-python lacks.)"""
+        for key, limit in (self.limits or {}).items():
+            request = (self.requests or {}).get(key)
+            if request is not None and quantity.parse_quantity(limit) < quantity.parse_quantity(request):
+                raise ValueError(f"limits.{key} ({limit}) is below requests.{key} ({request})")
+        return self
+
 
 class ResourcesSpec(SpecModel):
     prepare: Optional[StageOverrides] = None
@@ -520,6 +656,13 @@ class ResourcesSpec(SpecModel):
 
 
 # --------------------------------------------------------------------------- spec
+
+
+class OnSpecChange(str, Enum):
+    """What a spec edit does while the job runs (see safesynth.spec.sections for what a stage depends on)."""
+
+    REJECT = "Reject"
+    RESTART_FROM_CHANGED_STAGE = "RestartFromChangedStage"
 
 
 class SafeSynthJobSpec(SpecModel):
@@ -534,6 +677,40 @@ class SafeSynthJobSpec(SpecModel):
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec, description="Quality and privacy scoring.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="Per-stage scheduling overrides.")
     suspend: bool = Field(False, description="Stop launching stages (Kueue-friendly); set false to continue.")
+    on_spec_change: OnSpecChange = Field(
+        OnSpecChange.REJECT,
+        description=(
+            "While the job runs, an edit of a field that a started stage depends on is refused (Reject) or "
+            "restarts the job from the first changed stage, deleting that stage's running Job "
+            "(RestartFromChangedStage). suspend and the fields of stages not yet started may always change."
+        ),
+    )
+    active_deadline_seconds: Optional[int] = Field(
+        None, ge=1, le=MAX_JOB_DEADLINE_SECONDS,
+        description=(
+            "Wall-clock seconds the whole job may run, counted from its first stage's start (retries and "
+            "suspension included). Past it the running stage is stopped and the job fails with reason "
+            "DeadlineExceeded. Unset: only each stage's own limit (spec.resources.<stage>.activeDeadlineSeconds)."
+        ),
+    )
+    backoff_limit: int = Field(
+        0, ge=0, le=MAX_JOB_BACKOFF_LIMIT,
+        description=(
+            "Automatic retries of the job from its failed stage after a retryable failure (the stage Job's "
+            "BackoffLimitExceeded), waiting 10 s, 20 s, 40 s ... (at most 10 min) before each. Failures that "
+            "cannot pass on retry (exit codes 2, 3, 4, DeadlineExceeded, OOMKilled) are never retried. "
+            "0: a failed stage fails the job, as for a KubeRay RayJob."
+        ),
+    )
+    managed_by: Optional[Annotated[str, StringConstraints(min_length=1, max_length=63,
+                                                          pattern=r"^[a-z0-9.-]+/[a-zA-Z0-9._-]+$")]] = Field(
+        None,
+        description=(
+            "The controller that runs this job: unset or safesynth.io/operator for this operator; any other "
+            "value (e.g. kueue.x-k8s.io/multikueue) makes this operator leave the object alone, so MultiKueue "
+            "can dispatch it to a worker cluster and mirror its status back. Immutable (a CRD transition rule)."
+        ),
+    )
 
 
 class ObjectMeta(BaseModel):

@@ -3,9 +3,9 @@
 The operator reads this to decide what a spec change touches (restart from the
 first changed stage, or refuse the change while that stage runs), and the CRD's
 transition rule (safesynth.spec.crd) is generated from it, so the API server
-and the operator agree on which edits reach a started stage. It mirrors the
-stage runner's skip hash (safesynth.stages.runner), which the operator may not
-import: a stage depends on its own section and on every earlier stage's.
+and the operator agree on which edits reach a started stage. The stage runner's
+skip hash (safesynth.stages.runner) reads the same table (`output_sections`):
+a stage depends on its own section and on every earlier stage's.
 `artifacts` is where every stage reads and writes, and `resources.<stage>` how
 that stage's Job runs, so both count for the stage too.
 """
@@ -29,10 +29,16 @@ SHARED_SECTIONS: tuple[str, ...] = ("artifacts",)
 HASH_LENGTH = 16  # hex characters kept (a label value): 64 bits tell specs apart
 
 
-def sections_for(stage: StageName) -> tuple[str, ...]:
-    """Spec sections `stage` and every stage before it read, then the shared ones."""
+def output_sections(stage: StageName) -> tuple[str, ...]:
+    """Spec sections `stage` and every stage before it read: what its output depends on (the stage runner's
+    skip hash, safesynth.stages.runner)."""
     upto = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
-    return tuple(s for st in upto for s in STAGE_SECTIONS[st]) + SHARED_SECTIONS
+    return tuple(s for st in upto for s in STAGE_SECTIONS[st])
+
+
+def sections_for(stage: StageName) -> tuple[str, ...]:
+    """`output_sections`, then the shared ones: what the stage's Job depends on."""
+    return output_sections(stage) + SHARED_SECTIONS
 
 
 def _inputs(wire: Mapping[str, Any], stage: StageName) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class JobPhase(str, Enum):
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
     SUSPENDED = "Suspended"
+    QUEUED = "Queued"  # the current stage's Job waits for admission by a queue (Kueue holds it suspended)
 
 
 class StagePhase(str, Enum):
@@ -105,6 +106,9 @@ class JobStatus(StatusModel):
     observed_generation: Optional[int] = None
     start_time: Optional[str] = None
     completion_time: Optional[str] = None
+    retries: int = Field(0, ge=0, description="Automatic retries from a failed stage so far (spec.backoffLimit).")
+    next_retry_time: Optional[str] = Field(
+        None, description="When the failed stage is retried (exponential back-off); unset when none is due.")
     # List-map types (keyed by name and type) let server-side apply and strategic merges treat
     # entries as a map, as the Kubernetes API conventions ask of conditions.
     stages: list[StageStatus] = Field(

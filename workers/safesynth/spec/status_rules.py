@@ -12,7 +12,8 @@ Rules, in order (the first that applies wins):
    before it touched its earlier result) or a failed stage: phase `Failed`;
 2. every stage done (Succeeded or Skipped): `Succeeded`;
 3. `spec.suspend`: `Suspended`;
-4. a stage launched: `Running`, else `Pending`.
+4. the current stage's Job waits for a queue's admission (Kueue): `Queued`;
+5. a stage launched: `Running`, else `Pending`.
 
 Conditions follow the API conventions and what tools read: `Ready` (people,
 Argo CD), `Failed` with `Stalled` (Flux's kstatus reads only Ready, Reconciling
@@ -110,14 +111,18 @@ def apply_headline(status: JobStatus, run_uri: str) -> None:
             status.artifacts.report = artifact_url(run_uri, contract.REPORT_KEY)
 
 
-def job_phase(stages: Sequence[StageStatus], suspend: bool, launched: bool) -> JobPhase:
-    """Failed wins, then Succeeded (all done), then Suspended, Running once a stage launched, else Pending."""
+def job_phase(stages: Sequence[StageStatus], suspend: bool, launched: bool, queued: bool = False) -> JobPhase:
+    """Failed wins, then Succeeded (all done), then Suspended, Queued (a queue holds the current stage's Job:
+    it is not running, and saying Running would hide a wait for quota), Running once a stage launched,
+    else Pending."""
     if any(s.phase is StagePhase.FAILED for s in stages):
         return JobPhase.FAILED
     if stages and all(s.phase in DONE for s in stages):
         return JobPhase.SUCCEEDED
     if suspend:
         return JobPhase.SUSPENDED
+    if queued:
+        return JobPhase.QUEUED
     if launched or any(s.phase is not StagePhase.PENDING for s in stages):
         return JobPhase.RUNNING
     return JobPhase.PENDING
@@ -138,12 +143,16 @@ def settle(
     now: str,
     generation: Optional[int] = None,
     failure: Optional[Failure] = None,
+    queued: Optional[str] = None,
 ) -> None:
-    """Set phase, stage, message, times and the five conditions from the stage entries (in place)."""
+    """Set phase, stage, message, times and the five conditions from the stage entries (in place).
+
+    `queued` names the queue that holds the current stage's Job (the operator only; a local run has none).
+    """
     stages = status.stages
     failed = next((e for e in stages if e.phase is StagePhase.FAILED), None)
     pending = next((e for e in stages if e.phase not in DONE), None)
-    phase = JobPhase.FAILED if failure is not None else job_phase(stages, suspend, launched)
+    phase = JobPhase.FAILED if failure is not None else job_phase(stages, suspend, launched, queued is not None)
     status.phase = phase
 
     def conditions(ready: tuple[bool, str, str], failed_: tuple[bool, str, str], complete: tuple[bool, str],
@@ -185,6 +194,10 @@ def settle(
             status.message = SUSPENDED_MESSAGE
             conditions((False, "Suspended", status.message), (False, "Suspended", ""), (False, "Suspended"),
                        (True, "Suspended"))
+        elif phase is JobPhase.QUEUED:
+            status.message = f"stage {status.stage} waits for admission by queue {queued}"
+            conditions((False, "Queued", status.message), (False, "Queued", ""), (False, "Queued"),
+                       (False, "Queued"))
         else:
             running = pending is not None and pending.phase is StagePhase.RUNNING
             status.message = f"stage {status.stage} " + ("running" if running else "pending")

@@ -37,26 +37,17 @@ import safesynth
 from safesynth.contract import MESSAGE_MAX, TERMINATION_LIMIT, summary_key
 from safesynth.errors import GateNotMetError, SafeSynthError
 from safesynth.progress import Progress
+from safesynth.spec import sections as spec_sections
 from safesynth.spec.models import STAGE_ORDER, SafeSynthJobSpec, StageName
 from safesynth.spec.status import now_iso
 from safesynth.store import ArtifactStore
 
-# The spec sections each stage's output depends on, its own and its inputs'.
-# Sections outside these (artifacts, resources, suspend) change where and how
-# a stage runs, never what it writes, so they do not invalidate its output.
-_SECTIONS: dict[StageName, tuple[str, ...]] = {
-    StageName.PREPARE: ("data",),
-    StageName.PII: ("pii",),
-    StageName.TRAIN: ("training", "privacy"),
-    StageName.GENERATE: ("generation",),
-    StageName.EVALUATE: ("evaluation",),
-}
-
 
 def sections_for(stage: StageName) -> tuple[str, ...]:
-    """Sections of the spec that `stage` and every stage before it read."""
-    upto = STAGE_ORDER[: STAGE_ORDER.index(stage) + 1]
-    return tuple(s for st in upto for s in _SECTIONS[st])
+    """Sections of the spec that `stage`'s output depends on: its own and every earlier stage's, from the one
+    table in safesynth.spec.sections. The shared ones (artifacts) and resources change where and how a stage
+    runs, never what it writes, so they do not invalidate its output."""
+    return spec_sections.output_sections(stage)
 
 
 def _digest(obj: Any) -> str:
