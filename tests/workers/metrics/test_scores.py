@@ -52,15 +52,17 @@ def ok(name: str, score: float, group: Group = Group.PRIVACY) -> MetricResult:
 
 def test_dps_keeps_a_zero_and_flags_a_failure() -> None:
     results = {"membership_inference": ok("membership_inference", 0.0), "attribute_inference": ok("attribute_inference", 10.0),
-               "dcr": ok("dcr", 8.0),
+               "anonymeter_inference": ok("anonymeter_inference", 10.0), "singling_out": ok("singling_out", 7.0),
+               "linkability": ok("linkability", 9.0), "dcr": ok("dcr", 8.0),
                "pii_replay": MetricResult("pii_replay", "PII replay", Group.PRIVACY, status=Status.NOT_APPLICABLE,
                                           reason="the PII stage did not run")}
     dps = scores.privacy_composite(results)
-    assert dps.value == pytest.approx(6.0) and dps.complete  # the 0 counts; not-applicable is listed, not failed
-    assert [c.included for c in dps.components] == [True, True, True, False]
+    # weights 1 (membership, singling out, linkability, DCR) and ½ + ½ (the two inference attacks)
+    assert dps.value == pytest.approx((0 + 7 + 9 + 5 + 5 + 8) / 5) and dps.complete  # the 0 counts
+    assert [c.included for c in dps.components] == [True] * 6 + [False]  # not-applicable is listed, not failed
     results["dcr"] = MetricResult("dcr", "DCR", Group.PRIVACY, status=Status.ERROR, reason="ValueError")
     dps = scores.privacy_composite(results)
-    assert dps.value == pytest.approx(5.0) and not dps.complete
+    assert dps.value == pytest.approx((0 + 7 + 9 + 5 + 5) / 4) and not dps.complete
     assert "failed" in next(c.reason for c in dps.components if c.name == "dcr")  # type: ignore[operator]
 
 

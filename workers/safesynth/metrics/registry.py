@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from safesynth.metrics.anonymeter_inference import AnonymeterInference
 from safesynth.metrics.attribute_inference import AttributeInference
 from safesynth.metrics.base import Metric
 from safesynth.metrics.copies import Copies
@@ -12,9 +13,11 @@ from safesynth.metrics.detection import Detection
 from safesynth.metrics.diagnostic import Diagnostic
 from safesynth.metrics.distribution import ColumnDistribution
 from safesynth.metrics.membership import MembershipInference
+from safesynth.metrics.linkability import Linkability
 from safesynth.metrics.ml_utility import MLUtility
 from safesynth.metrics.pii_replay import PiiReplay
 from safesynth.metrics.sdmetrics_compat import SDMetricsQuality
+from safesynth.metrics.singling_out import SinglingOut
 from safesynth.metrics.text_semantic import TextSemantic
 from safesynth.metrics.text_structure import TextStructure
 
@@ -29,7 +32,10 @@ METRICS: tuple[type[Metric], ...] = (
     Detection,
     MLUtility,
     MembershipInference,
+    SinglingOut,
+    Linkability,
     AttributeInference,
+    AnonymeterInference,
     DistanceToClosestRecord,
     Copies,
     PiiReplay,

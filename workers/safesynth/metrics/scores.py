@@ -180,7 +180,9 @@ def _weighted(components: list[Component]) -> float:
 
 TABULAR_WEIGHTS = {"deep_structure": 0.84, "column_distribution": 0.86, "column_correlation": 1.0}
 TEXT_WEIGHTS = {"text_semantic": 0.7, "text_structure": 0.3}
-PRIVACY_WEIGHTS = {"membership_inference": 1.0, "attribute_inference": 1.0, "dcr": 1.0, "pii_replay": 1.0}
+# One weight per kind of attack: the two inference attacks (ours and Anonymeter's) share one.
+PRIVACY_WEIGHTS = {"membership_inference": 1.0, "singling_out": 1.0, "linkability": 1.0,
+                   "attribute_inference": 0.5, "anonymeter_inference": 0.5, "dcr": 1.0, "pii_replay": 1.0}
 
 
 def quality_composite(results: Mapping[str, MetricResult], n_tabular: int, n_text: int) -> Composite:
@@ -205,7 +207,17 @@ def quality_composite(results: Mapping[str, MetricResult], n_tabular: int, n_tex
 
 
 def privacy_composite(results: Mapping[str, MetricResult]) -> Composite:
-    """DPS = mean of the membership, attribute-inference, DCR and PII-replay scores that apply.
+    """DPS = weighted mean of the privacy components that apply (weights in PRIVACY_WEIGHTS):
+
+        DPS = (1·membership + 1·singling out + 1·linkability + 0.5·attribute inference
+               + 0.5·Anonymeter inference + 1·DCR + 1·PII replay) / (sum of the weights used)
+
+    Each kind of attack counts once: membership (distance and density-ratio
+    attacks), singling out and linkability (Anonymeter), inference (ours and
+    Anonymeter's, half each: the same attack, two implementations), closeness
+    of synthetic to training rows (DCR), replay of original PII. The three
+    Anonymeter risks r map to 10·(1 − r)² (attribute_score): r = 0.05 → 9.0,
+    0.15 → 7.2, 0.5 → 2.5.
 
     A failed component marks DPS incomplete (shown in the report), it never
     counts as a perfect or a zero score.
@@ -215,5 +227,6 @@ def privacy_composite(results: Mapping[str, MetricResult]) -> Composite:
     failed = [c for c in comps if not c.included and (c.reason or "").startswith(("failed", "not run"))]
     return Composite(
         name="DPS", value=value, grade=grade(value), complete=not failed and math.isfinite(value),
-        components=comps, formula="mean(membership, attribute inference, DCR, PII replay) over those that apply",
+        components=comps, formula="(1·membership + 1·singling out + 1·linkability + 0.5·attribute inference "
+                "+ 0.5·Anonymeter inference + 1·DCR + 1·PII replay) / weights used, over those that apply",
     )
