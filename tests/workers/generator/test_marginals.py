@@ -50,7 +50,7 @@ def test_counts_change_by_at_most_one_per_column_when_a_row_leaves() -> None:
 
 def test_with_a_large_epsilon_the_marginals_match_the_table_and_public_rows_follow_them() -> None:
     df = table()
-    m = release_marginals(df, COLS, epsilon=1000.0, rng=np.random.default_rng(1), bounds=public_bounds(COLS))
+    m = release_marginals(df, COLS, epsilon=1000.0, bounds=public_bounds(COLS))
     assert set(m) == {"g", "n", "d", "t"}  # identifiers are not modeled, so not released
     assert m["g"].weights == pytest.approx([0.7, 0.2, 0.05], abs=0.03) and m["g"].null_weight == pytest.approx(0.05, abs=0.02)
     assert m["t"].null_weight == pytest.approx(0.4, abs=0.03)
@@ -69,13 +69,13 @@ def test_noise_grows_as_epsilon_shrinks_and_weights_stay_a_distribution() -> Non
     df = table()
     errors = []
     for eps in (100.0, 0.01):
-        m = release_marginals(df, COLS, epsilon=eps, rng=np.random.default_rng(2), bounds=public_bounds(COLS))
+        m = release_marginals(df, COLS, epsilon=eps, bounds=public_bounds(COLS))
         for marginal in m.values():
             assert (marginal.weights >= 0).all() and marginal.weights.sum() + marginal.null_weight == pytest.approx(1)
         errors.append(abs(m["g"].weights[0] - 0.7))
     assert errors[0] < 0.02 < errors[1]
     assert bin_count(2000, 100.0) == 32 and bin_count(2000, 0.001) == 4  # fewer, wider bins under heavy noise
-    assert release_marginals(df, COLS, epsilon=0.0, rng=np.random.default_rng(2), bounds={}) == {}
+    assert release_marginals(df, COLS, epsilon=0.0, bounds={}) == {}
 
 
 def test_unreleased_categories_are_redrawn_from_the_released_marginal() -> None:
@@ -83,11 +83,32 @@ def test_unreleased_categories_are_redrawn_from_the_released_marginal() -> None:
             ColumnInfo("open", "categorical", "string")]
     fields = [["a", "zz", "x"], ["rare", "zz", "y"], [None, None, "x"]] * 200
     marginal = Marginal(weights=np.array([0.0, 0.9]), null_weight=0.1, categories=["a", "b"])
-    out = fold_unreleased(fields, cols, {"g": marginal}, np.random.default_rng(0))
+    out = fold_unreleased(fields, cols, {"g": marginal})
     g = [r[0] for r in out]
     assert set(g) == {"a", "b", None}
-    assert g.count("b") == 200 and g.count("a") == 200 and g.count(None) == 200  # released and nulls untouched
+    assert g[0::3] == ["a"] * 200 and g[2::3] == [None] * 200  # released values and nulls untouched
+    assert g[1::3] == ["b"] * 200  # the unreleased ones follow the marginal (weight 0 on a, all on b)
     assert [r[1:] for r in out] == [r[1:] for r in fields]  # text and open categories as they were
     assert fields[1][0] == "rare"  # the input is not modified
-    uniform = fold_unreleased(fields, cols, {}, np.random.default_rng(0))
+    uniform = fold_unreleased(fields, cols, {})
     assert {r[0] for r in uniform[1::3]} == {"a", "b"}
+
+
+def test_adding_a_row_leaves_the_other_rows_redraws_unchanged_in_distribution() -> None:
+    """The 'no extra epsilon' argument of fold_unreleased: a row's redraw depends on that row alone.
+
+    With a generator seeded from the public spec (before issue 18) row 1's redraw was a fixed function of how
+    many rows before it were redrawn: one added row in front changed it, and with the same spec it never varied.
+    """
+    cols = [ColumnInfo("g", "categorical", "string", categories=["a", "b", "c"])]
+    marginal = Marginal(weights=np.array([0.5, 0.3, 0.2]), null_weight=0.0, categories=["a", "b", "c"])
+    table = [["rare"], ["rare"], ["a"]]
+    neighbour = [["other"], *table]  # one more row, itself redrawn, in front
+    trials = 1500
+    first = [fold_unreleased(table, cols, {"g": marginal})[1][0] for _ in range(trials)]
+    second = [fold_unreleased(neighbour, cols, {"g": marginal})[2][0] for _ in range(trials)]
+    for c, p in zip("abc", (0.5, 0.3, 0.2)):
+        # each trial is independent: both follow the marginal (4.5 standard errors)
+        tol = 4.5 * np.sqrt(p * (1 - p) / trials)
+        assert abs(first.count(c) / trials - p) < tol and abs(second.count(c) / trials - p) < tol
+    assert len(set(first)) == 3  # not replayable: the same inputs give different redraws

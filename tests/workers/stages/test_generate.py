@@ -123,6 +123,25 @@ def test_identifier_columns_keep_their_share_of_missing_values(tmp_path: Path) -
     assert out["pid"].dropna().is_unique
 
 
+@pytest.mark.slow  # DP training of a tiny model, then sampling
+def test_under_dp_generate_reads_no_private_row(tmp_path: Path) -> None:
+    """Identifiers are never null (the training null share was released by no mechanism), no copy count is
+    published, and the stage runs with the training table gone: it reads nothing private."""
+    torch.set_num_threads(1)
+    df = table()
+    df.loc[df.index % 2 == 0, "pid"] = pd.NA
+    store = LocalStore(tmp_path / "run")
+    write_prepared(store, df)
+    spec = tiny_spec(tmp_path, training={"maxSteps": 60}, privacy={"enabled": True, "epsilon": 8.0},
+                     generation={**LENIENT, "numRecords": 100, "temperature": 0.5})
+    execute_stage(train, spec, store, LogProgress())
+    (tmp_path / "run" / "prepare" / "train.parquet").unlink()
+    s = execute_stage(generate, spec, store, LogProgress()).summary
+    out = store.read_table("generate/synthetic.parquet")
+    assert len(out) == 100 and out["pid"].notna().all() and out["pid"].is_unique
+    assert "exactCopies" not in s and "exactCopiesInOutput" not in s and s["dropTrainingCopies"] is False
+
+
 def test_sampling_batch_defaults_to_the_device() -> None:
     from safesynth.stages.generate import sampling_batch_size
 

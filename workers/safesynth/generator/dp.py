@@ -10,30 +10,33 @@ Where epsilon goes (basic sequential composition, so the parts add up):
 - `schemaEpsilon` (only when a needed domain is not declared in
   `privacy.domains`) is split evenly over the columns whose categories or
   bounds must be released from the data:
-  * categories: Laplace noise of scale 1/eps on each observed category's count,
-    kept when the noisy count exceeds 1 + ln(1/(2 delta_c))/eps. A category
-    present in one dataset and absent from its neighbour has count 1, so it
-    escapes with probability 1/2 exp(-(tau-1) eps) = delta_c; otherwise counts
-    move by at most 1 (Laplace, eps). (Korolova et al. 2009; Wilson et al. 2020,
+  * categories: discrete Laplace noise (OpenDP, `noise.laplace_counts`) of scale
+    1/eps on each observed category's count, kept when the noisy count exceeds
+    1 + ln(1/delta_c)/eps. A category present in one dataset and absent from its
+    neighbour has count 1, so it escapes with probability
+    P(Z > tau - 1) < exp(-(tau-1) eps) = delta_c; otherwise counts move by at
+    most 1 (discrete Laplace, eps). (Korolova et al. 2009; Wilson et al. 2020,
     "Differentially private SQL with bounded user contribution".) Costs
     (eps, delta_c) per column.
-  * bounds of numbers and dates: a Laplace histogram (scale 1/eps) over a fixed,
-    data-independent grid of bins (signed powers of sqrt(2) for numbers, calendar
-    years for dates, plus a bin for nulls); the lowest and highest bins whose
-    noisy count passes a threshold, widened by one bin, are the bounds (the idea
-    of Google's ApproxBounds). Pure eps per column; the threshold is post-processing.
+  * bounds of numbers and dates: a discrete Laplace histogram (scale 1/eps) over
+    a fixed, data-independent grid of bins (signed powers of sqrt(2) for numbers,
+    calendar years for dates, plus a bin for nulls); the lowest and highest bins
+    whose noisy count passes a threshold, widened by BOUNDS_MARGIN_BINS bins, are
+    the bounds (the idea of Google's ApproxBounds). Pure eps per column; the
+    threshold is post-processing.
   * released categories are enforced (grammar, validator) even when they cover
     only part of the rows, typical of small tables where the threshold hides
     most categories: measured on the quickstart table, an open column made the
     DP model spell rare values as noise (TVComplement ~0.05), the released list
     kept rows coherent. In the DP training rows, a value outside its column's
     enforced list is redrawn from the released ones (`marginals.fold_unreleased`)
-    so the model learns no mass that the grammar would spill onto null. A
-    released *range* is enforced only when the noisy counts it keeps cover 98%
-    of the rows (post-processing again): trimmed
-    ranges rejected real values (a children's hospital's dates of birth ended
-    up within three years). Partial ranges only seed the public rows. Declared
-    domains are always enforced.
+    so the model learns no mass that the grammar would spill onto null.
+  * released *ranges* are always enforced too (grammar, validator): an open range
+    let the DP model write any 4-digit year, and the evaluate stage died on
+    dates pandas cannot hold (issue 18). When no bin passes the threshold, the
+    column gets its public default range (DEFAULT_NUMBER_BOUNDS,
+    DEFAULT_DATE_BOUNDS), which depends on nothing private. Declared domains are
+    always enforced.
 - `marginalEpsilon` (with public pretraining on; default min(1, epsilon/8))
   releases every modeled column's one-way histogram over its public domain
   with the Laplace mechanism (`marginals.py`); the public pretraining rows are
@@ -45,14 +48,25 @@ Where epsilon goes (basic sequential composition, so the parts add up):
   at maxGradNorm, grad_sample_mode "hooks" (works for a full tiny Llama with
   untied embeddings and for peft LoRA).
 
-Randomness: DP noise (Laplace and Gaussian) and Poisson batches come from generators seeded
-from the OS (`secure_seed`), never from the spec's seed, so DP runs are not
-bit-reproducible by design; everything else is seeded. opacus's secure_mode
-(torchcsprng) is not used: it is not installable here; this follows opacus's
-own default.
+Randomness: the schema and marginal releases use OpenDP's exact discrete
+Laplace sampler (`noise.py`). DP-SGD's Gaussian noise and Poisson batches come
+from torch generators seeded from the OS (`noise.secure_seed`), never from the
+spec's seed, so DP runs are not bit-reproducible by design; everything else is
+seeded. DP-SGD's Gaussian noise is torch's floating-point sampler: opacus's
+secure_mode (torchcsprng) is not installable here and OpenDP has no sampler
+for tensors inside an optimizer step, so Mironov's floating-point attack is
+not ruled out for the model weights (README, "Differential privacy").
+
+Accounting is checked, not trusted: before training, the accountant's epsilon
+for the planned steps at the chosen noise must not exceed DP-SGD's target, and
+after training the total reported (DP-SGD plus the releases) must not exceed
+privacy.epsilon; either failing raises PrivacyBudgetError (exit 3). This
+catches the RDP fallback reporting more than PRV planned for.
 
 Treated as public, as in opacus and every DP synthesizer: the row count n (it
-sets q and the default delta = 1/n^1.2), column names, kinds and storage dtypes.
+sets q and the default delta = min(1e-5, 1/(10 n))), column names and kinds.
+Storage dtypes are made independent of nulls (`null_safe_dtype`: int64 and
+Int64 both become Int64), so one null row cannot flip them.
 Pretraining rows built only from those and from declared or DP-released
 domains (`public.py`) cost nothing. `generation.dropTrainingCopies` is ignored
 under DP: filtering outputs against private rows would fall outside the guarantee.
@@ -68,6 +82,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from safesynth.errors import PrivacyBudgetError
+from safesynth.generator import noise
 from safesynth.generator.column_info import ISO, TEXT, ColumnInfo, epoch_seconds
 from safesynth.generator.serialize import to_field
 
@@ -75,15 +90,44 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SCHEMA_DELTA_SHARE = 0.1  # share of delta for category releases (when any are needed)
-COVER_SHARE = 0.98  # released bounds are enforced when their noisy coverage reaches this share of rows
+BOUNDS_MARGIN_BINS = 2  # released bounds are widened by this many grid bins each side (post-processing, free)
+DEFAULT_NUMBER_BOUNDS = (-1e9, 1e9)  # numbers with no bin above the threshold: public, wide, exact in float64
+DEFAULT_DATE_BOUNDS = ("1900-01-01", "2100-01-01")  # dates likewise: inside pandas' nanosecond range
+DELTA_CAP = 1e-5  # default delta is at most this, and at most 1/(10 n)
 NULL_KEY = "\x00null"  # nulls, counted as one more category in the release
 BOUNDS_FALSE_BIN_RATE = 0.001  # expected bins passing the threshold on noise alone, over the whole grid: a
 # spurious far bin would stretch the bounds to absurd values, so this is kept small (costs a higher threshold)
 
 
 def auto_delta(n: int) -> float:
-    """delta = 1/n^1.2: below 1/n, as DP needs, and the reference product's default."""
-    return math.pow(max(n, 2), -1.2)
+    """delta = min(1e-5, 1/(10 n)).
+
+    delta is the probability the guarantee may fail outright; a mechanism that
+    publishes one random row whole is (0, 1/n)-DP, so delta must sit well below
+    1/n. 1/n^1.2 was only 4.5x below 1/n at n = 1,800; a factor 10 and the
+    customary 1e-5 cap leave that margin at every size.
+    """
+    return min(DELTA_CAP, 1.0 / (10.0 * max(n, 1)))
+
+
+def check_delta(delta: float, n: int) -> None:
+    """PrivacyBudgetError when delta >= 1/n: at that level releasing a random row verbatim satisfies the guarantee."""
+    if delta * max(n, 1) >= 1.0:
+        raise PrivacyBudgetError(
+            f"spec.privacy.delta ({delta:.2e}) must be below 1/n = {1.0 / max(n, 1):.2e} for the {n} training rows "
+            f"(a delta that large allows publishing a row verbatim); lower it, or leave it unset for "
+            "min(1e-5, 1/(10 n))"
+        )
+
+
+def check_within_target(spent: float, target: float, what: str) -> None:
+    """PrivacyBudgetError when the epsilon to be reported exceeds the target: a job never reports more than asked."""
+    if spent > target * (1 + 1e-9):
+        raise PrivacyBudgetError(
+            f"spec.privacy.epsilon: {what} came to epsilon {spent:.4g}, above its target {target:.4g} "
+            "(the accountant that calibrated the noise failed and the fallback bound is looser); "
+            "raise spec.privacy.epsilon, lower spec.training.epochs or maxSteps, or set spec.privacy.accountant: rdp"
+        )
 
 
 # ------------------------------------------------------------------- budget plan
@@ -168,6 +212,7 @@ def marginal_epsilon(privacy: Any) -> float:
 def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> BudgetPlan:
     """Split privacy.epsilon/delta between schema releases and DP-SGD; PrivacyBudgetError when impossible."""
     delta = privacy.delta if privacy.delta is not None else auto_delta(n_rows)
+    check_delta(delta, n_rows)
     plan = BudgetPlan(epsilon=privacy.epsilon, delta=delta)
     for col in cols:
         what = needs_release(col, privacy.domains.get(col.name))
@@ -192,17 +237,17 @@ def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> Budget
 
 
 def category_threshold(epsilon: float, delta: float) -> float:
-    """1 + ln(1/(2 delta))/epsilon: a count-1 category's Laplace(1/epsilon) noisy count passes it with probability delta."""
-    return 1.0 + math.log(1.0 / (2.0 * delta)) / epsilon
+    """1 + ln(1/delta)/epsilon: a count-1 category's discrete-Laplace(1/epsilon) noisy count passes it with
+    probability below delta (tail bound in noise.py)."""
+    return 1.0 + math.log(1.0 / delta) / epsilon
 
 
-def dp_categories(values: Sequence[Optional[str]], epsilon: float, delta: float,
-                  rng: np.random.Generator) -> tuple[list[str], float]:
-    """(categories, covered): the categories whose Laplace-noised count passes `category_threshold`
+def dp_categories(values: Sequence[Optional[str]], epsilon: float, delta: float) -> tuple[list[str], float]:
+    """(categories, covered): the categories whose noisy count passes `category_threshold`
     (see module docstring), and the noisy number of rows they and null (a category here) cover."""
     keys = np.asarray([NULL_KEY if v is None else v for v in values], dtype=object).astype(str)
     uniq, counts = np.unique(keys, return_counts=True)
-    noisy = counts + rng.laplace(0.0, 1.0 / epsilon, size=len(counts))
+    noisy = noise.laplace_counts(counts, 1.0 / epsilon)
     kept = noisy > category_threshold(epsilon, delta)
     return sorted(str(u) for u, k in zip(uniq, kept) if k and u != NULL_KEY), float(noisy[kept].sum())
 
@@ -220,37 +265,35 @@ def year_edges() -> np.ndarray:
     return np.array([pd.Timestamp(year=y, month=1, day=1).value / 1e9 for y in range(1700, 2251)])
 
 
-def dp_bounds(values: np.ndarray, epsilon: float, edges: np.ndarray,
-              rng: np.random.Generator) -> Optional[tuple[float, float, float]]:
-    """(low, high, covered) from a Laplace histogram over `edges` plus a bin for nulls (NaN).
+def dp_bounds(values: np.ndarray, epsilon: float, edges: np.ndarray) -> Optional[tuple[float, float, float]]:
+    """(low, high, covered) from a discrete Laplace histogram over `edges` plus a bin for nulls (NaN).
 
     low/high: the outermost bins whose noisy count passes the threshold, widened
-    by one bin; covered: the noisy number of rows in them (nulls included when
-    their bin passes). None when no bin stands out from the noise.
+    by BOUNDS_MARGIN_BINS bins; covered: the noisy number of rows in them (nulls
+    included when their bin passes). None when no bin stands out from the noise.
     """
     x = np.asarray(values, dtype=float)
     nulls = int(np.isnan(x).sum())
     counts, _ = np.histogram(np.clip(x[~np.isnan(x)], edges[0], edges[-1]), bins=edges)
-    noisy = np.append(counts, nulls) + rng.laplace(0.0, 1.0 / epsilon, size=len(counts) + 1)
-    # P(Laplace(1/eps) > t) = exp(-t eps)/2; choose t so that ~BOUNDS_FALSE_BIN_RATE empty bins pass in total.
-    threshold = math.log(len(noisy) / (2 * BOUNDS_FALSE_BIN_RATE)) / epsilon
+    noisy = noise.laplace_counts(np.append(counts, nulls), 1.0 / epsilon)
+    # P(Z > t) < exp(-t eps) for discrete Laplace(1/eps): t makes < BOUNDS_FALSE_BIN_RATE empty bins pass in total.
+    threshold = math.log(len(noisy) / BOUNDS_FALSE_BIN_RATE) / epsilon
     hit = np.nonzero(noisy[:-1] > threshold)[0]
     if len(hit) == 0:
         return None
-    lo_bin, hi_bin = max(hit[0] - 1, 0), min(hit[-1] + 1, len(counts) - 1)
+    lo_bin = max(hit[0] - BOUNDS_MARGIN_BINS, 0)
+    hi_bin = min(hit[-1] + BOUNDS_MARGIN_BINS, len(counts) - 1)
     covered = float(noisy[lo_bin:hi_bin + 1].sum() + (noisy[-1] if noisy[-1] > threshold else 0.0))
     return float(edges[lo_bin]), float(edges[hi_bin + 1]), covered
 
 
-def dp_safe_columns(
-    df: "pd.DataFrame", kinds: dict[str, str], privacy: Any, plan: BudgetPlan, rng: np.random.Generator
-) -> list[ColumnInfo]:
+def dp_safe_columns(df: "pd.DataFrame", kinds: dict[str, str], privacy: Any, plan: BudgetPlan) -> list[ColumnInfo]:
     """ColumnInfo per column with nothing learned from values outside DP mechanisms counted in `plan`.
 
-    Released categories are always enforced (set on the ColumnInfo, so the
-    grammar and the validator apply them); released bounds only when their
-    noisy coverage reaches COVER_SHARE of the rows, else they are kept in
-    extra["released"] for the public pretraining rows (see the module docstring).
+    Released categories and bounds are always enforced (set on the ColumnInfo,
+    so the grammar and the validator apply them); a number or date column whose
+    release found nothing gets its public default range (see the module
+    docstring). The release itself is kept in extra["released"] for the report.
     """
     import pandas as pd
 
@@ -259,7 +302,7 @@ def dp_safe_columns(
     cols = []
     for name in df.columns:
         s = df[name]
-        col = ColumnInfo(name=str(name), kind=kinds[name], dtype=str(s.dtype), nullable=True)
+        col = ColumnInfo(name=str(name), kind=kinds[name], dtype=null_safe_dtype(str(s.dtype)), nullable=True)
         if col.kind == "datetime":
             col.style = ISO if pd.api.types.is_datetime64_any_dtype(s) else TEXT  # "date" would need a look at values
         domain = privacy.domains.get(col.name)
@@ -269,26 +312,47 @@ def dp_safe_columns(
             elif domain is not None and domain.categories:
                 col.categories = sorted(set(domain.categories))
             else:
-                cats, covered = dp_categories([to_field(v, col) for v in s.tolist()], eps, delta, rng)
+                cats, covered = dp_categories([to_field(v, col) for v in s.tolist()], eps, delta)
                 col.extra["released"] = {"categories": cats, "covered": round(covered / max(n, 1), 3)}
                 col.categories = cats or None  # enforced even when partial: see the module docstring
         elif col.kind in ("integer", "float", "datetime"):
-            declared = _declared_bounds(col, domain)
-            if declared is not None:
-                col.minimum, col.maximum = declared
-                cols.append(col)
-                continue
-            edges = year_edges() if col.kind == "datetime" else number_edges()
-            released = dp_bounds(column_numbers(s, col.kind), eps, edges, rng)
-            if released is not None:
-                lo, hi, covered = released
-                if col.kind == "integer":
-                    lo, hi = math.floor(lo), math.ceil(hi)
-                col.extra["released"] = {"min": lo, "max": hi, "covered": round(covered / max(n, 1), 3)}
-                if covered >= COVER_SHARE * n:
-                    col.minimum, col.maximum = lo, hi
+            bounds = _declared_bounds(col, domain)
+            if bounds is None:
+                edges = year_edges() if col.kind == "datetime" else number_edges()
+                released = dp_bounds(column_numbers(s, col.kind), eps, edges)
+                if released is not None:
+                    col.extra["released"] = {"min": released[0], "max": released[1],
+                                             "covered": round(released[2] / max(n, 1), 3)}
+                bounds = enforced_bounds(col.kind, released)
+            col.minimum, col.maximum = bounds
         cols.append(col)
     return cols
+
+
+def enforced_bounds(kind: str, released: Optional[tuple[float, float, float]]) -> tuple[float, float]:
+    """The range generation enforces for a number or date column: the DP release, else the public default.
+
+    Pure post-processing of the release (or of nothing): integers are rounded outwards.
+    """
+    import pandas as pd
+
+    if released is not None:
+        lo, hi = released[0], released[1]
+    elif kind == "datetime":
+        lo, hi = (epoch_seconds(pd.Timestamp(d)) for d in DEFAULT_DATE_BOUNDS)
+    else:
+        lo, hi = DEFAULT_NUMBER_BOUNDS
+    if kind == "integer":
+        lo, hi = float(math.floor(lo)), float(math.ceil(hi))
+    return float(lo), float(hi)
+
+
+def null_safe_dtype(dtype: str) -> str:
+    """The storage dtype with nulls always allowed: int64 and Int64 (one null flips pandas from one to the other)
+    both become Int64, bool becomes boolean; so the bundle's dtype says nothing about whether a null occurred."""
+    if dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"):
+        return dtype.capitalize().replace("Uint", "UInt")
+    return {"bool": "boolean"}.get(dtype, dtype)
 
 
 def column_numbers(s: "pd.Series", kind: str) -> np.ndarray:
@@ -376,6 +440,10 @@ class PrivateTraining:
             self.noise_multiplier = float(dp_optimizer.noise_multiplier)
             self.sample_rate = 1.0 / len(dp_loader)
             self.steps = steps
+            planned, note = accountant_epsilon(mechanism, [(self.noise_multiplier, self.sample_rate, steps)],
+                                               self.delta)
+            self.fallback_reason = note or self.fallback_reason
+            check_within_target(planned, target_epsilon, f"DP-SGD's {steps} planned steps")
             return dp_model, dp_optimizer, dp_loader
         raise PrivacyBudgetError(
             f"spec.privacy: no noise level reaches epsilon {target_epsilon:.3g} at delta {self.delta:.2e} in "
@@ -386,17 +454,9 @@ class PrivateTraining:
         """epsilon of the steps taken so far at self.delta; RDP accounting of the same history if PRV fails."""
         if self.engine is None or not self.engine.accountant.history:
             return 0.0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return float(self.engine.get_epsilon(self.delta))
-            except (ValueError, RuntimeError, OverflowError, ArithmeticError):
-                from opacus.accountants import RDPAccountant
-
-                rdp = RDPAccountant()
-                rdp.history = list(self.engine.accountant.history)
-                self.fallback_reason = f"{self.accountant} epsilon failed; reported by RDP"
-                return float(rdp.get_epsilon(self.delta))
+        eps, note = accountant_epsilon(self.accountant, list(self.engine.accountant.history), self.delta)
+        self.fallback_reason = note or self.fallback_reason
+        return eps
 
     @staticmethod
     def empty_step(optimizer: Any) -> None:
@@ -414,11 +474,28 @@ class PrivateTraining:
         }
 
 
-def secure_seed() -> int:
-    """A seed from the operating system's CSPRNG, for DP noise and Poisson sampling."""
-    import secrets
+def accountant_epsilon(mechanism: str, history: list[tuple[float, float, int]],
+                       delta: float) -> tuple[float, Optional[str]]:
+    """(epsilon, note) of a DP-SGD history [(noise multiplier, sample rate, steps)] by opacus's `mechanism`
+    accountant, or by RDP (looser) when that one fails; note says so. The caller checks the result against the
+    target (`check_within_target`): a fallback that reports more than planned fails the job."""
+    from opacus.accountants import create_accountant
 
-    return secrets.randbits(63)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            acc = create_accountant(mechanism)
+            acc.history = list(history)
+            return float(acc.get_epsilon(delta)), None
+        except (ValueError, RuntimeError, OverflowError, ArithmeticError):
+            rdp = create_accountant("rdp")
+            rdp.history = list(history)
+            return float(rdp.get_epsilon(delta)), f"{mechanism} epsilon failed; reported by RDP"
+
+
+def secure_seed() -> int:
+    """A seed from the operating system's CSPRNG, for DP-SGD's noise and Poisson sampling (noise.secure_seed)."""
+    return noise.secure_seed()
 
 
 def unwrap(model: Any) -> Any:

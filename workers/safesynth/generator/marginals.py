@@ -13,9 +13,10 @@ Privacy: each histogram is over a data-independent domain (the column's
 declared or DP-released categories, or equal-width bins between its enforced
 or released bounds) plus one bucket for nulls; values outside the domain fall
 in no bucket (categories) or in the end bins (numbers). Adding or removing one
-row changes one count by 1 in each of the k histograms, so Laplace noise of
-scale k/epsilon on every count gives epsilon-DP for all of them together (pure,
-no delta). Negative noisy counts are clipped to zero and the rest normalized:
+row changes one count by 1 in each of the k histograms (L1 sensitivity k over
+all of them), so discrete Laplace noise (OpenDP's exact sampler, `noise.py`)
+of scale k/epsilon on every count gives epsilon-DP for all of them together
+(pure, no delta). Negative noisy counts are clipped to zero and the rest normalized:
 post-processing. The bin count depends only on the row count n, which dp.py
 treats as public, and on epsilon.
 """
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
+from safesynth.generator import noise
 from safesynth.generator.column_info import ColumnInfo
 from safesynth.generator.dp import column_numbers
 from safesynth.generator.serialize import to_field
@@ -94,21 +96,21 @@ def true_counts(values: Sequence[object] | np.ndarray, nulls: np.ndarray, catego
     return counts
 
 
-def noisy_marginal(counts: np.ndarray, scale: float, rng: np.random.Generator,
-                   categories: Optional[list[str]], edges: Optional[np.ndarray]) -> Marginal:
-    noisy = np.clip(counts + rng.laplace(0.0, scale, size=len(counts)), 0.0, None)
+def noisy_marginal(counts: np.ndarray, scale: float, categories: Optional[list[str]],
+                   edges: Optional[np.ndarray]) -> Marginal:
+    """The counts with discrete Laplace(scale) noise (noise.laplace_counts), clipped at 0 and normalized."""
+    noisy = np.clip(noise.laplace_counts(counts, scale), 0.0, None)
     if noisy.sum() <= 0:  # nothing stood out from the noise: uniform over the domain, no nulls
         noisy = np.append(np.ones(len(counts) - 1), 0.0)
     weights = noisy / noisy.sum()
     return Marginal(weights=weights[:-1], null_weight=float(weights[-1]), categories=categories, edges=edges)
 
 
-def release_marginals(df: "pd.DataFrame", cols: Sequence[ColumnInfo], epsilon: float, rng: np.random.Generator,
+def release_marginals(df: "pd.DataFrame", cols: Sequence[ColumnInfo], epsilon: float,
                       bounds: dict[str, tuple[float, float]]) -> dict[str, Marginal]:
     """One noisy marginal per modeled column, epsilon-DP in total (see the module docstring).
 
-    `bounds` holds each numeric or date column's public range (enforced, released or default, see
-    public._bounds); `rng` must be secret (dp.secure_seed).
+    `bounds` holds each numeric or date column's public range (enforced or default, see public._bounds).
     """
     modeled = [c for c in cols if c.modeled]
     if not modeled or epsilon <= 0:
@@ -119,7 +121,7 @@ def release_marginals(df: "pd.DataFrame", cols: Sequence[ColumnInfo], epsilon: f
     for col in modeled:
         categories, edges = domain_of(col, bounds.get(col.name, (0.0, 1.0)), bins)
         counts = column_counts(df[col.name], col, categories, edges)
-        out[col.name] = noisy_marginal(counts, scale, rng, categories, edges)
+        out[col.name] = noisy_marginal(counts, scale, categories, edges)
     return out
 
 
@@ -137,7 +139,7 @@ def column_counts(s: "pd.Series", col: ColumnInfo, categories: Optional[list[str
 
 
 def fold_unreleased(fields: list[list[Optional[str]]], cols: Sequence[ColumnInfo],
-                    marginals: dict[str, Marginal], rng: np.random.Generator) -> list[list[Optional[str]]]:
+                    marginals: dict[str, Marginal]) -> list[list[Optional[str]]]:
     """Training fields with each category outside its column's enforced list redrawn from the released ones.
 
     Why: under DP a column's categories are often only partly released (those
@@ -146,11 +148,20 @@ def fold_unreleased(fields: list[list[Optional[str]]], cols: Sequence[ColumnInfo
     the null token at generation (benchmarks/RESULTS.md: covid payor_group 45%
     null in the data, 71% in the output). Redrawing such values from the
     column's DP marginal (uniform without one) teaches the model the released
-    distribution instead. DP is unaffected: the rewrite is a per-row function
-    of that row and of DP-released information, and DP-SGD bounds each row's
-    influence whatever it contains. Nothing about how many values were folded
-    is reported (that count would come from the private data outside DP).
+    distribution instead.
+
+    DP is unaffected because the rewrite is a randomized map applied to each
+    row on its own: row i's output depends only on row i, DP-released facts and
+    fresh randomness. Then for neighbours D and D + {x}, every other row's
+    output has the same distribution in both, so the rewritten tables are
+    neighbours too (couple the draws row by row), and DP-SGD's guarantee on
+    them carries over. That needs randomness no one can replay: a generator
+    seeded from the public spec (as before issue 18) ties row i's redraw to how
+    many rows before it were redrawn, so adding one row changed the others.
+    Here the draws come from `noise.secret_rng`. Nothing about how many values
+    were folded is reported (that count would come from the private data).
     """
+    rng = noise.secret_rng()
     modeled = [c for c in cols if c.modeled]
     folds = []
     for j, col in enumerate(modeled):

@@ -3,7 +3,7 @@
 Why: DP-SGD from scratch on a small table learns too little (issue 4: 2% valid
 rows at epsilon 8 on 2,000 rows). Pretraining without DP on rows that share the
 table's *shape* (column order, kinds, declared or DP-released categories and
-bounds, including releases too partial for the validator to enforce) teaches the model the row layout for free; DP fine-tuning then spends
+bounds, always enforced) teaches the model the row layout for free; DP fine-tuning then spends
 the budget on the values (82% valid in the same measurement). The tokenizer is
 fitted on these rows too, so its merges say nothing about private values.
 
@@ -99,7 +99,8 @@ def _numbers(lo: float, hi: float, n: int, rng: np.random.Generator, marginal: O
 
 
 def _bounds(col: ColumnInfo, default: tuple[float, float]) -> tuple[float, float]:
-    """Enforced bounds, else released ones too partial to enforce (dp.dp_safe_columns), else `default`."""
+    """Enforced bounds (under DP always set: declared, released or dp's public default), else a release, else
+    `default`."""
     if col.minimum is not None and col.maximum is not None:
         return float(col.minimum), float(col.maximum)
     released = col.extra.get("released", {})

@@ -236,8 +236,12 @@ def fit(
 
 
 def _note(progress: Progress, cfg: FitConfig, result: FitResult, privacy: Any) -> None:
+    """A progress line. Under DP only the step and the accountant's epsilon: loss and tokens/s are measured on
+    private batches and released by no mechanism, so they stay out of the logs too."""
+    if privacy is not None:
+        progress.note(f"{cfg.label}: step {result.steps}/{cfg.steps} epsilon {privacy.epsilon_spent():.2f}")
+        return
     recent = result.losses[-20:]
     loss = sum(recent) / len(recent) if recent else float("nan")
-    eps = f" epsilon {privacy.epsilon_spent():.2f}" if privacy is not None else ""
     progress.note(f"{cfg.label}: step {result.steps}/{cfg.steps} loss {loss:.3f} "
-                  f"tokens/s {result.tokens_per_second:,.0f}{eps}")
+                  f"tokens/s {result.tokens_per_second:,.0f}")

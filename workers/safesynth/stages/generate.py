@@ -1,10 +1,17 @@
 """Stage `generate`: sample rows from the trained generator, validate them, write the synthetic table.
 
-Reads train/model/ (and the training rows, only to recognise exact copies);
-writes generate/synthetic.csv, generate/synthetic.parquet and a summary:
-rows generated, the raw valid fraction, rejects by reason, valid rows per
-second, exact copies of training rows. Output has exactly numRecords rows
-(default: as many as the training table) in the original column order.
+Reads train/model/ (and, without DP, the training rows, to recognise exact
+copies and to keep identifiers fresh); writes generate/synthetic.csv,
+generate/synthetic.parquet and a summary: rows generated, the raw valid
+fraction, rejects by reason, valid rows per second, and without DP exact
+copies of training rows. Output has exactly numRecords rows (default: as many
+as the training table) in the original column order.
+
+Under DP (the bundle says so) this stage reads no private row: everything it
+writes is post-processing of the DP model. So it counts no copies, identifiers
+are drawn without looking at the training values and are never null (the
+training null share is a statistic no mechanism released), and the summary
+holds only counts of what the DP model wrote.
 
 Stop rule (`stop_reason`, a pure function): the run fails with a clear error
 when the first batch yields no valid row, or when the rejected share of
@@ -124,8 +131,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     n_target = gen.num_records or int(bundle.meta["trainRows"])
     fixed = fixed_fields(gen.fixed_values, cols)
     drop_copies = gen.drop_training_copies and not dp_on  # see dp.py: filtering on private rows is outside DP
-    train_df = store.read_table(f"{input_prefix(store)}/{TRAIN_TABLE}")
-    keys = training_keys(train_df, bundle.modeled)
+    train_df = None if dp_on else store.read_table(f"{input_prefix(store)}/{TRAIN_TABLE}")
+    keys = None if train_df is None else training_keys(train_df, bundle.modeled)
     validator = RowValidator(cols, tok, keys)
     load_s = time.monotonic() - t0
 
@@ -144,11 +151,12 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     store.write_bytes(SYNTHETIC_CSV_KEY, csv_bytes(as_written))
 
     copies_out = 0 if drop_copies or keys is None else sum(row_key(r, bundle.modeled) in keys for r in sampled.rows)
+    copies = {} if dp_on else {"exactCopies": validator.copies if keys is not None else None,
+                               "exactCopiesInOutput": copies_out if keys is not None else None}
     return {
         "rowsGenerated": len(synthetic),
         **sampling_summary(sampled, validator, batch_size),
-        "exactCopies": validator.copies if keys is not None else None,
-        "exactCopiesInOutput": copies_out if keys is not None else None,
+        **copies,
         "dropTrainingCopies": drop_copies,
         "fixedColumns": sorted(fixed),
         "constrainedDecoding": True,  # validFraction is measured after the grammar's masks (grammar.py)
@@ -259,10 +267,10 @@ def sampling_summary(sampled: Sampled, validator: RowValidator, batch_size: int)
     }
 
 
-def assemble_table(rows: list[list[Any]], cols: Sequence[ColumnInfo], train_df: pd.DataFrame, n_rows: int,
+def assemble_table(rows: list[list[Any]], cols: Sequence[ColumnInfo], train_df: Optional[pd.DataFrame], n_rows: int,
                    rng: np.random.Generator) -> pd.DataFrame:
     """The synthetic table in the training layout: modeled columns from `rows`, identifiers made fresh
-    (`identifier_column`), columns the model does not write left empty."""
+    (`identifier_column`; `train_df` None under DP), columns the model does not write left empty."""
     import pandas as pd
 
     from safesynth.generator.serialize import values_to_frame
@@ -279,16 +287,21 @@ def assemble_table(rows: list[list[Any]], cols: Sequence[ColumnInfo], train_df: 
     return pd.DataFrame(out, columns=[c.name for c in cols])
 
 
-def identifier_column(col: ColumnInfo, train_df: pd.DataFrame, n_rows: int, rng: np.random.Generator) -> pd.Series:
+def identifier_column(col: ColumnInfo, train_df: Optional[pd.DataFrame], n_rows: int,
+                      rng: np.random.Generator) -> pd.Series:
     """Fresh identifiers in the column's style, none equal to a training value, with the column's share of
-    missing values kept (an optional SSN stays optional)."""
+    missing values kept (an optional SSN stays optional).
+
+    `train_df` None (DP): identifiers drawn without the training values and never null, because avoiding
+    real identifiers and copying the null share would both read private rows outside the DP release.
+    """
     from safesynth.generator.identifiers import make_identifiers
 
-    known = col.name in train_df.columns
-    avoid = train_df[col.name].dropna().astype(str).tolist() if known else []
+    real = train_df[col.name] if train_df is not None and col.name in train_df.columns else None
+    avoid = real.dropna().astype(str).tolist() if real is not None else []
     ids = make_identifiers(n_rows, col.style, rng, avoid, numeric="int" in col.dtype.lower())
     series = _identifier_series(ids, col)
-    share = float(train_df[col.name].isna().mean()) if known else 0.0
+    share = float(real.isna().mean()) if real is not None else 0.0
     if share > 0:
         if series.dtype.kind in "iu":
             series = series.astype("Int64")

@@ -3,8 +3,11 @@
 Reads pii/train.parquet and pii/schema.json when the PII stage ran, else
 prepare's (`inputs.input_prefix`); the holdout is never read. Writes the
 generator folder to train/model/ (see safesynth.generator.bundle) and returns a
-summary: loss, tokens/s, steps, timings, and with DP the epsilon spent (DP-SGD
-plus any DP schema release), delta, noise multiplier, sample rate and accountant.
+summary: steps and settings, without DP also loss, tokens/s and timings; with
+DP the epsilon spent (DP-SGD plus the schema and marginal releases), delta,
+noise multiplier, sample rate and accountant, and nothing measured on private
+batches (see `train_summary`); the job fails if the epsilon it would report
+exceeds privacy.epsilon.
 
 Paths: from scratch (default, CPU-friendly) a small Llama and a BPE tokenizer
 trained here; with training.baseModel a pretrained model fine-tuned with LoRA
@@ -142,7 +145,10 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
 
     summary = train_summary(spec, src=src, n_rows=len(df), corpus=corpus, tok=tok, encoded=encoded, size=size,
                             counts=counts, fitted=fitted, pre=pre)
-    return {**summary, **D.describe(device), "threads": threads, "timings": laps.timings}
+    if fitted.private is not None:  # the budget the summary reports must be the budget asked for
+        dp.check_within_target(summary["epsilonSpent"], pv.epsilon or 0.0, "the job's total")
+    # Under DP the timings are left out: time spent on private batches depends on their token counts.
+    return {**summary, **D.describe(device), "threads": threads, **({} if pv.enabled else {"timings": laps.timings})}
 
 
 def check_feasible(corpus: Corpus, spec: SafeSynthJobSpec) -> None:
@@ -173,16 +179,15 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
     privacy.domains or from DP releases booked in the budget, values outside a
     released list are redrawn from the column's DP marginal, and public rows
     are drawn from the released schema for the tokenizer and pretraining. The
-    DP noise is seeded from the OS: it must not be reproducible from the spec.
+    DP noise comes from OpenDP and the redraws from the OS's CSPRNG: neither may be reproducible from the spec.
     """
     n = len(df)
     plan, marginals = None, None
     if pv.enabled:
         probe = [C.ColumnInfo(str(c), kinds[c], str(df[c].dtype)) for c in df.columns]
         plan = dp.plan_budget(pv, n, probe)
-        secret = np.random.default_rng(dp.secure_seed())
-        cols = dp.dp_safe_columns(df, kinds, pv, plan, secret)
-        marginals = release_marginals(df, cols, plan.marginal_epsilon, secret, public.public_bounds(cols))
+        cols = dp.dp_safe_columns(df, kinds, pv, plan)
+        marginals = release_marginals(df, cols, plan.marginal_epsilon, public.public_bounds(cols))
     else:
         cols = C.describe_columns(df, kinds)
     if not any(c.modeled for c in cols):
@@ -191,7 +196,7 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
     fields = frame_to_fields(df, cols)
     if not pv.enabled:
         return Corpus(cols, fields)
-    fields = fold_unreleased(fields, cols, marginals or {}, np.random.default_rng(seed))
+    fields = fold_unreleased(fields, cols, marginals or {})
     public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
     return Corpus(cols, fields, public.public_rows(cols, public_n, seed, marginals), plan)
 
@@ -301,7 +306,12 @@ def bundle_meta(n_rows: int, spec: SafeSynthJobSpec, max_len: int, seed: int) ->
 def train_summary(spec: SafeSynthJobSpec, *, src: str, n_rows: int, corpus: Corpus, tok: T.FieldTokenizer,
                   encoded: Encoded, size: Optional[M.ModelSize], counts: dict[str, int], fitted: Fitted,
                   pre: Optional[training.FitResult]) -> dict[str, Any]:
-    """The stage summary (counts, losses, ε; never data). Under DP it omits what would be a non-private statistic."""
+    """The stage summary (counts, losses, ε; never data).
+
+    Under DP it omits every statistic of the private batches (loss, loss curve, tokens/s, rows too long; the
+    caller drops the timings): none is released by a counted mechanism. The public pretraining's loss stays
+    (public rows only), as do settings and the accountant's parameters (data-independent given n).
+    """
     tr, pv, result = spec.training, spec.privacy, fitted.result
     summary: dict[str, Any] = {
         "inputStage": src,
@@ -318,17 +328,15 @@ def train_summary(spec: SafeSynthJobSpec, *, src: str, n_rows: int, corpus: Corp
         "steps": result.steps,
         "batchSize": tr.batch_size,
         "learningRate": fitted.config.learning_rate,
-        "loss": result.final_loss,
-        "lossCurve": result.curve(),
-        "tokensPerSecond": round(result.tokens_per_second, 1),
         "epsilonSpent": None,
         "delta": None,
         "noiseMultiplier": None,
         "sampleRate": None,
         "accountant": None,
     }
-    if not pv.enabled:
-        summary["rowsTooLong"] = encoded.too_long  # with DP this count would be a non-private statistic
+    if not pv.enabled:  # under DP each of these is a statistic of the private rows, released by no mechanism
+        summary.update({"rowsTooLong": encoded.too_long, "loss": result.final_loss, "lossCurve": result.curve(),
+                        "tokensPerSecond": round(result.tokens_per_second, 1)})
     if pre is not None:
         summary["publicPretrain"] = {"rows": len(encoded.public_rows or []), "steps": pre.steps,
                                      "loss": pre.final_loss}
