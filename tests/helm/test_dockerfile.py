@@ -133,8 +133,8 @@ def test_operator_image_has_no_torch_and_worker_picks_its_torch_build() -> None:
     assert {c.value[0].split("=")[0]: c.value[0] for c in worker.all("ARG")}["TORCH_INDEX"] == "TORCH_INDEX=cpu"
     install = worker.last("RUN").value[0]
     assert "download.pytorch.org/whl/${TORCH_INDEX}" in install and "torch==${TORCH_VERSION}" in install
-    assert install.index("torch==") < install.index("'.[worker]'"), "torch first, then the rest held to it"
-    assert "-c /tmp/torch-constraint.txt '.[worker]'" in install
+    assert install.index("torch==") < install.index("'.[worker,service]'"), "torch first, then the rest held to it"
+    assert "-c /tmp/torch-constraint.txt '.[worker,service]'" in install
     # What '.[operator]' installs: the base requirements and the operator extra, none of them ML.
     requires = importlib.metadata.requires("safesynth") or []
     base_and_operator = [r for r in requires if "extra ==" not in r or "'operator'" in r or '"operator"' in r]

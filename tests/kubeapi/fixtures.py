@@ -26,6 +26,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from tests.kubeapi.auth import Auth
 from tests.kubeapi.errors import ApiError
 from tests.kubeapi.kubelet import Kubelet
 from tests.kubeapi.server import KubeAPIServer, RequestRecord
@@ -127,6 +128,11 @@ class KubeAPI:
             ns = (doc.get("metadata") or {}).get("namespace") or namespace
             created.append(self.store.create(rt, ns if rt.namespaced else None, doc).obj)
         return created
+
+    def enable_rbac(self) -> Auth:
+        """Turn on authentication, impersonation and RBAC for this server (tests/kubeapi/auth.py); the
+        kubeconfig's token stays a cluster admin, so kubectl, helm and `create` work as before."""
+        return self.server.enable_rbac()
 
     def install_crds(self) -> None:
         """The SafeSynthJob CRD, stored directly (faster than kubectl apply; same validation)."""

@@ -40,6 +40,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from tests.kubeapi import errors, protobuf, selectors, tables
+from tests.kubeapi.auth import ADMIN_USER, Attributes, Auth, UserInfo
 from tests.kubeapi.errors import ApiError
 from tests.kubeapi.resources import BUILTIN_GROUP_ORDER, ResourceType, api_resource_entry
 from tests.kubeapi.store import ObjectStore, WatchEvent
@@ -48,7 +49,8 @@ from tests.kubeapi.store import ObjectStore, WatchEvent
 SERVER_VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0-emulated", "gitCommit": "emulated",
                   "gitTreeState": "clean", "buildDate": "2025-04-23T00:00:00Z", "goVersion": "go1.24.2",
                   "compiler": "gc", "platform": "linux/amd64"}
-#: The bearer token written to the kubeconfig (the server accepts any, or none: no authn/authz).
+#: The bearer token written to the kubeconfig: any token (or none) is accepted, unless `enable_rbac()` was
+#: called; then this one is a cluster admin (group system:masters).
 TOKEN = "kubeapi-emulation-token"
 
 
@@ -69,6 +71,9 @@ class RequestRecord:
     user_agent: str = ""
     content_type: str = ""
     status: int | None = None
+    #: with RBAC on (`enable_rbac`): the user the request acted as, and the one who impersonated them
+    user: str | None = None
+    impersonated_by: str | None = None
 
     @property
     def rbac_resource(self) -> str | None:
@@ -93,6 +98,16 @@ def _json(body: Any, status: int = 200, content_type: str = "application/json",
     return web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
 
 
+_USER = web.RequestKey("user", UserInfo)
+
+
+def _rbac_verb(method: str, name: str | None, watch: str | None) -> str:
+    """The RBAC verb of a resource request (kube-apiserver's RequestInfoFactory, for the paths served here)."""
+    if method == "GET":
+        return "get" if name is not None else ("watch" if _go_bool(watch) else "list")
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
+
+
 def _go_bool(value: str | None) -> bool:
     """Query booleans as Go's strconv.ParseBool reads them (the python client sends `watch=True`)."""
     return value in ("1", "t", "T", "true", "TRUE", "True")
@@ -110,6 +125,15 @@ class KubeAPIServer:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self._requests_lock = threading.Lock()
+        #: None: every request is allowed (the default); see auth.py
+        self.auth: Auth | None = None
+
+    def enable_rbac(self) -> Auth:
+        """Authenticate bearer tokens, honour Impersonate-* headers and authorize by the stored RBAC objects."""
+        if self.auth is None:
+            self.auth = Auth(self.store)
+            self.auth.add_token(TOKEN, ADMIN_USER)
+        return self.auth
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> KubeAPIServer:
@@ -193,6 +217,12 @@ class KubeAPIServer:
         with self._requests_lock:
             self.requests.append(record)
         try:
+            if self.auth is not None:
+                requester = self.auth.authenticate(request.headers.get("Authorization"))
+                user = self.auth.impersonate(requester, request.headers, request.headers.items())
+                request[_USER] = user
+                record.user = user.name
+                record.impersonated_by = requester.name if user is not requester else None
             response = await self._dispatch(request, record)
         except ApiError as exc:
             response = _json(exc.to_status(), exc.code)
@@ -218,6 +248,8 @@ class KubeAPIServer:
         else:
             raise errors.unknown_path()
         record.group, record.version = group, version
+        if group == "authentication.k8s.io" and rest == ["tokenreviews"]:
+            return await self._token_review(request, record)
         namespace = None
         with self.store.lock:
             rt = self.store.find_type(group, version, rest[2]) if rest[0] == "namespaces" and len(rest) >= 3 else None
@@ -231,7 +263,19 @@ class KubeAPIServer:
         route = _Route(rt, namespace, name, sub)
         record.resource, record.subresource = route.rt.plural, route.subresource
         record.namespace, record.name = route.namespace, route.name
+        if self.auth is not None:
+            verb = _rbac_verb(request.method, route.name, request.query.get("watch"))
+            self.auth.check(request[_USER], Attributes(verb, group, route.rt.plural, route.subresource,
+                                                        route.namespace, route.name))
         return await self._resource(request, route, record)
+
+    async def _token_review(self, request: web.Request, record: RequestRecord) -> web.Response:
+        """POST tokenreviews (create-only, nothing stored); served only with RBAC on, as it needs a token table."""
+        record.resource, record.verb = "tokenreviews", "create"
+        if self.auth is None or request.method != "POST":
+            raise errors.unknown_path() if self.auth is None else errors.method_not_allowed()
+        self.auth.check(request[_USER], Attributes("create", "authentication.k8s.io", "tokenreviews"))
+        return _json(self.auth.token_review(await self._body(request) or {}), 201)
 
     # -- discovery ---------------------------------------------------------------------
     def _discovery(self, parts: list[str]) -> web.Response | None:

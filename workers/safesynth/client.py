@@ -24,6 +24,8 @@ from safesynth.errors import SafeSynthError
 
 PREFIX = "/v1beta1/safe-synthesizer/jobs"
 DEFAULT_URL = "http://127.0.0.1:8000"
+# The caller's Kubernetes bearer token, for a service on a cluster (sent as Authorization: Bearer; never to S3).
+TOKEN_ENV = "SAFESYNTH_API_TOKEN"
 FINISHED = ("Succeeded", "Failed", "Suspended", "Cancelled")
 
 
@@ -52,11 +54,13 @@ def read_manifest(path: Union[str, Path]) -> dict[str, Any]:
 class Client:
     """Thin wrapper over the routes; every method returns the service's JSON."""
 
-    def __init__(self, url: Optional[str] = None, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: Optional[str] = None, *, token: Optional[str] = None, timeout: float = 30.0) -> None:
         import os
 
         self.url = (url or os.environ.get(API_URL_ENV) or DEFAULT_URL).rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        token = token or os.environ.get(TOKEN_ENV)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def _call(self, method: str, path: str = "", **kwargs: Any) -> Any:
         try:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 import uvicorn
@@ -23,10 +24,9 @@ class Service:
     client: Client
 
 
-def _serve(root: Path, start_workers: bool) -> Iterator[Service]:
-    backend = LocalBackend(root)
-    if start_workers:
-        backend.start()
+@contextmanager
+def serve(backend: Any) -> Iterator[str]:
+    """Any backend behind the real app, in uvicorn on a free port; yields the base URL."""
     server = uvicorn.Server(uvicorn.Config(create_app(backend), host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -35,14 +35,25 @@ def _serve(root: Path, start_workers: bool) -> Iterator[Service]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    client = Client(url)
     try:
-        yield Service(url, backend, client)
+        yield f"http://127.0.0.1:{port}"
     finally:
-        client.close()
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _serve(root: Path, start_workers: bool) -> Iterator[Service]:
+    backend = LocalBackend(root)
+    if start_workers:
+        backend.start()
+    try:
+        with serve(backend) as url:
+            client = Client(url)
+            try:
+                yield Service(url, backend, client)
+            finally:
+                client.close()
+    finally:
         backend.stop()
 
 

@@ -28,28 +28,53 @@ _URL = typer.Option(None, "--url", envvar=API_URL_ENV, help="The jobs API (defau
 
 def serve_command(
     root: Path = typer.Option(Path("./safesynth-service"), "--root",
-                              help="Folder for the job database, manifests, logs and run artifacts."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (no authentication: keep it local)."),
+                              help="Folder for the job database, manifests, logs and run artifacts (local backend)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (local backend: keep it local)."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
     max_concurrent_jobs: int = typer.Option(1, "--max-concurrent-jobs", min=1, max=64,
                                             help="Jobs run at once (each trains on this machine's cores)."),
+    backend: str = typer.Option("local", "--backend",
+                                help="local: jobs run on this machine, no users. cluster: each job is a "
+                                     "SafeSynthJob, callers authenticate with their Kubernetes token."),
+    kubeconfig: Optional[Path] = typer.Option(None, "--kubeconfig", exists=True, dir_okay=False,
+                                              help="Cluster backend outside a pod: a kubeconfig with a bearer "
+                                                   "token (default: the pod's ServiceAccount)."),
+    default_namespace: str = typer.Option("default", "--default-namespace",
+                                          help="Cluster backend: the namespace of callers who name none and are "
+                                               "not ServiceAccounts."),
     print_openapi: bool = typer.Option(False, "--print-openapi", help="Print the OpenAPI document and exit."),
 ) -> None:
-    """Serve the jobs API on this machine: jobs run through the local driver, records in SQLite."""
+    """Serve the jobs API: on this machine (local driver, SQLite) or over a cluster's SafeSynthJobs."""
     import uvicorn
 
     from safesynth.service.app import create_app
-    from safesynth.service.local import LocalBackend
 
     if print_openapi:
         typer.echo(json.dumps(openapi_document(), indent=2, sort_keys=True))
         return
-    backend = LocalBackend(root, max_concurrent=max_concurrent_jobs)
-    backend.start()
+    if backend not in ("local", "cluster"):
+        raise typer.BadParameter("local or cluster", param_hint="--backend")
+    service = _cluster_backend(kubeconfig, default_namespace) if backend == "cluster" else \
+        _local_backend(root, max_concurrent_jobs)
+    service.start()
     try:
-        uvicorn.run(create_app(backend), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(service), host=host, port=port, log_level="info")
     finally:
-        backend.stop()
+        service.stop()
+
+
+def _local_backend(root: Path, max_concurrent_jobs: int) -> Any:
+    from safesynth.service.local import LocalBackend
+
+    return LocalBackend(root, max_concurrent=max_concurrent_jobs)
+
+
+def _cluster_backend(kubeconfig: Optional[Path], default_namespace: str) -> Any:
+    from safesynth.service.cluster import ClusterBackend
+    from safesynth.service.kube import KubeConnection
+
+    conn = KubeConnection.from_kubeconfig(kubeconfig) if kubeconfig else KubeConnection.in_cluster()
+    return ClusterBackend(conn, default_namespace=default_namespace)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -131,17 +156,18 @@ def results(
     dest: Optional[Path] = typer.Option(None, "--to", help="Where to write the download (default: its file name)."),
     url: Optional[str] = _URL,
 ) -> None:
-    """List the job's artifacts (size, sha256), or download one."""
+    """List the job's artifacts (size, sha256 or S3 ETag), or download one."""
     client = _client(url)
     if download:
         path = client.download(job_id, download, dest or Path(Path(download).name))
         out.print(f"downloaded: {path.resolve()}")
         return
     table = Table()
-    for col in ("key", "bytes", "sha256"):
+    for col in ("key", "bytes", "checksum"):
         table.add_column(col)
     for a in client.results(job_id):
-        table.add_row(a["key"], str(a["size"]), a["sha256"][:16])
+        table.add_row(a["key"], str(a["size"]), f"sha256:{a['sha256'][:16]}" if a.get("sha256")
+                      else f"etag:{a.get('etag') or ''}")
     out.print(table)
 
 

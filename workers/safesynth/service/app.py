@@ -10,19 +10,24 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator, Optional
 
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 import safesynth
 from safesynth.errors import BadInputError, SafeSynthError, SpecError
-from safesynth.service.local import ExpiredLinkError, LocalBackend
+from safesynth.service.backend import ForbiddenError, JobBackend, JobSession, UnauthenticatedError
+from safesynth.service.local import ExpiredLinkError
 from safesynth.service.records import PHASES, JobConflictError, JobNotFoundError
 
 PREFIX = "/v1beta1/safe-synthesizer/jobs"
 MAX_PAGE = 1000
 
-_STATUS = {JobNotFoundError: 404, JobConflictError: 409, ExpiredLinkError: 403}
+_STATUS = {JobNotFoundError: 404, JobConflictError: 409, ExpiredLinkError: 403, ForbiddenError: 403,
+           UnauthenticatedError: 401}
+# The cluster backend needs the caller's Kubernetes bearer token; the local one ignores it.
+_BEARER = HTTPBearer(auto_error=False, description="Kubernetes bearer token of the caller (cluster backend).")
 
 
 def error_body(code: str, message: str, details: Optional[list[dict[str, str]]] = None) -> dict[str, Any]:
@@ -50,8 +55,13 @@ def _manifest(body: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "safesynth.io/v1alpha1", "kind": "SafeSynthJob", "metadata": meta, "spec": body["spec"]}
 
 
-def create_app(backend: LocalBackend) -> FastAPI:
+def create_app(backend: JobBackend) -> FastAPI:
     """The API over one backend; the caller starts and stops the backend."""
+
+    def caller(credentials: Optional[HTTPAuthorizationCredentials] = Depends(_BEARER)) -> JobSession:
+        """The backend as this request's caller (the cluster backend authenticates the token here)."""
+        return backend.session(credentials.credentials if credentials else None)
+
     app = FastAPI(title="safesynth jobs API", version=safesynth.__version__,
                   description="Submit, watch, fetch and cancel SafeSynthJobs.")
 
@@ -74,8 +84,9 @@ def create_app(backend: LocalBackend) -> FastAPI:
         return {"status": "ok"}
 
     @app.post(PREFIX, status_code=201, summary="Create a job from a SafeSynthJob manifest or {name, spec}")
-    def create(body: dict[str, Any] = Body(...), namespace: Optional[str] = Query(None)) -> dict[str, Any]:
-        return backend.create(_manifest(body), namespace).to_json()
+    def create(body: dict[str, Any] = Body(...), namespace: Optional[str] = Query(None),
+               session: JobSession = Depends(caller)) -> dict[str, Any]:
+        return session.create(_manifest(body), namespace).to_json()
 
     @app.get(PREFIX, summary="List jobs, oldest first, filtered by namespace and phase")
     def list_jobs(
@@ -83,44 +94,45 @@ def create_app(backend: LocalBackend) -> FastAPI:
         phase: Optional[str] = Query(None, pattern="^(" + "|".join(PHASES) + ")$"),
         limit: int = Query(100, ge=1, le=MAX_PAGE),
         page_token: Optional[str] = Query(None, alias="pageToken", pattern="^[0-9]{1,18}$"),
+        session: JobSession = Depends(caller),
     ) -> dict[str, Any]:
-        rows = backend.list_jobs(namespace, phase, limit + 1, int(page_token or 0))
+        rows = session.list_jobs(namespace, phase, limit + 1, int(page_token or 0))
         more = len(rows) > limit
         rows = rows[:limit]
         return {"data": [r.to_json() for r in rows], "nextPageToken": str(rows[-1].seq) if more else None}
 
     @app.get(PREFIX + "/{job_id}", summary="Get a job")
-    def get(job_id: str) -> dict[str, Any]:
-        return backend.get(job_id).to_json()
+    def get(job_id: str, session: JobSession = Depends(caller)) -> dict[str, Any]:
+        return session.get(job_id).to_json()
 
     @app.get(PREFIX + "/{job_id}/status", summary="The job's status, in the custom resource's .status shape")
-    def status(job_id: str) -> dict[str, Any]:
-        return backend.status(job_id)
+    def status(job_id: str, session: JobSession = Depends(caller)) -> dict[str, Any]:
+        return session.status(job_id)
 
     @app.get(PREFIX + "/{job_id}/logs", summary="The job's log (all stages); follow=true streams until it ends")
-    def logs(job_id: str, follow: bool = Query(False)) -> StreamingResponse:
-        backend.log_path(job_id)  # 404 before the stream starts
-        chunks: Iterator[bytes] = backend.follow_log(job_id, follow)
+    def logs(job_id: str, follow: bool = Query(False), session: JobSession = Depends(caller)) -> StreamingResponse:
+        chunks: Iterator[bytes] = session.open_log(job_id, follow)  # 404 before the stream starts
         return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
 
     @app.get(PREFIX + "/{job_id}/results", summary="Artifacts with size, sha256 and a short-lived download URL")
-    def results(job_id: str, request: Request) -> dict[str, Any]:
+    def results(job_id: str, request: Request, session: JobSession = Depends(caller)) -> dict[str, Any]:
         base = str(request.base_url).rstrip("/") + PREFIX
-        return {"data": [a.to_json() for a in backend.results(job_id, base, time.time())]}
+        return {"data": [a.to_json() for a in session.results(job_id, base, time.time())]}
 
     @app.get(PREFIX + "/{job_id}/results/download", summary="Download one artifact through a signed link")
     def download(job_id: str, key: str = Query(..., max_length=1024), expires: int = Query(...),
-                 signature: str = Query(..., pattern="^[0-9a-f]{64}$")) -> FileResponse:
-        path = backend.artifact_path(job_id, key, expires, signature, time.time())
+                 signature: str = Query(..., pattern="^[0-9a-f]{64}$"),
+                 session: JobSession = Depends(caller)) -> FileResponse:
+        path = session.artifact_path(job_id, key, expires, signature, time.time())
         return FileResponse(path, filename=path.name)
 
     @app.post(PREFIX + "/{job_id}/cancel", summary="Cancel: a queued job never runs, a running one is stopped")
-    def cancel(job_id: str) -> dict[str, Any]:
-        return backend.cancel(job_id).to_json()
+    def cancel(job_id: str, session: JobSession = Depends(caller)) -> dict[str, Any]:
+        return session.cancel(job_id).to_json()
 
     @app.delete(PREFIX + "/{job_id}", status_code=204, summary="Cancel, then delete the job and its artifacts")
-    def delete(job_id: str) -> Response:
-        backend.delete(job_id)
+    def delete(job_id: str, session: JobSession = Depends(caller)) -> Response:
+        session.delete(job_id)
         return Response(status_code=204)
 
     return app

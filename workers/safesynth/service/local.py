@@ -25,13 +25,13 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from safesynth.contract import STATUS_KEY
 from safesynth.errors import BadInputError
 from safesynth.service import signing
+from safesynth.service.backend import Artifact
 from safesynth.service.records import ACTIVE, JobRecord, JobTable
 from safesynth.spec.load import parse_job
 from safesynth.spec.status import JobStatus
@@ -39,17 +39,6 @@ from safesynth.spec.status import JobStatus
 DEFAULT_NAMESPACE = "default"
 LINK_SECONDS = 900  # download links live 15 minutes: long enough to fetch, short enough to not be shared
 _POLL = 0.2  # seconds between checks of a running process (cancel latency)
-
-
-@dataclass(frozen=True)
-class Artifact:
-    key: str
-    size: int
-    sha256: str
-    url: Optional[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"key": self.key, "size": self.size, "sha256": self.sha256, "url": self.url}
 
 
 class ExpiredLinkError(BadInputError):
@@ -92,6 +81,10 @@ class LocalBackend:
         self.table.close()
 
     # ------------------------------------------------------------------ API
+    def session(self, token: Optional[str]) -> LocalBackend:
+        """One machine, no users: every caller gets the same view (the service listens on 127.0.0.1)."""
+        return self
+
     def create(self, manifest: dict[str, Any], namespace: Optional[str] = None) -> JobRecord:
         """Validate like `safesynth validate` (field paths in the error), then queue."""
         job = parse_job(manifest, source="request body")
@@ -123,6 +116,10 @@ class LocalBackend:
     def log_path(self, job_id: str) -> Path:
         self.table.get(job_id)
         return self.root / "logs" / f"{job_id}.log"
+
+    def open_log(self, job_id: str, follow: bool) -> Iterator[bytes]:
+        self.log_path(job_id)  # 404 before the stream starts
+        return self.follow_log(job_id, follow)
 
     def follow_log(self, job_id: str, follow: bool) -> Iterator[bytes]:
         """The job's log; with `follow`, keep streaming until the job leaves Pending/Running."""
