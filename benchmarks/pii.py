@@ -88,19 +88,60 @@ def span_recall(texts, golds, knowns, engine, use_known: bool) -> dict[str, tupl
 # ------------------------------------------------------------------- scoring
 
 
-def evaluate(tables: list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]], engine: Any, pii: PiiSpec):  # type: ignore[no-untyped-def]
-    """(source, column, label, predicted, confidence) for every labelled structured column."""
+def evaluate(tables: list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]], engine: Any, pii: PiiSpec,
+             planned: Optional[list[tuple[str, pd.DataFrame, Any, Any]]] = None):  # type: ignore[no-untyped-def]
+    """(source, column, label, predicted, confidence) for every labelled structured column; each table's
+    (source, typed frame, schema, plan) is appended to `planned` when given (for the leak check)."""
     rows = []
     for source, df, labels in tables:
         typed, schema = _typed(df)
         evidence = classify_table(typed, schema, pii, ner=engine, seed=0, today=TODAY)
         plan = build_plan(schema, evidence, pii)
+        if planned is not None:
+            planned.append((source, typed, schema, plan))
         for c in plan:
             if c.column not in labels or c.mode == "freeText":
                 continue
             predicted = c.entity.value if (c.pii and c.entity and c.changes) else None
             rows.append((source, c.column, labels[c.column], predicted, round(c.confidence, 2)))
     return rows
+
+
+def _fold(v: Any) -> Any:
+    return " ".join(v.casefold().split()) if isinstance(v, str) else v
+
+
+def leak_check(planned: list[tuple[str, pd.DataFrame, Any, Any]], pii: PiiSpec) -> list[Any]:
+    """Apply each plan (structured columns only, as the stage writes pii/train.parquet) and count, over the
+    detected columns it changes: cells left equal to the row's own original value, and cells equal to some
+    original value of the column (a fake that happens to be another row's real value; not counted for
+    shifted or generalized dates and ZIPs, whose outputs are meant to stay in the same range)."""
+    from safesynth.pii.plan import Plan
+    from safesynth.spec.models import PiiAction
+
+    keys = KeyRing(b"benchmark-key-0123456789", "environment")
+    cols = cells = in_place = anywhere = 0
+    where: list[str] = []
+    for source, typed, schema, plan in planned:
+        structured = Plan(tuple(c for c in plan if c.mode == STRUCTURED))
+        applied = apply_plan(typed, structured, keys, pii, schema=schema)
+        for c in structured.acting:
+            if c.column not in applied.table.columns:
+                continue
+            old = typed[c.column].astype(object).where(typed[c.column].notna(), None).map(_fold)
+            out = applied.table[c.column]
+            new = out.astype(object).where(out.notna(), None).map(_fold)
+            present = old.notna().to_numpy()
+            same = np.array([a is not None and a == b for a, b in zip(old.tolist(), new.tolist())], dtype=bool)
+            cols += 1
+            cells += int(present.sum())
+            in_place += int(same.sum())
+            if c.action not in (PiiAction.DATE_SHIFT, PiiAction.GENERALIZE):
+                originals = set(old.dropna().tolist())
+                anywhere += int(sum(v in originals for v in new.dropna().tolist()))
+            if same.any():
+                where.append(f"{source}:{c.column} ({int(same.sum())})")
+    return [cols, cells, in_place, anywhere, ", ".join(where[:6]) or "-"]
 
 
 def variants(tables: list[tuple[str, pd.DataFrame, dict[str, Optional[str]]]]):  # type: ignore[no-untyped-def]
@@ -176,7 +217,8 @@ def main() -> None:
               ("people (full name, COMPAS + Faker)", *people_table(args.rows, args.seed + 1, full_name=True)),
               ("people (15 locales)", *people_table(args.rows, args.seed + 2, locales=NAME_LOCALES, real_share=0)),
               ("COMPAS", *compas_table(args.rows, rng))]
-    by_variant = {v: evaluate(ts, engine, pii) for v, ts in variants(tables).items()}
+    planned: dict[str, list[tuple[str, pd.DataFrame, Any, Any]]] = {}
+    by_variant = {v: evaluate(ts, engine, pii, planned.setdefault(v, [])) for v, ts in variants(tables).items()}
 
     summary = []
     for variant, rows in by_variant.items():
@@ -203,6 +245,11 @@ def main() -> None:
         if mistakes:
             print_table(f"Mistakes ({variant})", ["source", "column", "label", "predicted", "confidence"],
                         [list(x) for x in mistakes])
+
+    print_table("Originals left in pii/train.parquet (detected columns, structured replacement)",
+                ["headers", "columns replaced", "cells", "left in place", "equal to another row's original",
+                 "where (in place)"],
+                [[v, *leak_check(planned[v], pii)] for v in ("headers", "neutral")])
 
     texts, golds, knowns = notes(args.notes, args.seed)
     t = time.perf_counter()

@@ -14,7 +14,7 @@ SHOULD = [
     ("phone (NANP)", "(555) 123-4567"), ("phone (NANP)", "555.123.4567"), ("phone (NANP)", "+1-555-123-4567x89"),
     ("phone (NANP)", "001-555-123-4567"), ("phone (international)", "+44 20 7946 0958"),
     ("phone (international)", "+49(0) 565179832"), ("phone (national, leading 0)", "(0116) 4960087"),
-    ("phone (digits only)", "5551234567"), ("ssn", "123-45-6789"), ("ssn (digits only)", "123456789"),
+    ("phone (digits only)", "2125551234"), ("ssn", "123-45-6789"), ("ssn (digits only)", "123456789"),
     ("credit card (Luhn)", "4111 1111 1111 1111"), ("credit card (Luhn)", "371449635398431"),
     ("IBAN (mod 97)", "GB82 WEST 1234 5698 7654 32"), ("IBAN (mod 97)", "DE89370400440532013000"),
     ("IPv4", "192.168.0.1"), ("IPv6", "2001:db8::ff00:42:8329"), ("URL", "https://www.example.org/a?b=1"),
@@ -25,7 +25,8 @@ SHOULD = [
 ]
 SHOULD_NOT = [
     ("email", "jane.doe@example"), ("email", "jane.doe@example.notarealtld"), ("email", "not an email"),
-    ("phone (NANP)", "5551234567"), ("phone (NANP)", "123-45-6789"), ("phone (NANP)", "2021-03-04"),
+    ("phone (NANP)", "5551234567"), ("phone (NANP)", "123-45-6789"),
+    ("phone (digits only)", "5551234567"), ("phone (digits only)", "1234567890"), ("phone (NANP)", "2021-03-04"),
     ("ssn", "000-12-3456"), ("ssn", "666-12-3456"), ("ssn", "900-12-3456"), ("ssn", "123-00-4567"),
     ("ssn", "123-45-0000"), ("ssn", "123-456-789"), ("credit card (Luhn)", "4111 1111 1111 1112"),
     ("credit card (Luhn)", "1234567812345670"), ("IBAN (mod 97)", "GB82 WEST 1234 5698 7654 33"),

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 import pandas as pd
 
-from safesynth.pii import gazetteer, hints, patterns
+from safesynth.pii import gazetteer, hints, patterns, places
 from safesynth.pii.evidence import (
     MULTI_TOKEN, NAME_FAMILY, ColumnEvidence, Signal, combine, decide, noisy_or)
 from safesynth.pii.spans import Span
@@ -93,6 +93,8 @@ CARDINALITY_FULL = 20  # distinct values at which value-only name/place evidence
 CONTRADICT_RATE = 0.2
 CONTRADICT_MIN_VALUES = 5
 CONTRADICT_FACTOR = 0.25
+CITY_WEIGHT = 0.7  # population-weighted: a column of cities of 1.5 million scores 0.56 on its own
+CITY_NER_RATE = 0.25  # weighted share of listed cities from which NER's LOCATION votes count for CITY
 PLACE_MIN_RATE = 0.25  # share of place-shaped values from which the shape counts as evidence of a city column
 
 
@@ -170,6 +172,15 @@ def classify_column(
                 signals.append(Signal("gazetteer", E.PERSON, s, f"{_pct(rates_names.full)} of {len(distinct)} "
                                       "distinct values are a known given name followed by a known family name"))
 
+    # (c') city lists: GeoNames by population and Faker's locale lists (`places`)
+    city_rate = 0.0
+    if kind in STRINGS and distinct and ok(E.CITY):
+        city_rate = places.city_rate(distinct)
+        s = CITY_WEIGHT * city_rate * card
+        if s >= 0.05:
+            signals.append(Signal("gazetteer", E.CITY, s, f"{_pct(city_rate)} of {len(distinct)} distinct values are "
+                                  "known cities (GeoNames, population-weighted; Faker locale lists)"))
+
     # (d) NER, where the rest is not decisive
     span_rates: dict[PiiEntity, float] = {}
     person_votes: Optional[float] = None
@@ -180,7 +191,7 @@ def classify_column(
                 span_rates = _text_span_rates(distinct[:NER_TEXT_SAMPLE], ner, ner_threshold, allowed)
             else:
                 found, person_votes = _ner_signals(distinct[:NER_SAMPLE], ner, ner_threshold, card,
-                                                   hinted | ({E.CITY} if place_shaped else set()), ok)
+                                                   hinted | _place_target(place_shaped, city_rate, looks), ok)
                 signals.extend(found)
 
     # contradiction: the name promises a checkable entity the values do not show
@@ -238,6 +249,14 @@ def _precision_signals(name: str, kind: ColumnKind, texts: list[str], distinct: 
                           f"{len(distinct)} distinct values are listed names and NER tags "
                           f"{_pct(person_votes or 0.0)} as persons: not people's names"))
     return out
+
+
+def _place_target(place_shaped: bool, city_rate: float, looks: dict[PiiEntity, float]) -> set[PiiEntity]:
+    """Which place entity NER's LOCATION votes support when the name does not say: STATE for a column of US
+    states ("New Hampshire" is place-shaped too), CITY for listed or place-shaped names, else LOCATION."""
+    if looks.get(E.STATE, 0.0) >= patterns.MIN_MATCH_RATE:
+        return {E.STATE}
+    return {E.CITY} if place_shaped or city_rate >= CITY_NER_RATE else set()
 
 
 def _covered(text: str, spans: list[Span]) -> dict[PiiEntity, float]:

@@ -157,6 +157,37 @@ def phone_digit_count_valid(value: str) -> bool:
     return 7 <= len(digits_of(main)) <= 15
 
 
+def nanp_valid(value: str) -> bool:
+    """A number phonenumbers' metadata accepts as a valid US/NANP number (an assigned area code and exchange):
+    bare 10-digit codes (accounts, orders) mostly are not."""
+    import phonenumbers
+
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(value, "US")))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+# Regions whose national numbers start with a trunk 0 (phonenumbers' metadata decides what is possible there).
+TRUNK_ZERO_REGIONS = ("GB", "DE", "AT", "CH", "FR", "IT", "NL", "BE", "ES", "PT", "PL", "SE", "IE", "AU", "NZ",
+                      "IN", "TR", "BR", "AR", "ZA", "NG", "JP", "KR", "CN", "RU", "UA", "VN", "ID", "PH", "IL")
+
+
+def national_phone_valid(value: str) -> bool:
+    """9–13 digits that phonenumbers accepts as a possible national number of some trunk-0 region."""
+    import phonenumbers
+
+    if not 9 <= len(digits_of(value)) <= 13:
+        return False
+    for region in TRUNK_ZERO_REGIONS:
+        try:
+            if phonenumbers.is_possible_number(phonenumbers.parse(value, region)):
+                return True
+        except phonenumbers.NumberParseException:
+            continue
+    return False
+
+
 @functools.lru_cache(maxsize=1)
 def street_suffixes() -> tuple[str, ...]:
     """USPS street suffixes (Publication 28, C1) as Faker's en_US provider ships them, plus abbreviations."""
@@ -199,10 +230,12 @@ def street_valid(value: str) -> bool:
 
 
 # Street words outside the USPS list, by language (a house number must sit before or after them): German,
-# French, Spanish, Portuguese, Italian, Dutch, Polish, Turkish, Vietnamese, Russian, and common English ones.
+# French, Spanish (Spain and Mexico), Portuguese, Italian, Dutch, Polish, Turkish, Vietnamese, Russian, and common English ones.
 STREET_WORDS = (
     r"stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|ring|damm|ufer|rue|avenue|av\.|ave\.|boulevard|bd\.|chemin|impasse|"
     r"all[ée]e|place|quai|calle|avenida|avda\.|paseo|camino|carrera|rua|travessa|alameda|estrada|via|viale|piazza|"
+    r"callej[oó]n|cuesta|urbanizaci[oó]n|ronda|plaza|pasaje|glorieta|rambla|v[ií]a|carretera|traves[ií]a|"
+    r"pol[ií]gono|calzada|prolongaci[oó]n|privada|cerrada|andador|"
     r"corso|vicolo|straat|steeg|laan|plein|gracht|kade|ul\.|ulica|al\.|aleja|os\.|sokak|sok\.|cadde(?:si)?|cad\.|"
     r"mahallesi|đường|phố|ngõ|улица|ул\.|проспект|пр\.|бул\.|пер\.|шоссе|road|street|lane|close|crescent|drive|"
     r"gardens|terrace|mews|row|walk|hill"
@@ -279,8 +312,8 @@ PATTERNS: tuple[ValuePattern, ...] = (
     ValuePattern("phone (international)", PiiEntity.PHONE_NUMBER, _rx(_INTL + _EXT, re.I), 0.75,
                  phone_digit_count_valid, _rx(rf"(?<![\w+]){_INTL}(?![\w])")),
     ValuePattern("phone (national, leading 0)", PiiEntity.PHONE_NUMBER,
-                 _rx(r"\(?0\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}"), 0.45, lambda v: 10 <= len(digits_of(v)) <= 11),
-    ValuePattern("phone (digits only)", PiiEntity.PHONE_NUMBER, _rx(r"1?[2-9]\d{9}"), 0.3),
+                 _rx(r"\(?0\d{2,5}\)?[\s/-]?\d{2,8}(?:[\s-]?\d{2,4})?"), 0.45, national_phone_valid),
+    ValuePattern("phone (digits only)", PiiEntity.PHONE_NUMBER, _rx(r"1?[2-9]\d{9}"), 0.3, nanp_valid),
     ValuePattern("ssn", PiiEntity.US_SSN, _rx(_SSN_DASHED), 0.85, None,
                  _rx(rf"(?<![\w-]){_SSN_DASHED}(?![\w-])")),
     ValuePattern("ssn (digits only)", PiiEntity.US_SSN, _rx(r"(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}"), 0.3),

@@ -149,7 +149,7 @@ def plan_column(ev: ColumnEvidence, pii: PiiSpec) -> ColumnPlan:
         return ColumnPlan(mode=UNCHANGED, entity=ev.entity, pii=passes, action=A.KEEP,
                           reason="locked (spec.pii.lockedColumns)", **common)
     # Text is free text unless it holds one structured entity above the threshold (e.g. addresses).
-    text_free = kind == ColumnKind.TEXT and not passes
+    text_free = kind == ColumnKind.TEXT and not passes and not _in_doubt(ev, pii)
     rule = pii.columns.get(name)
     if rule is not None:
         entity = rule.entity or (None if text_free else ev.entity)
@@ -171,12 +171,23 @@ def plan_column(ev: ColumnEvidence, pii: PiiSpec) -> ColumnPlan:
             return tied
     if passes and ev.entity is not None:
         return _act(ev, ev.entity, pii, "detected", common)
-    if ev.people and ev.entity in DOUBT_ENTITIES and ev.confidence >= DOUBT_FLOOR and _doubt_ok(ev):
+    if _in_doubt(ev, pii) and ev.entity is not None:
         why = (f"in doubt ({ev.confidence:.2f} < threshold {pii.threshold:.2f}) about a column of a table about "
                f"people (columns {', '.join(ev.people[:3])}): replaced rather than kept")
         return _act(ev, ev.entity, pii, why, common)
     reason = ev.note or ("below threshold" if ev.entity is not None else "no PII evidence")
     return ColumnPlan(mode=UNCHANGED, entity=ev.entity, pii=False, action=A.KEEP, reason=reason, **common)
+
+
+def _in_doubt(ev: ColumnEvidence, pii: PiiSpec) -> bool:
+    """Below the threshold, but a direct identifier with some evidence in a table about people: replace. A text
+    column qualifies only with value evidence (a pattern, rows, table context), never on NER alone."""
+    if not (ev.people and ev.entity in DOUBT_ENTITIES and DOUBT_FLOOR <= ev.confidence < pii.threshold):
+        return False
+    if ev.kind == ColumnKind.TEXT and not any(s.entity == ev.entity and s.source in ("pattern", "rows", "table")
+                                              and s.score > 0 for s in ev.signals):
+        return False
+    return _doubt_ok(ev)
 
 
 def _doubt_ok(ev: ColumnEvidence) -> bool:
