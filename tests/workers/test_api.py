@@ -15,7 +15,7 @@ from safesynth.spec.models import TrainingSpec
 from tests.conftest import REPO
 
 QUICKSTART = REPO / "examples" / "data" / "patients.csv"
-TINY = {"layers": 2, "hidden_size": 32, "heads": 2, "max_steps": 30, "batch_size": 16, "threads": 1,
+TINY = {"layers": 2, "hidden_size": 32, "heads": 2, "max_steps": 60, "batch_size": 16, "threads": 1,
         "vocab_size": 300}
 
 
@@ -50,7 +50,7 @@ def test_data_must_be_a_dataframe(tmp_path: Path) -> None:
 def test_quickstart_sample_end_to_end_then_resumes(tmp_path: Path) -> None:
     real = pd.read_csv(QUICKSTART).sample(400, random_state=0).reset_index(drop=True)
     result = safesynth.synthesize(real, name="qs", runs_dir=tmp_path, progress=False, training=TINY,
-                                  generation={"num_records": 60}, data={"seed": 3})
+                                  generation={"num_records": 60, "max_invalid_fraction": 0.95}, data={"seed": 3})
     assert list(result.synthetic.columns) == list(real.columns)
     assert len(result.synthetic) == 60
     assert 0 <= result.scores["sqs"] <= 10 and result.report_path is not None and result.report_path.is_file()
@@ -60,8 +60,12 @@ def test_quickstart_sample_end_to_end_then_resumes(tmp_path: Path) -> None:
         result.scores["sqs"], abs=0.01)
 
     again = safesynth.synthesize(real, name="qs", runs_dir=tmp_path, progress=False, training=TINY,
-                                 generation={"num_records": 60}, data={"seed": 3})
-    assert {s.phase.value for s in again.status.stages} == {"Skipped"}
+                                 generation={"num_records": 60, "max_invalid_fraction": 0.95}, data={"seed": 3})
+    phases = {s.name: s.phase.value for s in again.status.stages}
+    assert {p for n, p in phases.items() if n != "evaluate"} == {"Skipped"}  # nothing re-ran
+    # A stored "not released" verdict is raised again on resume, never silently turned into a pass.
+    assert phases["evaluate"] == ("Skipped" if result.released else "Failed")
+    assert again.released == result.released and again.gates == result.gates
     pd.testing.assert_frame_equal(again.synthetic, result.synthetic)
 
     scored = safesynth.evaluate(real.iloc[:300], result.synthetic, real.iloc[300:])

@@ -64,3 +64,35 @@ def test_no_replacement_character_unless_the_training_text_holds_one(training_ha
         assert tok.decode_row([tok.specials.bos, *fffd_ids, tok.specials.eos], 1) == ["\ufffd"]
     else:
         assert with_fffd == []
+
+
+def test_the_grammar_only_lets_well_formed_utf8_through() -> None:
+    """A sampler that picks uniformly among the tokens the grammar allows (an untrained model's worst
+    case) never writes a field the strict decoder rejects, and still reaches multi-byte characters."""
+    import torch
+
+    from safesynth.generator.grammar import Grammar
+
+    tok = train_bpe(TEXTS, vocab_size=300)
+    col = ColumnInfo("note", "text", dtype="string", nullable=False)
+    grammar = Grammar([col], tok, tok.vocab_size)
+    validator = RowValidator([col], tok)
+    gen = torch.Generator().manual_seed(0)
+    multibyte = 0
+    for _ in range(300):
+        state, ids = torch.tensor([grammar.start]), [tok.specials.bos]
+        for _ in range(40):
+            allowed = torch.nonzero(grammar.masks[state[0]]).flatten()
+            if len(ids) > 12 and bool(grammar.masks[state[0], tok.specials.eos]):
+                t = torch.tensor([tok.specials.eos])
+            else:
+                t = allowed[torch.randint(len(allowed), (1,), generator=gen)]
+            ids.append(int(t))
+            state, finished = grammar.step(state, t)
+            if bool(finished[0]):
+                break
+        values = validator.accept(ids)
+        assert validator.rejected["encoding"] == 0
+        if values is not None and any(ord(ch) > 127 for ch in values[0]):
+            multibyte += 1
+    assert multibyte > 0

@@ -5,7 +5,8 @@ Each modeled column gets an automaton over tokens:
   the allowed categories' token paths, so only those categories can be written;
 - integer / float / date columns: the character automata of formats.py lifted
   to tokens (a token may follow when each of its characters is accepted);
-- free text: any content token.
+- free text: any content tokens that keep the bytes well-formed UTF-8 (byte-level
+  tokenizers), else any content token.
 Around them the layout: a field ends with `sep` (the last one with `eos`) only
 in an accepting state; `null` only as a whole field where the column allows
 nulls. All of it is flattened into tensors (a mask per state, sorted
@@ -79,6 +80,74 @@ def dfa_automaton(dfa: formats.CharDFA, token_text: dict[int, str]) -> Automaton
 def free_automaton(content_mask: Any, allow_empty: bool) -> Automaton:
     """Any content token, any length (empty too when allow_empty)."""
     a = Automaton(n=2, accept={1} | ({0} if allow_empty else set()), default={0: 1, 1: 1}, free_mask=content_mask)
+    return a
+
+
+# UTF-8 decoder states (RFC 3629 §4): where the bytes so far leave a well-formed prefix.
+_LEAD, _CONT1, _CONT2, _CONT3, _AFTER_E0, _AFTER_ED, _AFTER_F0, _AFTER_F4 = range(8)
+_UTF8_STATES = 8
+
+
+def utf8_step(state: int, byte: int) -> Optional[int]:
+    """The decoder state after `byte`, or None when no well-formed UTF-8 continues this way.
+
+    Written out because the grammar needs the decoder's intermediate states per token, which
+    Python's codecs do not expose; the ranges are RFC 3629's (no overlongs, no surrogates, ≤ U+10FFFF).
+    """
+    if state == _LEAD:
+        if byte < 0x80:
+            return _LEAD
+        if 0xC2 <= byte <= 0xDF:
+            return _CONT1
+        if byte == 0xE0:
+            return _AFTER_E0
+        if byte == 0xED:
+            return _AFTER_ED
+        if 0xE1 <= byte <= 0xEF:
+            return _CONT2
+        if byte == 0xF0:
+            return _AFTER_F0
+        if byte == 0xF4:
+            return _AFTER_F4
+        if 0xF1 <= byte <= 0xF3:
+            return _CONT3
+        return None
+    low, high, nxt = {
+        _CONT1: (0x80, 0xBF, _LEAD), _CONT2: (0x80, 0xBF, _CONT1), _CONT3: (0x80, 0xBF, _CONT2),
+        _AFTER_E0: (0xA0, 0xBF, _CONT1), _AFTER_ED: (0x80, 0x9F, _CONT1),
+        _AFTER_F0: (0x90, 0xBF, _CONT2), _AFTER_F4: (0x80, 0x8F, _CONT2),
+    }[state]
+    return nxt if low <= byte <= high else None
+
+
+def utf8_automaton(token_bytes: Sequence[Optional[bytes]], content_ids: Sequence[int],
+                   allow_empty: bool) -> Automaton:
+    """Any content tokens whose bytes together stay well-formed UTF-8, ending on a character boundary.
+
+    A byte-level model can otherwise sample a lone continuation byte or stop inside a character;
+    such a field used to be rejected after sampling (reason `encoding`), which an undertrained model
+    does for most rows. States: the UTF-8 decoder's (start = boundary), plus one state that marks
+    "at least one token written" when empty values are not allowed.
+    """
+    a = Automaton(n=2 * _UTF8_STATES)  # state k: decoder state k%8; k >= 8: something was written
+
+    def after(state: int, data: bytes) -> Optional[int]:
+        cur: Optional[int] = state
+        for b in data:
+            cur = utf8_step(cur, b) if cur is not None else None
+        return cur
+
+    for t in content_ids:
+        data = token_bytes[t] if t < len(token_bytes) else None
+        if not data:
+            continue
+        for q in range(_UTF8_STATES):
+            end = after(q, data)
+            if end is not None:
+                if q == _LEAD:  # before anything is written the decoder is at a boundary
+                    a.edges[(q, t)] = _UTF8_STATES + end
+                a.edges[(_UTF8_STATES + q, t)] = _UTF8_STATES + end
+    a.accept = {_UTF8_STATES + _LEAD} | ({_LEAD} if allow_empty else set())
     return a
 
 
@@ -157,6 +226,8 @@ class Grammar:
         content[sorted(sp.ids())] = False
         token_text = {i: tokenizer.decode_value([i]) for i in range(min(vocab_size, tokenizer.vocab_size))
                       if content[i]}
+        byte_table = tokenizer.token_bytes()  # None for tokenizers that are not plain byte-level
+        content_ids = sorted(token_text)
 
         masks: list[Any] = []
         end_tok: list[int] = []
@@ -184,6 +255,8 @@ class Grammar:
                 auto = trie_automaton(tokenizer.encode_values(col.categories))
             elif (dfa := column_dfa(col)) is not None:
                 auto = dfa_automaton(dfa, token_text)
+            elif byte_table is not None:
+                auto = utf8_automaton(byte_table, content_ids, allow_empty=col.kind == "text")
             else:
                 auto = free_automaton(content, allow_empty=col.kind == "text")
             base = len(masks)
