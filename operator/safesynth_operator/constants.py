@@ -86,6 +86,11 @@ DNS_LABEL_MAX = 63
 CLEANUP_POLL_SECONDS = 2  # deleteOnRemoval: how often a deletion checks the stopping stage pods and cleanup Job
 SPEC_SUFFIX = "spec"
 CLEANUP_SUFFIX = "cleanup"
+# spec.generation.shards > 1: generate runs as an Indexed Job, then `<job>-merge` (a small CPU Job running
+# `safesynth stage generate`) merges the shards; the generate stage is done when the merge is.
+MERGE_SUFFIX = "merge"
+COMPONENT_MERGE = "merge"  # app.kubernetes.io/component of the merge Job (its stage label stays `generate`)
+COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 
 
 def child_name(job_name: str, stage: StageName) -> str:
@@ -107,3 +112,10 @@ def cleanup_job_name(job_name: str) -> str:
     if len(job_name) > MAX_JOB_NAME_LENGTH:
         raise ValueError(f"job name longer than {MAX_JOB_NAME_LENGTH} characters")
     return f"{job_name}-{CLEANUP_SUFFIX}"
+
+
+def merge_job_name(job_name: str) -> str:
+    """`<job>-merge`: the Job that merges a sharded generate stage's shards (shorter than `-generate`)."""
+    if len(job_name) > MAX_JOB_NAME_LENGTH:
+        raise ValueError(f"job name longer than {MAX_JOB_NAME_LENGTH} characters")
+    return f"{job_name}-{MERGE_SUFFIX}"

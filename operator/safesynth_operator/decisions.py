@@ -20,7 +20,7 @@ could hold data values.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -219,7 +219,8 @@ def read_job(stage: StageName, job: Obj, pods: Iterable[Obj]) -> StageOutcome:
     active, succeeded, failed = int(st.get("active") or 0), int(st.get("succeeded") or 0), int(st.get("failed") or 0)
     attempts = active + succeeded + failed
     start = st.get("startTime")
-    if _condition(job, "Complete") or (succeeded > 0 and not _condition(job, "Failed")):
+    completions = int(spec.get("completions") or 1)  # an Indexed Job (sharded stage) needs every index
+    if _condition(job, "Complete") or (succeeded >= completions > 0 and not _condition(job, "Failed")):
         term = _latest(mine, succeeded=True)
         summary = parse_summary(term.message) if term else None
         phase = StagePhase.SKIPPED if summary and summary.get("skipped") else StagePhase.SUCCEEDED
@@ -276,6 +277,7 @@ class Observed:
     queue: Optional[str] = None  # the SafeSynthJob's kueue.x-k8s.io/queue-name label
     local_paths_mounted: bool = False  # OperatorConfig.localPathsMounted
     retry_backoff_seconds: float = 10.0  # OperatorConfig.retryBackoffSeconds
+    merge_job: Optional[Obj] = None  # `<job>-merge` (a sharded generate stage's merge), when it exists
 
 
 @dataclass
@@ -286,6 +288,7 @@ class Plan:
     use_applied_spec: bool = False  # a rejected spec change: new Jobs keep the spec in the ConfigMap
     delete_jobs: list[str] = field(default_factory=list)
     create: Optional[StageName] = None
+    create_merge: bool = False  # create `<job>-merge`: every shard of the generate Indexed Job succeeded
     suspend_jobs: list[str] = field(default_factory=list)
     resume_jobs: list[str] = field(default_factory=list)
     finish_jobs: list[str] = field(default_factory=list)  # set ttlSecondsAfterFinished (status written first)
@@ -301,14 +304,41 @@ def inputs_hash(job: Obj) -> Optional[str]:
     return ((job.get("metadata") or {}).get("labels") or {}).get(c.LABEL_INPUTS_HASH)
 
 
-def needs_pods(status: JobStatus, jobs: Mapping[StageName, Obj]) -> bool:
+def needs_pods(status: JobStatus, jobs: Mapping[StageName, Obj], merge: Optional[Obj] = None) -> bool:
     """Pods are listed only when a finished Job's result is not yet in status (saves a LIST per event)."""
     recorded = {s.name: s for s in status.stages}
-    for stage, job in jobs.items():
+    for stage, job in [*jobs.items(), *([(StageName.GENERATE, merge)] if merge is not None else [])]:
         entry = recorded.get(stage.value)
-        if _finished(job) and not (entry and entry.phase in TERMINAL and entry.job_name == job["metadata"]["name"]):
+        names = {job["metadata"]["name"]} | ({merge["metadata"]["name"]} if merge and stage is StageName.GENERATE else set())
+        if _finished(job) and not (entry and entry.phase in TERMINAL and entry.job_name in names):
             return True
     return False
+
+
+# --------------------------------------------------------- sharded generate stage
+
+
+def sharded(spec: Optional[SafeSynthJobSpec], stage: StageName) -> bool:
+    """Whether `stage` runs as an Indexed Job followed by a merge Job (spec.generation.shards > 1)."""
+    return spec is not None and stage is StageName.GENERATE and spec.generation.shards > 1
+
+
+def read_sharded(stage: StageName, job: Obj, merge: Optional[Obj], pods: Iterable[Obj]) -> StageOutcome:
+    """A sharded stage's state from its Indexed Job and its merge Job: the shards' while they run or when one
+    failed; Running while the merge is due or runs; the merge Job's result (its summary is the stage's) once
+    it ends. Attempts count the pods of both."""
+    shards = read_job(stage, job, pods)
+    if shards.phase not in DONE:
+        return shards
+    total = int((job.get("spec") or {}).get("completions") or 1)
+    if merge is None:
+        return StageOutcome(StagePhase.RUNNING, shards.attempts, shards.start_time,
+                            message=f"all {total} shards done; merging")
+    merged = read_job(stage, merge, pods)
+    message = merged.message if merged.phase in TERMINAL else f"all {total} shards done; merging"
+    return replace(merged, attempts=shards.attempts + merged.attempts, start_time=shards.start_time,
+                   phase=merged.phase if merged.phase is not StagePhase.PENDING else StagePhase.RUNNING,
+                   message=message)
 
 
 def _finished(job: Obj) -> bool:
@@ -419,6 +449,14 @@ def plan(obs: Observed) -> Plan:
         else:
             result.delete_jobs.append(child["metadata"]["name"])
 
+    merge = obs.merge_job
+    if merge is not None and not (sharded(spec, StageName.GENERATE) and spec is not None
+                                  and StageName.GENERATE in obs.stages
+                                  and inputs_hash(merge) == sections.stage_inputs_hash(spec, StageName.GENERATE)
+                                  and not (result.reset and StageName.GENERATE.value not in old_entries)):
+        result.delete_jobs.append(merge["metadata"]["name"])
+        merge = None
+
     retryable: set[StageName] = set()  # stages whose Job just failed in a way a new try may fix
     # Fold each Job's observed state into its stage entry. Results already
     # recorded stay as recorded: the pods that carried them may be gone.
@@ -431,13 +469,16 @@ def plan(obs: Observed) -> Plan:
                 # finished stage's pod then only confirms its summary (skip by hash).
                 entry.phase, entry.job_name, entry.pods = StagePhase.PENDING, None, None
             continue
+        in_shards = sharded(spec, stage)
+        if in_shards and merge is not None:
+            job = merge  # the merge Job carries the stage's result; the shards' Job is finished before it
         name = job["metadata"]["name"]
         if prior is not None and prior.phase in TERMINAL and prior.job_name == name:
             if prior.phase is not StagePhase.FAILED and not (job.get("spec") or {}).get("ttlSecondsAfterFinished"):
                 if obs.ttl_seconds is not None:
-                    result.finish_jobs.append(name)
+                    result.finish_jobs.extend(_stage_job_names(current[stage], job))
             continue
-        out = read_job(stage, job, obs.pods)
+        out = read_sharded(stage, current[stage], merge, obs.pods) if in_shards else read_job(stage, job, obs.pods)
         entry.job_name = name
         entry.phase = out.phase
         entry.attempts = max(entry.attempts, out.attempts)
@@ -450,7 +491,7 @@ def plan(obs: Observed) -> Plan:
             entry.reason = out.reason
             if out.phase is not StagePhase.FAILED and obs.ttl_seconds is not None \
                     and not (job.get("spec") or {}).get("ttlSecondsAfterFinished"):
-                result.finish_jobs.append(name)
+                result.finish_jobs.extend(_stage_job_names(current[stage], job))
         else:
             entry.message = "Job suspended (spec.suspend or a queue such as Kueue)" if out.suspended else out.message
         _stage_events(result, stage, prior, entry, out)
@@ -468,12 +509,20 @@ def plan(obs: Observed) -> Plan:
     pending = next_stage(obs.stages, [StageName(e.name) for e in status.stages if e.phase in DONE])
     queued: Optional[str] = None
 
+    if merge is not None and c.child_name(obs.name, StageName.GENERATE) in result.delete_jobs:
+        result.delete_jobs.append(merge["metadata"]["name"])  # the shards go (retry, deadline): their merge too
+        merge = None
     if failed is None and pending is not None:
         entry = status.stages[list(obs.stages).index(pending)]
         job = current.get(pending)
+        if sharded(spec, pending) and merge is not None:
+            job = merge  # suspend, resume and queue apply to the Job that runs now
         if suspend:
             if job is not None and not (job.get("spec") or {}).get("suspend") and entry.phase not in TERMINAL:
                 result.suspend_jobs.append(job["metadata"]["name"])
+        elif sharded(spec, pending) and merge is None and job is not None and read_job(pending, job, ()).phase in DONE:
+            if c.merge_job_name(obs.name) not in busy_names:
+                result.create_merge = True
         elif job is None:
             due = _parse_time(status.next_retry_time) if status.next_retry_time else None
             if due is not None and now is not None and due > now:
@@ -501,7 +550,16 @@ def plan(obs: Observed) -> Plan:
     if result.create is not None:
         result.events.append(Event("Normal", "StageJobCreated",
                                    f"created Job {c.child_name(obs.name, result.create)}"))
+    if result.create_merge:
+        result.events.append(Event("Normal", "MergeJobCreated", f"all shards of stage generate done; created Job "
+                                                                f"{c.merge_job_name(obs.name)}"))
     return result
+
+
+def _stage_job_names(job: Obj, result_job: Obj) -> list[str]:
+    """The Jobs a finished stage leaves: its Job, and its merge Job when the stage was sharded."""
+    names = [job["metadata"]["name"], result_job["metadata"]["name"]]
+    return list(dict.fromkeys(names))
 
 
 # ------------------------------------------------- admission, deadline, retries

@@ -251,9 +251,17 @@ def _pod_failure_policy() -> Manifest:
     }
 
 
-def stage_command(stage: StageName, run: str) -> list[str]:
-    """The stage contract's entry point, `safesynth stage NAME --spec FILE --run-uri URI` (safesynth.cli)."""
-    return ["safesynth", "stage", stage.value, "--spec", c.SPEC_FILE, "--run-uri", run]
+def stage_command(stage: StageName, run: str, shards: int = 1) -> list[str]:
+    """The stage contract's entry point, `safesynth stage NAME --spec FILE --run-uri URI` (safesynth.cli);
+    a shard of an Indexed Job adds `--shard $(JOB_COMPLETION_INDEX)/N` (the kubelet expands the variable,
+    which the Job controller sets in each of the Job's pods)."""
+    cmd = ["safesynth", "stage", stage.value, "--spec", c.SPEC_FILE, "--run-uri", run]
+    return cmd + (["--shard", f"$({contract.SHARD_INDEX_ENV})/{shards}"] if shards > 1 else [])
+
+
+def shard_count(spec: SafeSynthJobSpec, stage: StageName) -> int:
+    """Pods of the stage's Job: spec.generation.shards for generate, 1 for every other stage."""
+    return spec.generation.shards if stage is StageName.GENERATE else 1
 
 
 def build_stage_job(
@@ -296,7 +304,7 @@ def build_stage_job(
         "name": c.CONTAINER_NAME,
         "image": s.image,
         "imagePullPolicy": config.image_pull_policy,
-        "command": stage_command(stage, run),
+        "command": stage_command(stage, run, shard_count(spec, stage)),
         "env": _env(spec, config, stage),
         "resources": resources,
         "securityContext": {
@@ -341,6 +349,11 @@ def build_stage_job(
         "podFailurePolicy": _pod_failure_policy(),
         "template": {"metadata": {"labels": labels}, "spec": pod_spec},
     }
+    shards = shard_count(spec, stage)
+    if shards > 1:
+        # One pod per shard, all at once: Kueue admits the N pods as one Workload (N GPUs or none), and
+        # each index retries on its own pod within the Job's backoffLimit.
+        job_spec.update({"completionMode": "Indexed", "completions": shards, "parallelism": shards})
     if c.KUEUE_QUEUE_LABEL in job_labels:
         # Created suspended, as Kueue asks of Jobs it manages: no pod starts before the queue admits
         # the stage (Kueue's webhook would suspend it too, but not where the webhook is not installed yet).
@@ -390,4 +403,30 @@ def build_cleanup_job(owner: Owner, spec: SafeSynthJobSpec, config: OperatorConf
         template["spec"].pop(key, None)
     job["spec"]["backoffLimit"] = 1
     job["spec"]["activeDeadlineSeconds"] = 600
+    return job
+
+
+# -------------------------------------------------------------------- merge Job
+
+
+def build_merge_job(owner: Owner, spec: SafeSynthJobSpec, config: OperatorConfig) -> Manifest:
+    """`<job>-merge`: after a sharded generate stage's Indexed Job, `safesynth stage generate` merges its shards.
+
+    A Job of its own rather than a step of the last index (indexes run in parallel, so that pod would hold a
+    GPU while it waited for the others) or of the evaluate Job (which may write only under evaluate/): it
+    writes generate/synthetic.* and generate/summary.json last, under the stage contract. It needs no GPU
+    and no model weights, so it has the prepare stage's CPU shape, and the generate stage's labels (inputs
+    hash included), so a spec edit that replaces the generate Job replaces it too.
+    """
+    job = build_stage_job(owner, spec, StageName.PREPARE, config)
+    generate = build_stage_job(owner, spec, StageName.GENERATE, config)
+    run = run_uri(spec, config, owner)
+    job["metadata"]["name"] = c.merge_job_name(owner.name)
+    for labels in (job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
+        labels[c.LABEL_COMPONENT] = c.COMPONENT_MERGE
+        labels[c.LABEL_STAGE] = StageName.GENERATE.value
+        labels[c.LABEL_INPUTS_HASH] = generate["metadata"]["labels"][c.LABEL_INPUTS_HASH]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = stage_command(StageName.GENERATE, run)
+    container["env"] = _env(spec, config, StageName.GENERATE)
     return job

@@ -225,6 +225,7 @@ class Reconciler:
             hashed, run = "", f"{self.config.artifacts_uri.rstrip('/')}/{namespace}/{name}-{owner.uid[:8]}/"
 
         jobs: dict[StageName, dict[str, Any]] = {}
+        merge_job: Optional[dict[str, Any]] = None
         deleting: set[str] = set()
         for job in await self.cluster.list(jobs_path(namespace), f"{c.LABEL_JOB}={name}"):
             if not is_owned_by(job, owner.uid):
@@ -232,6 +233,9 @@ class Reconciler:
             jmeta = job.get("metadata") or {}
             if jmeta.get("deletionTimestamp"):
                 deleting.add(jmeta["name"])
+                continue
+            if (jmeta.get("labels") or {}).get(c.LABEL_COMPONENT) == c.COMPONENT_MERGE:
+                merge_job = job  # a sharded generate stage's merge: labelled stage=generate, read apart
                 continue
             try:
                 jobs[StageName((jmeta.get("labels") or {}).get(c.LABEL_STAGE))] = job
@@ -244,7 +248,7 @@ class Reconciler:
             cm_hash = ((cm.get("metadata") or {}).get("labels") or {}).get(c.LABEL_SPEC_HASH)
             applied = manifests.parse_payload((cm.get("data") or {}).get(c.SPEC_KEY))
         pods: list[dict[str, Any]] = []
-        if decisions.needs_pods(old, jobs):
+        if decisions.needs_pods(old, jobs, merge_job):
             pods = await self.cluster.list(pods_path(namespace), f"{c.LABEL_JOB}={name}")
 
         obs = decisions.Observed(
@@ -266,6 +270,7 @@ class Reconciler:
             queue=owner.labels.get(c.KUEUE_QUEUE_LABEL),
             local_paths_mounted=self.config.local_paths_mounted,
             retry_backoff_seconds=self.config.retry_backoff_seconds,
+            merge_job=merge_job,
         )
         plan = decisions.plan(obs)
         status = plan.status
@@ -294,6 +299,13 @@ class Reconciler:
                 self._fail(status, obs, None, events)
             else:
                 metrics.STAGE_JOBS_CREATED.labels(stage=plan.create.value).inc()
+        if plan.create_merge and job_spec is not None:
+            failure = await self._create_job(owner, job_spec, StageName.GENERATE,
+                                             manifests.build_merge_job(owner, job_spec, self.config))
+            if failure is not None:
+                entry = next(e for e in status.stages if e.name == StageName.GENERATE.value)
+                entry.phase, entry.completion_time, (entry.reason, entry.message) = StagePhase.FAILED, obs.now, failure
+                self._fail(status, obs, None, events)
         for job_name in plan.suspend_jobs:
             await self.cluster.patch(
                 jobs_path(namespace, job_name),
@@ -336,10 +348,12 @@ class Reconciler:
         return None
 
     async def _create_job(
-        self, owner: manifests.Owner, spec: SafeSynthJobSpec, stage: StageName
+        self, owner: manifests.Owner, spec: SafeSynthJobSpec, stage: StageName,
+        body: Optional[dict[str, Any]] = None,
     ) -> Optional[tuple[str, str]]:
-        """Create the stage Job; adopt ours on 409. Returns (reason, message) when it cannot exist."""
-        body = manifests.build_stage_job(owner, spec, stage, self.config)
+        """Create the stage Job (or `body`, the merge Job); adopt ours on 409. Returns (reason, message) when
+        it cannot exist."""
+        body = body or manifests.build_stage_job(owner, spec, stage, self.config)
         try:
             await self.cluster.create(jobs_path(owner.namespace), body)
             return None

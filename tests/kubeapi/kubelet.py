@@ -43,8 +43,11 @@ request log or the operator's RBAC comparison):
   `Suspended=True`, and a resume starts a new pod (not a failed attempt). A
   deleted Job's running process is killed likewise.
 
+- Indexed Jobs (`_run_indexed`): one pod per completion index, `parallelism` at once, each with
+  JOB_COMPLETION_INDEX; `completedIndexes`; failures of all indexes against `backoffLimit`.
+
 Not emulated: retry back-off delays (retries are immediate), parallelism/
-completions > 1, Indexed jobs, pod-condition rules (DisruptionTarget), the
+completions > 1 outside Indexed Jobs, `backoffLimitPerIndex`, pod-condition rules (DisruptionTarget), the
 `batch.kubernetes.io/job-tracking` pod finalizer, resources and node
 selection (every pod "runs" on node `kubeapi-emulation`), init and sidecar
 containers (only the first container runs), `envFrom`, `workingDir`,
@@ -56,6 +59,7 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
+import inspect
 import logging
 import os
 import queue
@@ -79,6 +83,8 @@ NODE_NAME = "kubeapi-emulation"
 MAX_MESSAGE_BYTES = 4096
 FALLBACK_LOG_LINES = 80
 FALLBACK_LOG_BYTES = 2048
+INDEX_KEY = "batch.kubernetes.io/job-completion-index"  # label and annotation of an Indexed Job's pod
+INDEX_ENV = "JOB_COMPLETION_INDEX"
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ class Kubelet:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max_parallel,
                                                            thread_name_prefix="kubelet-pod")
         self._started: set[str] = set()  # job uids
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}  # job uid -> running process
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}  # job uid (+ "/<index>") -> running process
         self._halts: dict[str, threading.Event] = {}  # job uid -> set when its running pod must stop
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -210,10 +216,10 @@ class Kubelet:
     def _halt(self, uid: str) -> None:
         with self._lock:
             event = self._halts.get(uid)
-            proc = self._procs.get(uid)
+            procs = [p for key, p in self._procs.items() if key == uid or key.startswith(f"{uid}/")]
         if event is not None:
             event.set()
-        if proc is not None:
+        for proc in procs:
             _kill(proc)
 
     def _mark_suspended(self, job: Obj) -> None:
@@ -258,6 +264,9 @@ class Kubelet:
     def _run_job(self, namespace: str, name: str, uid: str) -> None:
         job = self._job(namespace, name, uid)
         if job is None:
+            return
+        if job["spec"].get("completionMode") == "Indexed":
+            self._run_indexed(job)
             return
         spec = job["spec"]
         start_time = now_rfc3339()
@@ -327,6 +336,122 @@ class Kubelet:
             self._job_status(namespace, name, {"active": None, "ready": 0, "failed": failed or None})
             attempt += 1
 
+    def _run_indexed(self, job: Obj) -> None:
+        """An Indexed Job (completionMode Indexed): `completions` indexes, up to `parallelism` pods at once, one
+        pod per index and try. An index that succeeds is recorded in `completedIndexes` (and `succeeded`); a
+        failed pod is retried for its index; failures of all indexes together count against `backoffLimit`
+        (no `backoffLimitPerIndex`); a FailJob rule, the deadline or the backoff limit fail the Job and stop
+        the other indexes' pods. Suspended, the running pods stop and are deleted; resumed, only indexes not
+        yet completed run again."""
+        meta, spec = job["metadata"], job["spec"]
+        namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        completions = int(spec.get("completions") or 1)
+        parallelism = max(1, min(int(spec.get("parallelism") or 1), completions))
+        status = job.get("status") or {}
+        done = set(_parse_indexes(status.get("completedIndexes") or ""))
+        backoff_limit = int(spec.get("backoffLimit", 6))
+        deadline = spec.get("activeDeadlineSeconds")
+        started = time.monotonic()
+        lock = threading.Lock()
+        state: Obj = {"failed": int(status.get("failed") or 0), "active": 0, "end": None, "halted": False}
+        ending = threading.Event()  # the Job failed: other indexes stop
+        first: Obj = {"startTime": status.get("startTime") or now_rfc3339(), "terminating": 0,
+                      "uncountedTerminatedPods": {}}
+        if any(c.get("type") == "Suspended" for c in status.get("conditions") or []):
+            first["conditions"] = [{**_condition("Suspended", "JobResumed", "Job resumed", now_rfc3339()),
+                                    "status": "False"}]
+        self._job_status(namespace, name, first)
+
+        def end(reason: str, message: str) -> None:
+            if state["end"] is None:
+                state["end"] = (reason, message)
+            ending.set()
+            with self._lock:
+                procs = [p for key, p in self._procs.items() if key.startswith(f"{uid}/")]
+            for proc in procs:
+                _kill(proc)
+
+        def run_index(index: int) -> None:
+            attempt = 0
+            while not (self._stop.is_set() or ending.is_set()):
+                current = self._job(namespace, name, uid)
+                if current is None or self._halts[uid].is_set():
+                    return
+                pod = self._create_pod(current, index)
+                with lock:
+                    state["active"] += 1
+                    self._job_status(namespace, name, {"active": state["active"], "ready": state["active"]})
+                self._mark_running(pod)
+                timeout = self.pod_timeout
+                if deadline is not None:
+                    timeout = max(0.0, float(deadline) - (time.monotonic() - started))
+                result, deadline_hit = self._execute(current, pod, attempt, timeout, index)
+                with lock:
+                    state["active"] -= 1
+                    if self._job(namespace, name, uid) is None:
+                        return
+                    if self._halts[uid].is_set():
+                        state["halted"] = True
+                        self._mark_terminated(pod, PodResult(137, ""))
+                        try:
+                            self.store.delete(self._pods_rt, namespace, pod["metadata"]["name"])
+                        except errors.ApiError:
+                            pass
+                        return
+                    if ending.is_set():
+                        self._mark_terminated(pod, PodResult(137, ""))
+                        return
+                    self._mark_terminated(pod, result)
+                    if deadline_hit:
+                        state["failed"] += 1
+                        end("DeadlineExceeded", "Job was active longer than specified deadline")
+                        return
+                    if result.exit_code == 0:
+                        done.add(index)
+                        self._job_status(namespace, name, {"active": state["active"] or None,
+                                                           "ready": state["active"], "succeeded": len(done),
+                                                           "completedIndexes": _format_indexes(done)})
+                        return
+                    action, rule = _pod_failure_action(spec.get("podFailurePolicy"), pod, result.exit_code)
+                    if action != "Ignore":
+                        state["failed"] += 1
+                    if action == "FailJob":
+                        container = (pod["spec"].get("containers") or [{}])[0].get("name", "")
+                        end("PodFailurePolicy", f"Container {container} for pod {namespace}/{pod['metadata']['name']}"
+                                                f" failed with exit code {result.exit_code} matching FailJob rule "
+                                                f"at index {rule}")
+                        return
+                    if state["failed"] > backoff_limit:
+                        end("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+                        return
+                    self._job_status(namespace, name, {"failed": state["failed"]})
+                attempt += 1
+
+        todo = [i for i in range(completions) if i not in done]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="kubelet-index") as pool:
+            for future in [pool.submit(run_index, i) for i in todo]:
+                future.result()
+        if self._job(namespace, name, uid) is None:
+            return
+        if state["end"] is not None:
+            self._fail(namespace, name, state["failed"], *state["end"])
+        elif len(done) == completions:
+            message, now = "Reached expected number of succeeded pods", now_rfc3339()
+            self._job_status(namespace, name, {
+                "active": None, "ready": 0, "succeeded": completions, "completedIndexes": _format_indexes(done),
+                "completionTime": now,
+                "conditions": [_condition("SuccessCriteriaMet", "CompletionsReached", message, now),
+                               _condition("Complete", "CompletionsReached", message, now)]})
+        elif state["halted"] or self._halts[uid].is_set():
+            self._job_status(namespace, name, {"active": None, "ready": 0, "conditions": [
+                _condition("Suspended", "JobSuspended", "Job suspended", now_rfc3339())]})
+            with self._lock:
+                self._started.discard(uid)
+                self._halts.pop(uid, None)
+            resumed = self._job(namespace, name, uid)
+            if resumed is not None and not resumed["spec"].get("suspend"):
+                self._submit(resumed, uid)
+
     def _suspended(self, namespace: str, name: str, uid: str, pod: Obj) -> None:
         """The Job was suspended while its pod ran: the pod ends (SIGKILL, exit 137) and is deleted, the Job
         shows active 0 and Suspended; resumed, it starts a new pod (suspension is not a failed attempt)."""
@@ -352,13 +477,16 @@ class Kubelet:
                            _condition("Failed", reason, message, now)]})
 
     # -- pods --------------------------------------------------------------------------
-    def _create_pod(self, job: Obj) -> Obj:
+    def _create_pod(self, job: Obj, index: int | None = None) -> Obj:
+        """A pod of the Job; for an Indexed Job's `index`, named, labelled and annotated with its completion
+        index, with JOB_COMPLETION_INDEX in every container's env (from that annotation), as the Job
+        controller does."""
         template = job["spec"].get("template") or {}
         tmeta = template.get("metadata") or {}
         meta = job["metadata"]
         body = {
             "metadata": {
-                "generateName": f"{meta['name']}-",
+                "generateName": f"{meta['name']}-" if index is None else f"{meta['name']}-{index}-",
                 "namespace": meta["namespace"],
                 "labels": dict(tmeta.get("labels") or {}),
                 "annotations": dict(tmeta.get("annotations") or {}),
@@ -367,6 +495,12 @@ class Kubelet:
             },
             "spec": {**(template.get("spec") or {}), "nodeName": NODE_NAME},
         }
+        if index is not None:
+            body["metadata"]["labels"][INDEX_KEY] = body["metadata"]["annotations"][INDEX_KEY] = str(index)
+            body["spec"]["hostname"] = f"{meta['name']}-{index}"
+            ref = {"name": INDEX_ENV, "valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{INDEX_KEY}']"}}}
+            body["spec"]["containers"] = [{**c, "env": [ref, *(c.get("env") or [])]}
+                                          for c in body["spec"].get("containers") or []]
         return self.store.create(self._pods_rt, meta["namespace"], body).obj
 
     def _container_status(self, pod: Obj, state: Obj, ready: bool = False) -> Obj:
@@ -402,14 +536,17 @@ class Kubelet:
         })
 
     # -- running a container -----------------------------------------------------------
-    def _execute(self, job: Obj, pod: Obj, attempt: int, timeout: float) -> tuple[PodResult, bool]:
-        """(result, deadline_hit)."""
+    def _execute(self, job: Obj, pod: Obj, attempt: int, timeout: float,
+                 index: int | None = None) -> tuple[PodResult, bool]:
+        """(result, deadline_hit). An outcome function that takes three arguments gets an Indexed Job's pod
+        index as the third (None for other Jobs)."""
         if self.outcome is not None:
-            got = self.outcome(job, attempt)
+            takes_index = len(inspect.signature(self.outcome).parameters) >= 3
+            got = self.outcome(job, attempt, index) if takes_index else self.outcome(job, attempt)  # type: ignore[call-arg]
             return (got if isinstance(got, PodResult) else PodResult(int(got[0]), str(got[1]))), False
-        return self._subprocess(job, pod, timeout)
+        return self._subprocess(job, pod, timeout, index)
 
-    def _subprocess(self, job: Obj, pod: Obj, timeout: float) -> tuple[PodResult, bool]:
+    def _subprocess(self, job: Obj, pod: Obj, timeout: float, index: int | None = None) -> tuple[PodResult, bool]:
         ns, pod_name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         spec = pod["spec"]
         container = (spec.get("containers") or [{}])[0]
@@ -431,7 +568,7 @@ class Kubelet:
                     "HOSTNAME": pod_name, **self.extra_env, **env}
         proc = subprocess.Popen(argv, cwd=self.workdir, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        uid = job["metadata"]["uid"]
+        uid = job["metadata"]["uid"] if index is None else f"{job['metadata']['uid']}/{index}"
         with self._lock:
             self._procs[uid] = proc
         deadline_hit = False
@@ -509,6 +646,26 @@ class Kubelet:
             local = folder / mount["subPath"] if mount.get("subPath") else folder
             mounts[mount["mountPath"].rstrip("/") or "/"] = str(local)
         return mounts
+
+
+def _parse_indexes(text: str) -> list[int]:
+    """`completedIndexes` ("0-2,5") as a list of ints."""
+    out: list[int] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, _, last = part.partition("-")
+        out.extend(range(int(first), int(last or first) + 1))
+    return out
+
+
+def _format_indexes(indexes: set[int]) -> str:
+    """Sorted indexes as the Job controller writes them: runs of consecutive ones as "a-b", joined by commas."""
+    runs: list[list[int]] = []
+    for i in sorted(indexes):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def finished(job: Obj) -> bool:

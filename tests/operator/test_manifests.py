@@ -143,3 +143,30 @@ def test_cleanup_job_runs_clean_on_the_run_prefix() -> None:
     ctr = job["spec"]["template"]["spec"]["containers"][0]
     assert job["metadata"]["name"] == "demo-cleanup"
     assert ctr["command"][:2] == ["safesynth", "clean"] and ctr["command"][-1] == "s3://runs/root/ns/demo-0123abcd/"
+
+
+SHARDED = cr(artifacts={"uri": "s3://runs/root/"})
+SHARDED["spec"]["generation"] = {"shards": 4}  # (cr's own `generation` is metadata.generation)
+
+
+def test_sharded_generate_is_one_indexed_job_each_pod_its_shard() -> None:
+    job = m.build_stage_job(_owner(), spec_of(SHARDED), StageName.GENERATE, config())
+    _compare("stage-job-generate-sharded.yaml", job)
+    assert (job["spec"]["completionMode"], job["spec"]["completions"], job["spec"]["parallelism"]) == ("Indexed", 4, 4)
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"][-2:] == ["--shard", "$(JOB_COMPLETION_INDEX)/4"]
+    single = m.build_stage_job(_owner(), spec_of(cr()), StageName.GENERATE, config())
+    assert "completionMode" not in single["spec"] and "--shard" not in single["spec"]["template"]["spec"]["containers"][0]["command"]
+
+
+def test_merge_job_runs_the_generate_stage_on_cpu_with_generate_labels() -> None:
+    owner = _owner(**{"kueue.x-k8s.io/queue-name": "gpu-queue"})
+    spec = spec_of(SHARDED)
+    merge = m.build_merge_job(owner, spec, config())
+    _compare("merge-job.yaml", merge)
+    generate = m.build_stage_job(owner, spec, StageName.GENERATE, config())
+    labels = merge["metadata"]["labels"]
+    assert merge["metadata"]["name"] == "demo-merge" and labels["app.kubernetes.io/component"] == "merge"
+    assert labels["safesynth.io/inputs-hash"] == generate["metadata"]["labels"]["safesynth.io/inputs-hash"]
+    pod = merge["spec"]["template"]["spec"]
+    assert "nvidia.com/gpu" not in json.dumps(pod) and "completionMode" not in merge["spec"]
+    assert pod["containers"][0]["command"][:3] == ["safesynth", "stage", "generate"] and "--shard" not in pod["containers"][0]["command"]

@@ -98,25 +98,44 @@ def stage_cmd(
     spec: Path = typer.Option(..., "--spec", help="A SafeSynthJob manifest or just its spec, YAML or JSON."),
     run_uri: str = typer.Option(..., "--run-uri", help="The run's artifact root (s3://bucket/prefix or a folder)."),
     force: bool = typer.Option(False, "--force", help="Run even when finished for this spec."),
+    shard: Optional[str] = typer.Option(
+        None, "--shard", metavar="INDEX/COUNT",
+        help="Run one shard of a sharded stage (generate with spec.generation.shards > 1), e.g. 0/4; an "
+        "Indexed Job's pod passes $(JOB_COMPLETION_INDEX)/COUNT. Without it the stage merges its finished shards.",
+    ),
 ) -> None:
     """Run one stage, as a Kubernetes Job's pod does. Writes its summary to the termination log."""
     from safesynth.driver import open_run_store
     from safesynth.progress import LogProgress
     from safesynth.spec import load_spec_file
     from safesynth.stages import get_stage
-    from safesynth.stages.runner import error_summary, execute_stage, termination_message
+    from safesynth.stages.runner import error_summary, execute_shard, execute_stage, termination_message
 
     module = get_stage(name)
     try:
         job_spec = load_spec_file(spec)
         store = open_run_store(job_spec, run_uri)
-        outcome = execute_stage(module, job_spec, store, LogProgress(), force=force)
+        if shard is not None:
+            index, count = parse_shard(shard)
+            outcome = execute_shard(module, job_spec, store, LogProgress(), index, count, force=force)
+        else:
+            outcome = execute_stage(module, job_spec, store, LogProgress(), force=force)
     except BaseException as exc:
         _write_termination(termination_message(error_summary(module.NAME, exc)))
         raise
     summary = {**outcome.summary, "skipped": outcome.skipped}
     _write_termination(termination_message(summary))
     out.print_json(json.dumps(summary, default=str))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """`INDEX/COUNT` (0 <= INDEX < COUNT) as two ints; BadInputError (exit 2) naming the option otherwise."""
+    from safesynth.errors import BadInputError
+
+    index, sep, count = text.partition("/")
+    if sep and index.strip().isdigit() and count.strip().isdigit() and int(index) < int(count):
+        return int(index), int(count)
+    raise BadInputError(f"--shard {text!r}: expected INDEX/COUNT with 0 <= INDEX < COUNT, e.g. 0/2")
 
 
 def _write_termination(text: str) -> None:

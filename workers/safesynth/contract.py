@@ -28,11 +28,26 @@ SYNTHETIC_CSV_KEY: Final = "generate/synthetic.csv"
 REPORT_KEY: Final = "evaluate/report.html"
 METRICS_KEY: Final = "evaluate/metrics.json"
 AUDIT_KEY: Final = "evaluate/audit.json"
+# A sharded stage (spec.generation.shards > 1) keeps each shard's output under <stage>/shards/<index>/,
+# with that shard's own summary.json written last, as a stage's; the stage's merge reads them in index order.
+SHARDS_DIR: Final = "shards"
+SHARD_ROWS_FILE: Final = "rows.parquet"  # a generate shard's accepted rows (modeled columns only)
+SHARD_INDEX_ENV: Final = "JOB_COMPLETION_INDEX"  # what the Job controller sets in each pod of an Indexed Job
 
 
 def summary_key(stage: str) -> str:
     """`<stage>/summary.json`: where a stage's commit marker lives."""
     return f"{stage}/{SUMMARY_FILE}"
+
+
+def shard_prefix(stage: str, index: int) -> str:
+    """`<stage>/shards/<index>/`: where one shard of a sharded stage writes."""
+    return f"{stage}/{SHARDS_DIR}/{index}/"
+
+
+def shard_summary_key(stage: str, index: int) -> str:
+    """`<stage>/shards/<index>/summary.json`: one shard's commit marker."""
+    return f"{shard_prefix(stage, index)}{SUMMARY_FILE}"
 
 
 # --- summary keys that fill the status headline (wire name in a summary → Headline field)

@@ -20,20 +20,30 @@ import hashlib
 import json
 import logging
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping, Optional
 
-from safesynth.contract import MESSAGE_MAX, STATUS_KEY, summary_key
+from safesynth.contract import EXIT_RETRYABLE, MESSAGE_MAX, PERMANENT_EXIT_CODES, STATUS_KEY, summary_key
 from safesynth.errors import SafeSynthError
 from safesynth.progress import Advance, LogProgress, Progress
 from safesynth.spec import status_rules as rules
 from safesynth.spec.models import SafeSynthJob, SafeSynthJobSpec, StageName
 from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageProgress, StageStatus, now_iso
 from safesynth.stages import registry
-from safesynth.stages.runner import error_summary, execute_stage, stage_spec_hash
+from safesynth.stages.runner import (
+    error_summary,
+    execute_stage,
+    pending_shards,
+    shard_count,
+    stage_is_current,
+    stage_spec_hash,
+)
 from safesynth.store import ArtifactStore, open_store
 
 LOCAL_RUNS = "./safesynth-runs"
@@ -252,6 +262,7 @@ def run_job(
             rules.settle(status, suspend=False, launched=True, now=now_iso())
             publish(status)
             try:
+                run_shards(modules[name], job.spec, store, tap, force=force)
                 outcome = execute_stage(modules[name], job.spec, store, tap, force=force)
             except BaseException as err:
                 reason, message = rules.stage_failure(error_summary(name, err))
@@ -284,6 +295,50 @@ def run_job(
             rules.settle(status, suspend=False, launched=True, now=now_iso(), failure=failure)
             publish(status)
         raise
+
+
+def shard_command(stage: StageName, spec_file: Path, run_uri: str, index: int, count: int, force: bool) -> list[str]:
+    """`safesynth stage NAME --shard I/N` with this interpreter, as an Indexed Job's pod runs it."""
+    cmd = [sys.executable, "-m", "safesynth.cli", "stage", stage.value, "--spec", str(spec_file),
+           "--run-uri", run_uri, "--shard", f"{index}/{count}"]
+    return cmd + (["--force"] if force else [])
+
+
+def run_shards(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress, *,
+               force: bool = False) -> None:
+    """A sharded stage's shards as parallel local processes (as the Indexed Job's pods on a cluster), before
+    `execute_stage` merges them. Nothing runs when the stage is current, and only unfinished shards run (each
+    skips by its own summary). A failed shard raises ShardFailedError with its exit code, so a bad-input
+    shard is not retried, like the pod's podFailurePolicy."""
+    count = shard_count(module, spec)
+    if count <= 1 or (not force and stage_is_current(module, spec, store)):
+        return
+    todo = list(range(count)) if force else pending_shards(module, spec, store)
+    if not todo:
+        return
+    stage: StageName = module.NAME
+    with tempfile.TemporaryDirectory(prefix="safesynth-shards-") as tmp:
+        spec_file = Path(tmp) / "spec.json"
+        spec_file.write_text(spec.model_dump_json(by_alias=True, exclude_none=True))
+        progress.note(f"{stage.value}: running shard(s) {', '.join(map(str, todo))} of {count} as processes")
+        procs = [(i, subprocess.Popen(shard_command(stage, spec_file, store.uri, i, count, force),
+                                      stdin=subprocess.DEVNULL)) for i in todo]
+        codes = [(i, p.wait()) for i, p in procs]
+    failed = [(i, c) for i, c in codes if c != 0]
+    if failed:
+        index, code = failed[0]
+        raise ShardFailedError(f"{stage.value}: shard {index} of {count} exited with code {code} (its error is "
+                               f"printed above); the other shards' results are kept", code)
+
+
+class ShardFailedError(SafeSynthError):
+    """A local shard process failed; carries its exit code, so bad input (2) stays permanent."""
+
+    reason = "ShardFailed"
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code if exit_code in PERMANENT_EXIT_CODES else EXIT_RETRYABLE
 
 
 def column_warnings(status: JobStatus) -> list[str]:

@@ -10,7 +10,9 @@ as the training table) in the original column order.
 Under DP (the bundle says so) this stage reads no private row: everything it
 writes is post-processing of the DP model. So it counts no copies, identifiers
 are drawn without looking at the training values and are never null (the
-training null share is a statistic no mechanism released), and the summary
+training null share is a statistic no mechanism released), the columns of the
+PII stage's fakes, which the DP model was not given, are faked again (one
+synthetic person per row, fresh key: `refake_columns`), and the summary
 holds only counts of what the DP model wrote.
 
 Stop rule (`stop_reason`, a pure function): the run fails with a clear error
@@ -31,6 +33,7 @@ import numpy as np
 
 from safesynth.contract import SYNTHETIC_CSV_KEY, SYNTHETIC_TABLE_KEY, summary_key
 from safesynth.errors import BadInputError
+from safesynth.generator import marginal_bundle
 from safesynth.generator.columns import ColumnInfo
 from safesynth.generator.validate import row_key
 from safesynth.progress import Progress
@@ -117,6 +120,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     from safesynth.generator.grammar import Grammar
     from safesynth.generator.validate import RowValidator
 
+    if shard_count(spec) > 1:
+        return merge_shards(spec, store, progress)  # the shards ran first (run_shard), each in its own pod
     gen: GenerationSpec = spec.generation
     device = D.pick_device(spec.training.device.value)
     D.configure_threads(spec.training.threads)
@@ -125,6 +130,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="safesynth-generate-") as tmp:
         store.download_dir("train/model", tmp)
+        if marginal_bundle.is_marginal(tmp):  # the DP marginal route: no language model to decode
+            return generate_marginal(tmp, spec, store, seed, t0)
         bundle = load_bundle(tmp, device)
     model, tok, cols = bundle.model, bundle.tokenizer, bundle.columns
     dp_on = bool(bundle.meta.get("privacy"))
@@ -144,6 +151,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     sampled = sample_rows(sampler, validator, n_target, drop_copies, progress)
 
     synthetic = assemble_table(sampled.rows, cols, train_df, n_target, np.random.default_rng(seed))
+    synthetic = refake_columns(synthetic, cols, spec.pii.locale)
     store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
     # The CSV is written in the source's spellings (separators, %, the mix of date formats); Parquet stays typed.
     schema = read_json_if_present(store, f"{input_prefix(store)}/schema.json") or {}
@@ -165,6 +173,43 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         "topP": gen.top_p,
         **D.describe(device),
         "timings": {"load": round(load_s, 3), "sample": round(sampled.seconds, 3)},
+    }
+
+
+def generate_marginal(folder: str, spec: SafeSynthJobSpec, store: ArtifactStore, seed: int,
+                      t0: float) -> dict[str, Any]:
+    """The marginal route: rows sampled from the DP marginal model (post-processing), no training row read.
+
+    Every row is valid by construction (values are decoded inside the DP-safe categories and bounds), so there is
+    no validation loop; identifiers are fresh and never null, as for any DP bundle (`assemble_table`).
+    """
+    from safesynth.generator.serialize import from_field
+
+    gen = spec.generation
+    cols, attrs, model, meta = marginal_bundle.load(folder)
+    n_target = gen.num_records or int(meta["trainRows"])
+    load_s = time.monotonic() - t0
+    t1 = time.monotonic()
+    modeled = [c for c in cols if c.modeled]
+    fixed = fixed_fields(gen.fixed_values, cols)
+    fields = marginal_bundle.sample_fields(model, attrs, cols, n_target, seed)
+    if fixed:  # held columns are overwritten; the marginal model does not condition on them
+        at = {c.name: j for j, c in enumerate(modeled)}
+        for row in fields:
+            for name, text in fixed.items():
+                row[at[name]] = text
+    rows = [[from_field(f, c) for f, c in zip(r, modeled)] for r in fields]
+    synthetic = assemble_table(rows, cols, None, n_target, np.random.default_rng(seed))
+    synthetic = refake_columns(synthetic, cols, spec.pii.locale)
+    store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
+    schema = read_json_if_present(store, f"{input_prefix(store)}/schema.json") or {}
+    store.write_bytes(SYNTHETIC_CSV_KEY, csv_bytes(render_table(synthetic, schema, seed)))
+    sample_s = time.monotonic() - t1
+    return {
+        "rowsGenerated": len(synthetic), "route": "marginal", "rowsSampled": n_target, "validFraction": 1.0,
+        "fixedColumns": sorted(fixed), "dropTrainingCopies": False,
+        "rowsPerSecond": round(n_target / sample_s, 1) if sample_s > 0 else None,
+        "timings": {"load": round(load_s, 3), "sample": round(sample_s, 3)},
     }
 
 
@@ -271,11 +316,18 @@ def assemble_table(rows: list[list[Any]], cols: Sequence[ColumnInfo], train_df: 
                    rng: np.random.Generator) -> pd.DataFrame:
     """The synthetic table in the training layout: modeled columns from `rows`, identifiers made fresh
     (`identifier_column`; `train_df` None under DP), columns the model does not write left empty."""
+    from safesynth.generator.serialize import values_to_frame
+
+    return assemble_frame(values_to_frame(rows, [c for c in cols if c.modeled]), cols, train_df, n_rows, rng)
+
+
+def assemble_frame(model_frame: pd.DataFrame, cols: Sequence[ColumnInfo], train_df: Optional[pd.DataFrame],
+                   n_rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`assemble_table` from the modeled columns as a frame (a sharded run's merged shards)."""
     import pandas as pd
 
     from safesynth.generator.serialize import values_to_frame
 
-    model_frame = values_to_frame(rows, [c for c in cols if c.modeled])
     out = {}
     for col in cols:
         if col.modeled:
@@ -285,6 +337,26 @@ def assemble_table(rows: list[list[Any]], cols: Sequence[ColumnInfo], train_df: 
         else:
             out[col.name] = values_to_frame([[None]] * n_rows, [col])[col.name]
     return pd.DataFrame(out, columns=[c.name for c in cols])
+
+
+def refake_columns(table: pd.DataFrame, cols: Sequence[ColumnInfo], locale: str) -> pd.DataFrame:
+    """The table with the columns the model was not given (DP only: train marks them `extra["refake"]`) filled
+    with fresh fakes, one synthetic person per row, under a new secret key (`pii.refake`). No training row is
+    read and nothing is booked in epsilon: the values depend on the key, the row number and the locale alone.
+    """
+    import pandas as pd
+
+    from safesynth.pii import refake
+    from safesynth.spec.models import PiiEntity
+
+    wanted = {c.name: PiiEntity(c.extra["refake"]) for c in cols if c.extra.get("refake")}
+    if not wanted:
+        return table
+    values = refake.refake_rows(len(table), wanted, locale)
+    out = table.copy()
+    for name, column in values.items():
+        out[name] = pd.Series(column, index=out.index, dtype=object)
+    return out
 
 
 def identifier_column(col: ColumnInfo, train_df: Optional[pd.DataFrame], n_rows: int,
@@ -316,3 +388,206 @@ def _identifier_series(ids: list[str], col: ColumnInfo) -> pd.Series:
     if "int" in col.dtype.lower() and all(i.isdigit() for i in ids):
         return pd.Series([int(i) for i in ids], dtype=col.dtype)
     return pd.Series(ids, dtype="string" if col.dtype == "string" else object)
+
+
+# ------------------------------------------------------------------ sharded generation (spec.generation.shards)
+#
+# With N > 1 shards, shard i (`run_shard`, one pod of an Indexed Job or one local process) samples the rows
+# [shard_range(n, i, N)) with its own seed (`shard_seed`) and writes only their modeled columns under
+# generate/shards/<i>/; the stage itself (`run`, through `merge_shards`) then concatenates them in index
+# order and finishes the table as one run does (fresh identifiers, DP refakes, the CSV in the source's
+# spellings), seeded by the base seed. So the same spec gives the same merged table whatever order or
+# machine the shards ran in. The runner (safesynth.stages.runner) checks that every shard finished for this
+# spec before it lets `run` merge.
+
+
+def shard_count(spec: SafeSynthJobSpec) -> int:
+    """How many shards this spec generates in (1: not sharded)."""
+    return spec.generation.shards
+
+
+def kept_on_rerun(spec: SafeSynthJobSpec) -> tuple[str, ...]:
+    """Keys under generate/ that a re-run of the stage (the merge) keeps: the shards' finished outputs."""
+    from safesynth.contract import SHARDS_DIR
+
+    return (f"{NAME.value}/{SHARDS_DIR}/",) if shard_count(spec) > 1 else ()
+
+
+def shard_range(total: int, index: int, count: int) -> tuple[int, int]:
+    """Rows [start, stop) of shard `index` of `count`: disjoint, in order, covering [0, total), sizes within 1."""
+    if not 0 <= index < count:
+        raise ValueError(f"shard index {index} outside 0..{count - 1}")
+    return total * index // count, total * (index + 1) // count
+
+
+def shard_seed(seed: int, index: int, count: int) -> int:
+    """Shard `index`'s sampling seed: the base seed itself when there is one shard (output as before), else
+    the index-th child of numpy's SeedSequence(seed): independent streams, deterministic per (seed, index)."""
+    if count == 1:
+        return seed
+    return int(np.random.SeedSequence(seed).spawn(count)[index].generate_state(1)[0])
+
+
+@dataclass
+class _Loaded:
+    """What sampling needs, loaded once per process from train/model/ (and the training rows without DP)."""
+
+    cols: list[ColumnInfo]
+    modeled: list[ColumnInfo]
+    dp_on: bool
+    n_target: int
+    fixed: dict[str, str]
+    drop_copies: bool
+    keys: Optional[set[tuple[Field, ...]]]
+    validator: RowValidator
+    grammar: Grammar
+    sampler_args: dict[str, Any]
+    device: str
+    batch_size: int
+    load_s: float
+
+
+def _load_for_sampling(spec: SafeSynthJobSpec, store: ArtifactStore) -> _Loaded:
+    from safesynth.generator import device as D
+    from safesynth.generator.bundle import load_bundle
+    from safesynth.generator.grammar import Grammar
+    from safesynth.generator.validate import RowValidator
+
+    gen = spec.generation
+    device = D.pick_device(spec.training.device.value)
+    D.configure_threads(spec.training.threads)
+    batch_size = sampling_batch_size(gen.batch_size, device)
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="safesynth-generate-") as tmp:
+        store.download_dir("train/model", tmp)
+        bundle = load_bundle(tmp, device)
+    model, tok, cols = bundle.model, bundle.tokenizer, bundle.columns
+    dp_on = bool(bundle.meta.get("privacy"))
+    fixed = fixed_fields(gen.fixed_values, cols)
+    drop_copies = gen.drop_training_copies and not dp_on  # see dp.py: filtering on private rows is outside DP
+    train_df = None if dp_on else store.read_table(f"{input_prefix(store)}/{TRAIN_TABLE}")
+    keys = None if train_df is None else training_keys(train_df, bundle.modeled)
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    grammar = Grammar(cols, tok, vocab, fixed, device)
+    args = {"model": model, "bos": tok.specials.bos,
+            "max_len": int(bundle.meta.get("maxLength") or model.config.max_position_embeddings)}
+    return _Loaded(cols, bundle.modeled, dp_on, gen.num_records or int(bundle.meta["trainRows"]), fixed,
+                   drop_copies, keys, RowValidator(cols, tok, keys), grammar, args, device, batch_size,
+                   time.monotonic() - t0)
+
+
+def run_shard(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress, index: int, count: int
+              ) -> dict[str, Any]:
+    """Shard `index` of `count`: sample its row range with its own seed, write its rows; returns its summary.
+
+    Writes only generate/shards/<index>/rows.parquet (the runner writes the shard's summary.json after it).
+    """
+    import torch
+
+    from safesynth.contract import SHARD_ROWS_FILE, shard_prefix
+    from safesynth.generator import device as D
+    from safesynth.generator.serialize import values_to_frame
+
+    gen = spec.generation
+    loaded = _load_for_sampling(spec, store)
+    start, stop = shard_range(loaded.n_target, index, count)
+    seed = shard_seed(gen.seed if gen.seed is not None else spec.data.seed, index, count)
+    sampler = Sampler(loaded.sampler_args["model"], loaded.grammar, loaded.sampler_args["bos"], gen,
+                      loaded.batch_size, loaded.device, max_len=loaded.sampler_args["max_len"],
+                      generator=torch.Generator(device=loaded.device).manual_seed(seed))
+    sampled = sample_rows(sampler, loaded.validator, stop - start, loaded.drop_copies, progress)
+    store.write_table(f"{shard_prefix(NAME.value, index)}{SHARD_ROWS_FILE}", values_to_frame(sampled.rows,
+                                                                                              loaded.modeled))
+    copies_out = 0 if loaded.drop_copies or loaded.keys is None else \
+        sum(row_key(r, loaded.modeled) in loaded.keys for r in sampled.rows)
+    copies = {} if loaded.dp_on else {
+        "exactCopies": loaded.validator.copies if loaded.keys is not None else None,
+        "exactCopiesInOutput": copies_out if loaded.keys is not None else None}
+    return {
+        "shard": {"index": index, "count": count, "rowRange": [start, stop], "seed": seed},
+        "rowsGenerated": len(sampled.rows),
+        "rowsValid": loaded.validator.valid,
+        **sampling_summary(sampled, loaded.validator, loaded.batch_size),
+        **copies,
+        "dropTrainingCopies": loaded.drop_copies,
+        "fixedColumns": sorted(loaded.fixed),
+        "constrainedDecoding": True,
+        "grammarStates": loaded.grammar.n_states,
+        "temperature": gen.temperature,
+        "topP": gen.top_p,
+        **D.describe(loaded.device),
+        "timings": {"load": round(loaded.load_s, 3), "sample": round(sampled.seconds, 3)},
+    }
+
+
+SUMMED = ("rowsGenerated", "rowsSampled", "batches", "rowsValid")
+
+
+def merged_summary(shards: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The stage summary from the shards' summaries, in index order (pure): counts summed, fractions recomputed
+    from the sums, rows/s as the shards' rows over the slowest shard's sampling time (they sample in parallel).
+    """
+    first = shards[0]
+    out: dict[str, Any] = {k: v for k, v in first.items()
+                           if k not in ("shard", "timings", "specHash", "specSections", "inputs", "ranBecause",
+                                        "startedAt", "finishedAt", "durationSeconds", "version", "stage")}
+    for key in SUMMED:
+        out[key] = sum(int(s.get(key) or 0) for s in shards)
+    sampled = out["rowsSampled"]
+    out["validFraction"] = round(out.pop("rowsValid") / sampled, 4) if sampled else None
+    out["acceptedFraction"] = round(out["rowsGenerated"] / sampled, 4) if sampled else None
+    out["invalid"] = {r: sum(int((s.get("invalid") or {}).get(r, 0)) for s in shards) for r in first.get("invalid", {})}
+    by_col: dict[str, dict[str, int]] = {}
+    for s in shards:
+        for name, reasons in (s.get("invalidByColumn") or {}).items():
+            for reason, n in reasons.items():
+                by_col.setdefault(name, {})[reason] = by_col.setdefault(name, {}).get(reason, 0) + int(n)
+    out["invalidByColumn"] = {name: dict(sorted(c.items())) for name, c in sorted(by_col.items())}
+    for key in ("exactCopies", "exactCopiesInOutput"):
+        if key in first:
+            values = [s.get(key) for s in shards]
+            out[key] = None if None in values else sum(int(str(v)) for v in values)
+    slowest = max(float((s.get("timings") or {}).get("sample") or 0.0) for s in shards)
+    out["rowsPerSecond"] = round(out["rowsGenerated"] / slowest, 1) if slowest > 0 else None
+    out["shards"] = [{**s["shard"], "rows": s.get("rowsGenerated"), "rowsPerSecond": s.get("rowsPerSecond"),
+                      "durationSeconds": s.get("durationSeconds")} for s in shards]
+    return out
+
+
+def merge_shards(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dict[str, Any]:
+    """Concatenate the shards' rows in index order and finish the table as one run does; returns the summary.
+
+    Needs no GPU and no model weights (the column list comes from the bundle's manifest), so on a cluster it
+    runs as a small CPU Job after the Indexed Job's pods. Reads the training rows only without DP (fresh
+    identifiers avoid real ones), as `run` does.
+    """
+    import pandas as pd
+
+    from safesynth.contract import SHARD_ROWS_FILE, shard_prefix, shard_summary_key
+    from safesynth.generator.bundle import MANIFEST
+    from safesynth.generator.column_info import columns_from_json
+
+    t0 = time.monotonic()
+    count = shard_count(spec)
+    gen = spec.generation
+    seed = gen.seed if gen.seed is not None else spec.data.seed
+    meta = store.read_json(f"train/model/{MANIFEST}")
+    cols = columns_from_json(meta["columns"])
+    dp_on = bool(meta.get("privacy"))
+    summaries = [store.read_json(shard_summary_key(NAME.value, i)) for i in range(count)]
+    frames = [store.read_table(f"{shard_prefix(NAME.value, i)}{SHARD_ROWS_FILE}") for i in range(count)]
+    with progress.task("generate: merge shards", total=count) as advance:
+        model_frame = pd.concat(frames, ignore_index=True)
+        advance(count)
+    n_rows = len(model_frame)
+    train_df = None if dp_on else store.read_table(f"{input_prefix(store)}/{TRAIN_TABLE}")
+    synthetic = assemble_frame(model_frame, cols, train_df, n_rows, np.random.default_rng(seed))
+    synthetic = refake_columns(synthetic, cols, spec.pii.locale)
+    store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
+    schema = read_json_if_present(store, f"{input_prefix(store)}/schema.json") or {}
+    store.write_bytes(SYNTHETIC_CSV_KEY, csv_bytes(render_table(synthetic, schema, seed)))
+    summary = merged_summary(summaries)
+    summary["timings"] = {"load": max(float((s.get("timings") or {}).get("load") or 0) for s in summaries),
+                          "sample": max(float((s.get("timings") or {}).get("sample") or 0) for s in summaries),
+                          "merge": round(time.monotonic() - t0, 3)}
+    return summary

@@ -34,8 +34,15 @@ from types import ModuleType
 from typing import Any
 
 import safesynth
-from safesynth.contract import MESSAGE_MAX, TERMINATION_LIMIT, summary_key
-from safesynth.errors import GateNotMetError, SafeSynthError
+from safesynth.contract import (
+    MESSAGE_MAX,
+    SUMMARY_FILE,
+    TERMINATION_LIMIT,
+    shard_prefix,
+    shard_summary_key,
+    summary_key,
+)
+from safesynth.errors import BadInputError, GateNotMetError, SafeSynthError
 from safesynth.progress import Progress
 from safesynth.spec import sections as spec_sections
 from safesynth.spec.models import STAGE_ORDER, SafeSynthJobSpec, StageName
@@ -145,14 +152,16 @@ def execute_stage(
     if reason is None and previous is not None:
         raise_if_not_released(stage, previous)
         return StageOutcome(stage, previous, skipped=True)
+    check_shards_finished(module, spec, store, force)
+    keep = kept_prefixes(module, spec)
     # Remove the old commit marker first: if this run dies half-way, nobody
     # may mistake the old summary for the new artifacts.
-    store.delete_prefix(f"{stage.value}/")
+    _delete_under(store, f"{stage.value}/", keep)
     started, t0 = now_iso(), time.monotonic()
     try:
         result = module.run(spec, store, progress)
     except BaseException:
-        _remove_partial(store, stage)
+        _remove_partial(store, stage, keep)
         raise
     summary = {
         "stage": stage.value,
@@ -181,14 +190,134 @@ def raise_if_not_released(stage: StageName, summary: dict[str, Any]) -> None:
                           "stay for inspection; improve the generator or change spec.evaluation.gates", summary)
 
 
-def _remove_partial(store: ArtifactStore, stage: StageName) -> None:
-    """Remove a failed stage's folder. If that fails too (the store is down), the stage's own error is the one
-    to report: no summary was written, so the leftovers are never taken for a finished stage."""
+def _remove_partial(store: ArtifactStore, stage: StageName, keep: tuple[str, ...] = (),
+                    prefix: str | None = None) -> None:
+    """Remove a failed stage's folder (a failed shard's: `prefix`). If that fails too (the store is down), the
+    stage's own error is the one to report: no summary was written, so the leftovers are never taken for a
+    finished stage."""
+    folder = prefix or f"{stage.value}/"
     try:
-        store.delete_prefix(f"{stage.value}/")
+        _delete_under(store, folder, keep)
     except SafeSynthError as cleanup:
         logging.getLogger(__name__).warning("could not remove the failed stage's partial artifacts under %s (%s)",
-                                            store.url(f"{stage.value}/"), cleanup.reason)
+                                            store.url(folder), cleanup.reason)
+
+
+def _delete_under(store: ArtifactStore, prefix: str, keep: tuple[str, ...]) -> None:
+    """`store.delete_prefix(prefix)`, sparing keys under any of `keep` (a sharded stage's finished shards);
+    summary.json goes first, so an interrupted delete never leaves a commit marker over partial artifacts."""
+    if not keep:
+        store.delete_prefix(prefix)
+        return
+    keys = [k for k in store.list(prefix) if not k.startswith(keep)]
+    for key in sorted(keys, key=lambda k: not k.endswith(SUMMARY_FILE)):
+        store.delete(key)
+
+
+# ------------------------------------------------------------------ shards (spec.generation.shards > 1)
+#
+# A sharded stage module also has `shard_count(spec)`, `kept_on_rerun(spec)` and
+# `run_shard(spec, store, progress, index, count)`. Each shard runs under the same contract
+# as a stage, one level down: it writes only under `<stage>/shards/<index>/`, its own
+# summary.json last, and is skipped when that summary holds this spec hash and the same
+# upstream inputs. A shard that runs first removes the stage's merged summary (its commit
+# marker), so a merge made from older shards is never taken as current. The stage itself
+# (`execute_stage`) is then the merge: it refuses to run until every shard has finished
+# for this spec, and its re-runs keep the shards' folders.
+
+
+class ShardsNotFinishedError(SafeSynthError):
+    """The merge of a sharded stage ran before all its shards finished for this spec (exit 1: retryable)."""
+
+    reason = "ShardsNotFinished"
+
+
+def shard_count(module: ModuleType, spec: SafeSynthJobSpec) -> int:
+    """How many shards `module` runs in for `spec` (1 for a stage that does not shard)."""
+    counter = getattr(module, "shard_count", None)
+    return int(counter(spec)) if counter is not None else 1
+
+
+def kept_prefixes(module: ModuleType, spec: SafeSynthJobSpec) -> tuple[str, ...]:
+    keep = getattr(module, "kept_on_rerun", None)
+    return tuple(keep(spec)) if keep is not None else ()
+
+
+def _shard_reason(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore, index: int,
+                  force: bool) -> tuple[str | None, dict[str, Any] | None, dict[str, Any]]:
+    """(why shard `index` must run or None, its previous summary, the inputs it reads)."""
+    stage: StageName = module.NAME
+    key = shard_summary_key(stage.value, index)
+    previous = None if force or not store.exists(key) else store.read_json(key)
+    inputs = upstream_identity(store, stage)
+    reason = rerun_reason(previous, stage_spec_hash(spec, stage), section_hashes(spec, stage), inputs, force)
+    return reason, previous, inputs
+
+
+def pending_shards(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore,
+                   force: bool = False) -> list[int]:
+    """Indexes of the shards that must (re-)run for this spec: what the local driver launches."""
+    return [i for i in range(shard_count(module, spec))
+            if _shard_reason(module, spec, store, i, force)[0] is not None]
+
+
+def stage_is_current(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore) -> bool:
+    """Whether `execute_stage` would skip the stage (its summary holds this spec and these inputs)."""
+    stage: StageName = module.NAME
+    reason = rerun_reason(previous_summary(store, stage), stage_spec_hash(spec, stage),
+                          section_hashes(spec, stage), stage_inputs(module, spec, store), False)
+    return reason is None
+
+
+def check_shards_finished(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore, force: bool) -> None:
+    """Raise ShardsNotFinishedError, naming them, when some shard of a sharded stage is not finished."""
+    count = shard_count(module, spec)
+    if count <= 1:
+        return
+    missing = pending_shards(module, spec, store)
+    if missing:
+        stage: StageName = module.NAME
+        raise ShardsNotFinishedError(
+            f"{stage.value}: shard(s) {', '.join(map(str, missing))} of {count} not finished for this spec; run "
+            f"`safesynth stage {stage.value} --shard INDEX/{count}` for each first (on a cluster the Indexed Job "
+            f"does), then the stage merges them")
+
+
+def execute_shard(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress,
+                  index: int, count: int, *, force: bool = False) -> StageOutcome:
+    """Run shard `index` of `count` of a sharded stage under the contract (see above); the outcome's summary
+    is the shard's."""
+    stage: StageName = module.NAME
+    expected = shard_count(module, spec)
+    if count != expected or not 0 <= index < count:
+        raise BadInputError(f"--shard {index}/{count}: spec.generation.shards is {expected}, so the shard must be "
+                            f"INDEX/{expected} with INDEX in 0..{expected - 1}")
+    reason, previous, inputs = _shard_reason(module, spec, store, index, force)
+    if reason is None and previous is not None:
+        return StageOutcome(stage, previous, skipped=True)
+    prefix = shard_prefix(stage.value, index)
+    store.delete(summary_key(stage.value))  # the merged result no longer stands once a shard changes
+    store.delete_prefix(prefix)
+    started, t0 = now_iso(), time.monotonic()
+    try:
+        result = module.run_shard(spec, store, progress, index, count)
+    except BaseException:
+        _remove_partial(store, stage, prefix=prefix)
+        raise
+    summary = {
+        "stage": stage.value,
+        "specHash": stage_spec_hash(spec, stage),
+        "specSections": section_hashes(spec, stage),
+        "inputs": inputs,
+        "ranBecause": reason,
+        "version": safesynth.__version__,
+        "startedAt": started,
+        "finishedAt": now_iso(),
+        "durationSeconds": round(time.monotonic() - t0, 3),
+        **result,
+    }
+    store.write_json(shard_summary_key(stage.value, index), summary)
+    return StageOutcome(stage, summary, skipped=False, reason=reason)
 
 
 def termination_message(summary: dict[str, Any]) -> str:

@@ -1,0 +1,143 @@
+"""Sharded generation (spec.generation.shards): row ranges and seeds, the merge, the shard contract, the
+local driver's shard processes."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from safesynth.contract import shard_summary_key, summary_key
+from safesynth.driver import run_shards
+from safesynth.progress import LogProgress
+from safesynth.stages import generate, train
+from safesynth.stages.generate import merged_summary, shard_range, shard_seed
+from safesynth.stages.runner import ShardsNotFinishedError, execute_shard, execute_stage, pending_shards
+from safesynth.store import LocalStore
+from tests.workers.generator.helpers import tiny_spec, tiny_table, write_prepared
+
+LENIENT = {"maxInvalidFraction": 1.0, "batchSize": 64}
+
+
+@pytest.mark.parametrize(("total", "count"), [(0, 1), (1, 2), (10, 3), (1000, 7), (5, 5)])
+def test_shard_ranges_are_disjoint_in_order_and_cover_every_row(total: int, count: int) -> None:
+    ranges = [shard_range(total, i, count) for i in range(count)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == total
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    assert max(b - a for a, b in ranges) - min(b - a for a, b in ranges) <= 1
+
+
+def test_shard_range_refuses_an_index_outside_the_count() -> None:
+    with pytest.raises(ValueError):
+        shard_range(10, 2, 2)
+
+
+def test_shard_seeds_one_shard_keeps_the_seed_more_are_distinct_and_repeatable() -> None:
+    assert shard_seed(7, 0, 1) == 7
+    seeds = [shard_seed(7, i, 4) for i in range(4)]
+    assert len(set(seeds)) == 4 and seeds == [shard_seed(7, i, 4) for i in range(4)]
+    assert seeds != [shard_seed(8, i, 4) for i in range(4)]
+
+
+def test_merged_summary_sums_counts_and_recomputes_rates() -> None:
+    def shard(i: int, rows: int, sampled: int, valid: int, secs: float) -> dict:  # type: ignore[type-arg]
+        return {"shard": {"index": i, "count": 2, "rowRange": [0, rows], "seed": i}, "rowsGenerated": rows,
+                "rowsSampled": sampled, "batches": 1, "rowsValid": valid, "invalid": {"parse": sampled - valid},
+                "invalidByColumn": {"age": {"range": sampled - valid}}, "exactCopies": 1, "exactCopiesInOutput": 0,
+                "rowsPerSecond": rows / secs, "timings": {"sample": secs}, "device": "cpu", "specHash": "x"}
+
+    out = merged_summary([shard(0, 10, 20, 15, 2.0), shard(1, 10, 10, 10, 4.0)])
+    assert out["rowsGenerated"] == 20 and out["rowsSampled"] == 30 and out["batches"] == 2
+    assert out["validFraction"] == round(25 / 30, 4) and out["acceptedFraction"] == round(20 / 30, 4)
+    assert out["invalid"] == {"parse": 5} and out["invalidByColumn"] == {"age": {"range": 5}}
+    assert out["exactCopies"] == 2 and out["rowsPerSecond"] == 5.0  # 20 rows over the slowest shard's 4 s
+    assert [s["index"] for s in out["shards"]] == [0, 1] and "specHash" not in out and out["device"] == "cpu"
+
+
+def table() -> pd.DataFrame:
+    return tiny_table(120).drop(columns=["note"])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[LocalStore, Path]:
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("shards")
+    store = LocalStore(root / "run")
+    write_prepared(store, table())
+    execute_stage(train, tiny_spec(root, training={"epochs": 3}), store, LogProgress())
+    return store, root
+
+
+def spec_for(root: Path, **generation):  # type: ignore[no-untyped-def]
+    return tiny_spec(root, training={"epochs": 3}, generation={**LENIENT, "numRecords": 30, **generation})
+
+
+@pytest.mark.slow
+def test_shards_merge_in_index_order_to_the_same_table_whatever_order_they_ran(trained) -> None:  # type: ignore[no-untyped-def]
+    store, root = trained
+    spec = spec_for(root, shards=3)
+    outputs = []
+    for order in ([0, 1, 2], [2, 0, 1]):
+        for i in order:
+            execute_shard(generate, spec, store, LogProgress(), i, 3, force=True)
+        s = execute_stage(generate, spec, store, LogProgress(), force=True).summary
+        outputs.append((store.read_bytes("generate/synthetic.csv"), store.read_table("generate/synthetic.parquet")))
+    assert outputs[0][0] == outputs[1][0]
+    out, real = outputs[0][1], table()
+    assert len(out) == 30 == s["rowsGenerated"] and [x["rowRange"] for x in s["shards"]] == [[0, 10], [10, 20], [20, 30]]
+    assert list(out.columns) == list(real.columns) and dict(out.dtypes) == dict(real.dtypes)
+    assert out["pid"].is_unique and not set(out["pid"]) & set(real["pid"])  # identifiers made once, for all rows
+    rows = [store.read_table(f"generate/shards/{i}/rows.parquet") for i in range(3)]
+    assert pd.concat(rows, ignore_index=True)["age"].tolist() == out["age"].tolist()  # index order
+    assert rows[0]["age"].tolist() != rows[1]["age"].tolist()  # each shard its own seed
+
+
+@pytest.mark.slow
+def test_shard_contract_merge_waits_a_running_shard_voids_the_merge_reruns_keep_shards(trained) -> None:  # type: ignore[no-untyped-def]
+    store, root = trained
+    spec = spec_for(root, shards=2, seed=11)
+    store.delete_prefix("generate/")
+    execute_shard(generate, spec, store, LogProgress(), 0, 2)
+    with pytest.raises(ShardsNotFinishedError, match="shard\\(s\\) 1 of 2"):
+        execute_stage(generate, spec, store, LogProgress())
+    assert pending_shards(generate, spec, store) == [1]
+    assert execute_shard(generate, spec, store, LogProgress(), 0, 2).skipped  # finished for this spec
+    execute_shard(generate, spec, store, LogProgress(), 1, 2)
+    merged = execute_stage(generate, spec, store, LogProgress())
+    assert not merged.skipped and store.exists(shard_summary_key("generate", 0))  # the merge kept the shards
+    assert execute_stage(generate, spec, store, LogProgress()).skipped
+    execute_shard(generate, spec, store, LogProgress(), 1, 2, force=True)
+    assert not store.exists(summary_key("generate"))  # a shard that ran voids the merged result
+    assert not execute_stage(generate, spec, store, LogProgress()).skipped
+    with pytest.raises(Exception, match="shards is 2"):
+        execute_shard(generate, spec, store, LogProgress(), 0, 3)
+
+
+@pytest.mark.slow
+def test_driver_runs_unfinished_shards_as_processes(trained) -> None:  # type: ignore[no-untyped-def]
+    store, root = trained
+    spec = spec_for(root, shards=2, seed=12)
+    store.delete_prefix("generate/")
+    run_shards(generate, spec, store, LogProgress())
+    assert pending_shards(generate, spec, store) == []
+    first = store.read_json(shard_summary_key("generate", 1))
+    assert first["shard"] == {"index": 1, "count": 2, "rowRange": [15, 30], "seed": shard_seed(12, 1, 2)}
+    execute_stage(generate, spec, store, LogProgress())
+    run_shards(generate, spec, store, LogProgress())  # the stage is current: nothing runs
+    assert store.read_json(shard_summary_key("generate", 1))["finishedAt"] == first["finishedAt"]
+
+
+@pytest.mark.parametrize(("text", "parsed"), [("0/2", (0, 2)), ("3/4", (3, 4)), ("2/2", None), ("1", None),
+                                               ("a/2", None), ("-1/2", None), ("$(JOB_COMPLETION_INDEX)/2", None)])
+def test_shard_option_is_index_over_count(text: str, parsed: tuple[int, int] | None) -> None:
+    from safesynth.cli import parse_shard
+    from safesynth.errors import BadInputError
+
+    if parsed is None:
+        with pytest.raises(BadInputError, match="--shard"):
+            parse_shard(text)
+    else:
+        assert parse_shard(text) == parsed
