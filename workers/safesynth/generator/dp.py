@@ -142,6 +142,9 @@ class BudgetPlan:
     schema_epsilon: float = 0.0
     schema_delta: float = 0.0
     marginal_epsilon: float = 0.0
+    route: str = "lm"  # generator/route.py: marginal | hybrid | lm
+    aim_epsilon: float = 0.0  # the AIM marginal model's (epsilon, delta) share (marginal and hybrid routes)
+    aim_delta: float = 0.0
     category_columns: list[str] = field(default_factory=list)
     bound_columns: list[str] = field(default_factory=list)
 
@@ -156,8 +159,8 @@ class BudgetPlan:
 
     @property
     def released_epsilon(self) -> float:
-        """What the releases outside DP-SGD spend: the schema and the marginals."""
-        return self.schema_epsilon + self.marginal_epsilon
+        """What the releases outside DP-SGD spend: the schema, the one-way marginals and the AIM model."""
+        return self.schema_epsilon + self.marginal_epsilon + self.aim_epsilon
 
     @property
     def train_epsilon(self) -> float:
@@ -165,13 +168,21 @@ class BudgetPlan:
 
     @property
     def train_delta(self) -> float:
-        return self.delta - self.schema_delta
+        return self.delta - self.schema_delta - self.aim_delta
+
+    @property
+    def aim_rho(self) -> float:
+        """The zCDP budget AIM runs with: the largest rho whose conversion at aim_delta costs at most aim_epsilon."""
+        from safesynth.generator.zcdp import rho_for
+
+        return rho_for(self.aim_epsilon, self.aim_delta) if self.aim_epsilon > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "epsilonTotal": self.epsilon, "deltaTotal": self.delta,
             "schemaEpsilon": self.schema_epsilon, "schemaDelta": self.schema_delta,
             "marginalEpsilon": self.marginal_epsilon,
+            "route": self.route, "aimEpsilon": self.aim_epsilon, "aimDelta": self.aim_delta, "aimRho": self.aim_rho,
             "trainEpsilonTarget": self.train_epsilon, "trainDelta": self.train_delta,
             "releasedCategories": list(self.category_columns), "releasedBounds": list(self.bound_columns),
         }
@@ -209,11 +220,22 @@ def marginal_epsilon(privacy: Any) -> float:
     return _release_default(privacy, privacy.marginal_epsilon) if privacy.public_pretrain else 0.0
 
 
-def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> BudgetPlan:
-    """Split privacy.epsilon/delta between schema releases and DP-SGD; PrivacyBudgetError when impossible."""
+HYBRID_AIM_SHARE = 0.5  # hybrid route, marginalEpsilon unset: this share of what the schema leaves goes to AIM
+HYBRID_AIM_DELTA_SHARE = 0.5  # and this share of the delta left
+
+
+def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo], route: str = "lm") -> BudgetPlan:
+    """Split privacy.epsilon/delta between schema releases, the marginal model and DP-SGD; PrivacyBudgetError when
+    impossible.
+
+    Routes (generator/route.py): lm, as before (schema, optional one-way marginals, DP-SGD); marginal, everything
+    the schema leaves goes to AIM (no DP-SGD); hybrid, AIM takes marginalEpsilon (unset: HYBRID_AIM_SHARE of what
+    the schema leaves) and HYBRID_AIM_DELTA_SHARE of the delta left, DP-SGD the rest. Parts add up (basic
+    composition); AIM's own rounds compose in zCDP inside its share (aim.py).
+    """
     delta = privacy.delta if privacy.delta is not None else auto_delta(n_rows)
     check_delta(delta, n_rows)
-    plan = BudgetPlan(epsilon=privacy.epsilon, delta=delta)
+    plan = BudgetPlan(epsilon=privacy.epsilon, delta=delta, route=route)
     for col in cols:
         what = needs_release(col, privacy.domains.get(col.name))
         if what == "categories":
@@ -223,7 +245,19 @@ def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo]) -> Budget
     if plan.category_columns or plan.bound_columns:
         plan.schema_epsilon = schema_epsilon(privacy)
         plan.schema_delta = delta * SCHEMA_DELTA_SHARE if plan.category_columns else 0.0
-    plan.marginal_epsilon = marginal_epsilon(privacy)
+    if route == "marginal":
+        plan.aim_epsilon = privacy.epsilon - plan.schema_epsilon
+        plan.aim_delta = delta - plan.schema_delta
+        if plan.aim_epsilon <= 0:
+            raise PrivacyBudgetError(f"spec.privacy: schemaEpsilon ({plan.schema_epsilon:g}) leaves nothing of "
+                                     f"spec.privacy.epsilon ({privacy.epsilon:g}) for the marginal model")
+        return plan
+    if route == "hybrid":
+        left = privacy.epsilon - plan.schema_epsilon
+        plan.aim_epsilon = float(privacy.marginal_epsilon) if privacy.marginal_epsilon else left * HYBRID_AIM_SHARE
+        plan.aim_delta = (delta - plan.schema_delta) * HYBRID_AIM_DELTA_SHARE
+    else:
+        plan.marginal_epsilon = marginal_epsilon(privacy)
     if plan.released_epsilon >= privacy.epsilon:
         raise PrivacyBudgetError(
             f"spec.privacy: schemaEpsilon ({plan.schema_epsilon:g}) plus marginalEpsilon ({plan.marginal_epsilon:g}) "

@@ -117,6 +117,15 @@ class Accountant(str, Enum):
     RDP = "rdp"
 
 
+class Route(str, Enum):
+    """Which generator a DP job trains (README, "Differential privacy"; the rule is generator/route.py)."""
+
+    AUTO = "auto"
+    MARGINAL = "marginal"
+    HYBRID = "hybrid"
+    LM = "lm"
+
+
 class Device(str, Enum):
     AUTO = "auto"
     CPU = "cpu"
@@ -471,6 +480,14 @@ class PrivacySpec(SpecModel):
         True,
         description="Pretrain without DP on rows made only from the schema (no private values) before DP fine-tuning.",
     )
+    route: Route = Field(
+        Route.AUTO,
+        description=(
+            "DP generator: marginal (AIM-style DP marginals, no language model), hybrid (the marginal model's rows "
+            "pretrain the LM, then DP-SGD), lm (DP-SGD only). auto: marginal, or hybrid for tables with free text "
+            "when rows x epsilon >= 50,000 (README, \"Differential privacy\")."
+        ),
+    )
     domains: Annotated[dict[ColumnName, ColumnDomain], Field(max_length=MAX_COLUMNS)] = Field(
         default_factory=dict,
         description=(
@@ -534,6 +551,12 @@ class GenerationSpec(SpecModel):
         default_factory=dict, description="Conditional generation: columns held at given values (as strings)."
     )
     seed: Optional[int] = Field(None, ge=0, le=2**32 - 1, description="Unset: data.seed.")
+    shards: int = Field(
+        1, ge=1, le=64,
+        description="Generate in this many parallel pieces: on a cluster one Indexed Job with this many pods "
+        "(each its own GPU, row range and seed), locally this many processes; merged in index order. 1: one "
+        "process, output as before. 64: the largest Indexed Job a GPU queue is usually given at once.",
+    )
 
 
 # --------------------------------------------------------------------- evaluation

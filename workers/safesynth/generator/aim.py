@@ -1,0 +1,428 @@
+"""AIM-style select-measure-generate on mbi: the DP marginal model behind the `marginal` and `hybrid` routes.
+
+What: the table's modeled columns are discretized on public facts only
+(`discretize`), then AIM (McKenna, Mullins, Sheldon, Miklau, "AIM: An Adaptive
+and Iterative Mechanism for Differentially Private Synthetic Data", VLDB 2022)
+spends a zCDP budget rho in rounds: measure every one-way marginal, then
+repeatedly *select* the marginal the current model gets most wrong (exponential
+mechanism) and *measure* it (Gaussian mechanism), refitting a graphical model
+(mbi, the private-pgm engine) after each measurement. Synthetic rows are sampled
+from the final model and mapped back to values (`decode`). Our own code from
+the paper's description; mbi supplies only Domain/Dataset, LinearMeasurement and
+the mirror-descent estimator.
+
+Discretization (each fact public, declared, or DP-released and paid in the
+schema release of dp.py, never read from the data here):
+- categorical/boolean: the column's enforced categories (declared or released),
+  one bucket each; a released list (undeclared domain) gets one more bucket,
+  "unlisted", for the rows whose value was not released; nulls have a bucket.
+  Declared lists have no unlisted bucket: a value outside a declared domain
+  counts as null.
+- integer/float/datetime: NUMBER_BINS equal-width bins between the enforced
+  bounds (declared, DP-released or dp.py's public default); an integer range
+  shorter than that gets one bin per integer; values outside are clipped into
+  the end bins; nulls have a bucket.
+- text: two buckets, present and null (free text is not modeled: the marginal
+  route writes public lorem sentences, the hybrid route leaves it to the LM).
+
+Privacy (add/remove one row, n public, as everywhere in this project):
+- Measurement of marginal r: counts over r's cells, one row moves one cell by 1
+  (L2 sensitivity 1); discrete Gaussian noise of scale sigma (`zcdp.gaussian_counts`,
+  OpenDP): 1/(2 sigma^2)-zCDP.
+- Selection: candidate r's score is w_r (||M_r(D) - M_r(model)||_1 - sqrt(2/pi) sigma n_r),
+  n_r its cell count and w_r its workload weight (the AIM bias term discounts
+  marginals whose measurement would be mostly noise). One row moves
+  ||M_r(D) - .||_1 by at most 1, so the score by at most w_r: sensitivity
+  max_r w_r. Exponential mechanism at eps_sel (`zcdp.select_index`, OpenDP):
+  eps_sel^2/8-zCDP.
+- The rounds compose adaptively in zCDP: rho_total = sum of the above, recorded
+  per round (`AimResult.rounds`) so anyone can recompute it (`rho_spent`). The
+  budget rule below never lets it exceed the rho given: the last round takes
+  exactly what is left.
+- The model, the synthetic rows and the decoding are post-processing.
+
+Budget schedule (AIM, Algorithm 1): T = ROUNDS_PER_COLUMN x d rounds planned, a
+share ALPHA of each round's budget to measurement: sigma = sqrt(T / (2 ALPHA rho)),
+eps_sel = sqrt(8 (1 - ALPHA) rho / T). When a measurement changed the model's
+answer on r by less than its expected noise, sigma halves and eps_sel doubles
+(annealing). Candidates are the workload's cliques and their subsets whose
+addition keeps the junction tree within a model size that grows with the
+budget spent (rho_used / rho x MAX_MODEL_MB).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+import numpy as np
+
+from safesynth.generator import zcdp
+from safesynth.generator.column_info import DATE, TEXT, ColumnInfo
+from safesynth.generator.serialize import Field, float_text, to_field
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NUMBER_BINS = 20  # equal-width bins per number/date column: smartnoise's benchmark setting, same noise per cell
+ROUNDS_PER_COLUMN = 16  # AIM's T = 16 d
+ALPHA = 0.9  # share of each round's rho spent measuring (AIM's default)
+MAX_MODEL_MB = 20.0  # junction-tree size cap (AIM's default is 80 MB; 20 keeps estimation fast on a CPU)
+MAX_CLIQUE_CELLS = 50_000  # workload cliques bigger than this are left out (their measurement would be noise)
+THREE_WAY_MAX_COLUMNS = 12  # all 3-way marginals enter the workload up to this many columns (C(12,3) = 220)
+ROUND_ITERS, FINAL_ITERS = 100, 1000  # mirror-descent iterations per round (warm start) and for the final model
+DAY = 86_400.0
+SCORE_SAMPLE_ROWS = 100_000  # rows drawn from the model each round to score the candidates (see _model_answers)
+NULL, UNLISTED, PRESENT = "\x00null", "\x00unlisted", "\x00present"
+
+
+@dataclass
+class Attribute:
+    """One column as a discrete attribute: its buckets, in order; the last bucket is always null."""
+
+    name: str
+    kind: str
+    labels: list[str]  # category strings, or NUMBER_BINS bin labels, then UNLISTED (released lists only), NULL
+    edges: Optional[list[float]] = None  # numbers/dates: bin edges in the column's numeric scale
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "labels": self.labels, "edges": self.edges}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> "Attribute":
+        return cls(**obj)
+
+
+def discretize(cols: Sequence[ColumnInfo]) -> list[Attribute]:
+    """The discrete attributes of the modeled columns, from ColumnInfo alone (pure; see the module docstring)."""
+    out = []
+    for col in cols:
+        if not col.modeled:
+            continue
+        if col.kind in ("categorical", "boolean"):
+            cats = list(col.categories or [])
+            released = "released" in col.extra  # categories from the DP release, so possibly partial
+            out.append(Attribute(col.name, col.kind, cats + ([UNLISTED] if released or not cats else []) + [NULL]))
+        elif col.kind in ("integer", "float", "datetime"):
+            edges = bin_edges(col)
+            out.append(Attribute(col.name, col.kind, [f"bin{i}" for i in range(len(edges) - 1)] + [NULL],
+                                 [float(e) for e in edges]))
+        else:  # text
+            out.append(Attribute(col.name, col.kind, [PRESENT, NULL]))
+    return out
+
+
+def bin_edges(col: ColumnInfo) -> np.ndarray:
+    """NUMBER_BINS equal-width edges over the column's enforced bounds; integers: whole-number edges, at most one
+    bin per integer. The bounds must be set (under DP they always are: declared, released or public default)."""
+    if col.minimum is None or col.maximum is None:
+        raise ValueError(f"column {col.name!r} has no enforced bounds")
+    lo, hi = float(col.minimum), float(col.maximum)
+    if col.kind == "integer":
+        lo, hi = math.floor(lo), math.floor(hi) + 1.0  # integer k falls in [k, k+1)
+        width = max(1.0, math.ceil((hi - lo) / NUMBER_BINS))
+        return np.arange(lo, hi + width, width)[: NUMBER_BINS + 1] if hi > lo else np.array([lo, lo + 1.0])
+    if hi <= lo:
+        hi = lo + 1.0
+    return np.linspace(lo, hi, NUMBER_BINS + 1)
+
+
+def encode(df: "pd.DataFrame", attrs: Sequence[Attribute], cols: Sequence[ColumnInfo]) -> dict[str, np.ndarray]:
+    """Each row's bucket index per attribute. Private: its output feeds only the mechanisms of `run_aim`."""
+    from safesynth.generator.dp import column_numbers
+
+    by_name = {c.name: c for c in cols}
+    out = {}
+    for a in attrs:
+        col, null = by_name[a.name], a.size - 1
+        if a.edges is not None:
+            x = column_numbers(df[a.name], col.kind)
+            edges = np.asarray(a.edges)
+            idx = np.clip(np.searchsorted(edges, np.nan_to_num(x), side="right") - 1, 0, len(edges) - 2)
+            out[a.name] = np.where(np.isnan(x), null, idx).astype(np.int64)
+            continue
+        fields = [to_field(v, col) for v in df[a.name].tolist()]
+        if a.labels[0] == PRESENT:
+            out[a.name] = np.array([null if f is None else 0 for f in fields], dtype=np.int64)
+            continue
+        index = {lab: i for i, lab in enumerate(a.labels[:-1]) if lab != UNLISTED}
+        other = a.labels.index(UNLISTED) if UNLISTED in a.labels else null
+        out[a.name] = np.array([null if f is None else index.get(f, other) for f in fields], dtype=np.int64)
+    return out
+
+
+def workload(attrs: Sequence[Attribute]) -> list[tuple[str, ...]]:
+    """All 2-way marginals, and all 3-way ones when there are at most THREE_WAY_MAX_COLUMNS attributes; cliques over
+    MAX_CLIQUE_CELLS cells are left out. Depends only on the public discretization."""
+    names = [a.name for a in attrs]
+    sizes = {a.name: a.size for a in attrs}
+    ways = [2, 3] if len(names) <= THREE_WAY_MAX_COLUMNS else [2]
+    out = [cl for k in ways for cl in itertools.combinations(names, k)
+           if math.prod(sizes[c] for c in cl) <= MAX_CLIQUE_CELLS]
+    return out or [(n,) for n in names]
+
+
+def candidates(work: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
+    """Downward closure of the workload with AIM's weights w_r = sum over workload cliques s of |r & s|."""
+    closure = {sub for cl in work for k in range(1, len(cl) + 1) for sub in itertools.combinations(cl, k)}
+    return {r: float(sum(len(set(r) & set(s)) for s in work)) for r in sorted(closure)}
+
+
+@dataclass
+class Round:
+    """One AIM step as recorded: what was measured, at which noise, and the selection's epsilon (0: no selection)."""
+
+    clique: tuple[str, ...]
+    sigma: float
+    select_epsilon: float = 0.0
+    select_sensitivity: float = 0.0
+
+    @property
+    def rho(self) -> float:
+        sel = self.select_epsilon**2 / 8.0 if self.select_epsilon > 0 else 0.0
+        return zcdp.gaussian_rho(self.sigma) + sel
+
+    def to_json(self) -> dict[str, Any]:
+        return {"clique": list(self.clique), "sigma": self.sigma, "selectEpsilon": self.select_epsilon,
+                "selectSensitivity": self.select_sensitivity}
+
+
+@dataclass
+class AimResult:
+    """The fitted model, the DP measurements it was fitted to and the round log (for the ledger and the audit)."""
+
+    attrs: list[Attribute]
+    model: Any  # mbi.MarkovRandomField
+    measurements: list[tuple[tuple[str, ...], np.ndarray, float]]  # (clique, noisy counts, sigma)
+    rounds: list[Round] = field(default_factory=list)
+    rho_budget: float = 0.0
+    total: int = 0
+    seconds: float = 0.0
+
+
+def rho_spent(rounds: Sequence[Round]) -> float:
+    """Total rho of a round log: the recomputation the ledger and the tests rely on."""
+    return float(sum(r.rho for r in rounds))
+
+
+def run_aim(data: dict[str, np.ndarray], attrs: Sequence[Attribute], rho: float, n: int,
+            max_model_mb: float = MAX_MODEL_MB, rounds_per_column: Optional[int] = None) -> AimResult:
+    """AIM on the encoded rows `data` (see the module docstring); n is the public row count.
+
+    Every access to `data` goes through `_measure` (Gaussian) or the scores of `_select` (exponential mechanism).
+    """
+    mbi = _mbi()
+    from mbi import junction_tree
+
+    t0 = time.monotonic()
+    domain = mbi.Domain([a.name for a in attrs], [a.size for a in attrs])
+    dataset = mbi.Dataset({a.name: data[a.name] for a in attrs}, domain)
+    work = workload(attrs)
+    cands = candidates(work)
+    sensitivity = max(cands.values())
+    d = len(attrs)
+    T = max((rounds_per_column or ROUNDS_PER_COLUMN) * d, 1)
+    sigma = math.sqrt(T / (2.0 * ALPHA * rho))
+    eps = math.sqrt(8.0 * (1.0 - ALPHA) * rho / T)
+    result = AimResult(list(attrs), None, [], rho_budget=rho, total=n)
+    used = 0.0
+
+    # Initialization: every one-way marginal (no selection), unless that alone exceeds the budget.
+    one_way_rho = d * zcdp.gaussian_rho(sigma)
+    if one_way_rho > rho:
+        sigma = math.sqrt(d / (2.0 * rho))
+    for a in attrs:
+        _measure(result, dataset, (a.name,), sigma)
+        used += zcdp.gaussian_rho(sigma)
+    model = _estimate(mbi, domain, result, n, FINAL_ITERS // 2, None)
+
+    while rho - used > 1e-12:
+        remaining = rho - used
+        if remaining < 2.0 * (zcdp.gaussian_rho(sigma) + eps**2 / 8.0):  # last round: spend exactly what is left
+            sigma = math.sqrt(1.0 / (2.0 * ALPHA * remaining))
+            eps = math.sqrt(8.0 * (1.0 - ALPHA) * remaining)
+        limit = max_model_mb * (used + zcdp.gaussian_rho(sigma) + eps**2 / 8.0) / rho
+        measured = [m[0] for m in result.measurements]
+        pool = [r for r in cands
+                if junction_tree.hypothetical_model_size(domain, measured + [r]) <= limit] or [(attrs[0].name,)]
+        fitted = _model_answers(model, pool, domain, n)
+        scores = np.array([cands[r] * (np.abs(dataset.project(r).datavector() - fitted[r]).sum()
+                                       - math.sqrt(2.0 / math.pi) * sigma * domain.size(r)) for r in pool])
+        pick = pool[zcdp.select_index(scores, eps, sensitivity)]
+        before = np.asarray(model.project(pick).datavector())
+        _measure(result, dataset, pick, sigma, eps, sensitivity)
+        used += zcdp.gaussian_rho(sigma) + eps**2 / 8.0
+        model = _estimate(mbi, domain, result, n, ROUND_ITERS, model)
+        after = np.asarray(model.project(pick).datavector())
+        if np.abs(after - before).sum() <= math.sqrt(2.0 / math.pi) * sigma * domain.size(pick):
+            sigma, eps = sigma / 2.0, eps * 2.0
+    result.model = _estimate(mbi, domain, result, n, FINAL_ITERS, model)
+    result.seconds = time.monotonic() - t0
+    return result
+
+
+def _model_answers(model: Any, pool: Sequence[tuple[str, ...]], domain: Any, n: int) -> dict[tuple[str, ...], np.ndarray]:
+    """The model's counts on each candidate, estimated from SCORE_SAMPLE_ROWS rows drawn from it (post-processing).
+
+    Why a sample: mbi answers a marginal outside its cliques by variable elimination, compiled by JAX per clique
+    shape (~0.4 s each); with hundreds of candidates per round that dominated the run. A sample answers all of
+    them with numpy counts; its error (~sqrt(cells / rows)) is far below the measurement noise at these budgets.
+    """
+    data = sample_indices(model, SCORE_SAMPLE_ROWS, seed=len(pool) * 7919 + n)
+    out = {}
+    for r in pool:
+        shape = tuple(domain[c] for c in r)
+        flat = np.ravel_multi_index(tuple(data[c] for c in r), shape)
+        out[r] = np.bincount(flat, minlength=math.prod(shape)) * (n / SCORE_SAMPLE_ROWS)
+    return out
+
+
+def _measure(result: AimResult, dataset: Any, clique: tuple[str, ...], sigma: float, eps: float = 0.0,
+             sensitivity: float = 0.0) -> None:
+    """Gaussian mechanism on one marginal (see the module docstring), recorded with its round."""
+    noisy = zcdp.gaussian_counts(dataset.project(clique).datavector(), sigma)
+    result.measurements.append((tuple(clique), noisy, sigma))
+    result.rounds.append(Round(tuple(clique), sigma, eps, sensitivity))
+
+
+def _estimate(mbi: Any, domain: Any, result: AimResult, n: int, iters: int, warm: Any) -> Any:
+    """mbi's mirror descent on the measurements so far (known total n: public). Post-processing."""
+    meas = [mbi.LinearMeasurement(y, cl, stddev=s) for cl, y, s in result.measurements]
+    return mbi.estimation.MirrorDescent().estimate(domain, meas, known_total=float(n), iters=iters, warm_start=warm)
+
+
+def _mbi() -> Any:
+    """mbi, imported on first use with JAX in float64 (float32 can stall the estimator) and its notices silenced."""
+    import jax
+
+    config: Any = jax.config
+    config.update("jax_enable_x64", True)
+    config.update("jax_enable_compilation_cache", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mbi
+    return mbi
+
+
+# ------------------------------------------------------------------ saving and sampling
+
+
+def save_model(result: AimResult) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(manifest, arrays): the attributes, the round log and the model's potentials; all DP (post-processing)."""
+    pots = result.model.potentials
+    arrays = {f"potential_{i}": np.asarray(pots[cl].values) for i, cl in enumerate(pots.cliques)}
+    arrays.update({f"measurement_{i}": y for i, (_, y, _) in enumerate(result.measurements)})
+    manifest = {
+        "attributes": [a.to_json() for a in result.attrs],
+        "cliques": [list(cl) for cl in pots.cliques],
+        "rounds": [r.to_json() for r in result.rounds],
+        "total": result.total,
+        "rhoBudget": result.rho_budget,
+        "rhoSpent": rho_spent(result.rounds),
+    }
+    return manifest, arrays
+
+
+def load_model(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[list[Attribute], Any]:
+    """(attributes, mbi.MarkovRandomField) back from `save_model`'s output."""
+    mbi = _mbi()
+    import jax.numpy as jnp
+    from mbi import marginal_oracles
+
+    attrs = [Attribute.from_json(a) for a in manifest["attributes"]]
+    domain = mbi.Domain([a.name for a in attrs], [a.size for a in attrs])
+    cliques = [tuple(cl) for cl in manifest["cliques"]]
+    tables = {cl: mbi.Factor(domain.project(cl), jnp.asarray(arrays[f"potential_{i}"]))
+              for i, cl in enumerate(cliques)}
+    pots = mbi.CliqueVector(domain, cliques, tables)
+    total = float(manifest["total"])
+    marginals = marginal_oracles.message_passing_stable(pots, total)
+    return attrs, mbi.MarkovRandomField(potentials=pots, marginals=marginals, total=total)
+
+
+def sample_indices(model: Any, n: int, seed: int) -> dict[str, np.ndarray]:
+    """n rows of bucket indices drawn i.i.d. from the model (mbi's forward sampling). Post-processing: seeded."""
+    state = np.random.get_state()
+    np.random.seed(seed % 2**32)  # mbi samples with numpy's global generator
+    try:
+        data = model.synthetic_data(rows=n, method="sample")
+    finally:
+        np.random.set_state(state)
+    return {k: np.asarray(v) for k, v in data.to_dict().items()}
+
+
+def decode(indices: dict[str, np.ndarray], attrs: Sequence[Attribute], cols: Sequence[ColumnInfo], seed: int,
+           text_fields: Optional[dict[str, list[Field]]] = None) -> list[list[Field]]:
+    """Rows of field strings for the modeled columns of `cols`, in their order (post-processing).
+
+    Categories map back to themselves; "unlisted" draws one of the listed categories by the model's own
+    frequencies of them in this sample; numbers and dates are uniform within their bin (integers floored and
+    clipped to the bounds, floats to 2 decimals, dates in the column's style); text is `text_fields`' value
+    (public lorem by default).
+    """
+    rng = np.random.default_rng(seed)
+    by_name = {a.name: a for a in attrs}
+    n = len(next(iter(indices.values()))) if indices else 0
+    per_col: list[list[Field]] = []
+    for col in cols:
+        if not col.modeled:
+            continue
+        a, idx = by_name[col.name], indices[col.name]
+        per_col.append(_decode_column(a, col, idx, rng, (text_fields or {}).get(col.name), n))
+    return [list(r) for r in zip(*per_col)] if per_col else [[] for _ in range(n)]
+
+
+def _decode_column(a: Attribute, col: ColumnInfo, idx: np.ndarray, rng: np.random.Generator,
+                   text: Optional[list[Field]], n: int) -> list[Field]:
+    import pandas as pd
+
+    null = a.size - 1
+    out: list[Field]
+    if a.edges is not None:
+        edges = np.asarray(a.edges)
+        bins = np.clip(idx, 0, len(edges) - 2)
+        x = rng.uniform(edges[bins], edges[bins + 1])
+        if col.kind == "integer":
+            lo, hi = float(col.minimum or edges[0]), float(col.maximum if col.maximum is not None else edges[-1])
+            out = [str(int(v)) for v in np.clip(np.floor(x), math.ceil(lo), math.floor(hi))]
+        elif col.kind == "float":
+            out = [float_text(round(float(v), 2)) for v in x]
+        else:
+            if edges[1] - edges[0] >= DAY:  # bins of a day or more: whole days (a public choice, post-processing)
+                x = np.floor(x / DAY) * DAY
+            stamps = pd.to_datetime(x, unit="s", utc=col.tz_aware)
+            out = [t.strftime("%Y-%m-%d") if col.style in (DATE, TEXT) else t.floor("s").isoformat() for t in stamps]
+    elif a.labels[0] == PRESENT:
+        out = list(text) if text is not None else _lorem(n, rng)
+    else:
+        listed = [i for i, lab in enumerate(a.labels[:-1]) if lab != UNLISTED]
+        counts = np.bincount(idx, minlength=a.size)[listed].astype(float)
+        p = counts / counts.sum() if counts.sum() > 0 else None
+        out = []
+        for i in idx:
+            j = listed[int(rng.choice(len(listed), p=p))] if a.labels[i] == UNLISTED and listed else int(i)
+            out.append(None if j == null or a.labels[j] == UNLISTED else a.labels[j])
+    return [None if i == null else v for v, i in zip(out, idx)]
+
+
+def _lorem(n: int, rng: np.random.Generator) -> list[Field]:
+    """Public filler for free-text columns (Faker's lorem word list, seeded): the marginal model writes no text."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(int(rng.integers(2**31)))
+    return [fake.sentence(nb_words=int(rng.integers(3, 16))) for _ in range(n)]
+
+
+def fit(df: "pd.DataFrame", cols: Sequence[ColumnInfo], rho: float, n: int) -> AimResult:
+    """discretize -> encode -> run_aim: the marginal model of the modeled columns at zCDP budget rho."""
+    attrs = discretize(cols)
+    return run_aim(encode(df, attrs, cols), attrs, rho, n)

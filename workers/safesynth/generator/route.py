@@ -1,0 +1,36 @@
+"""Which DP generator a job trains: `choose_route`, a pure decision on public facts (n, epsilon, column kinds).
+
+Routes (README, "Differential privacy", says where epsilon goes under each):
+- marginal: AIM-style DP marginals (aim.py) generate every tabular column; free-text columns get public lorem
+  sentences at the model's null share. No language model, no DP-SGD.
+- hybrid: the marginal model's samples are the LM's public pretraining rows (post-processing, free), then DP-SGD on
+  the real rows with the rest of the budget: the LM can learn free text the marginal model cannot write.
+- lm: DP-SGD on the LM only (public pretraining from one-way DP marginals), the path before issue 18.
+
+The rule for `auto` (measured: benchmarks/RESULTS.md and the issue-18 report):
+- no free-text column -> marginal. At equal epsilon AIM-style marginals beat the DP-SGD LM on every table we
+  measured (quickstart, covid, Adult at epsilon 1 and 8), and marginal models lead DP tabular benchmarks.
+- free text and n * epsilon >= HYBRID_MIN_ROW_EPSILON -> hybrid: enough signal for DP-SGD to learn the text.
+- free text below that -> marginal: DP-SGD on so little signal lost to the marginal model even with the text
+  column written as filler (quickstart, n = 1,800, at epsilon 1 and 8).
+Only the row count n (public in this project's privacy model), epsilon and the declared kinds are read.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+HYBRID_MIN_ROW_EPSILON = 50_000.0  # n x epsilon below which DP-SGD has measured too little signal (see above)
+ROUTES = ("marginal", "hybrid", "lm")
+
+
+def choose_route(requested: str, n_rows: int, epsilon: float, kinds: Sequence[str]) -> tuple[str, str]:
+    """(route, why): privacy.route when set, else the documented `auto` rule."""
+    if requested in ROUTES:
+        return requested, "privacy.route"
+    has_text = "text" in kinds
+    if not has_text:
+        return "marginal", "auto: no free-text column"
+    if n_rows * epsilon >= HYBRID_MIN_ROW_EPSILON:
+        return "hybrid", f"auto: free text and n x epsilon >= {HYBRID_MIN_ROW_EPSILON:g}"
+    return "marginal", f"auto: free text but n x epsilon < {HYBRID_MIN_ROW_EPSILON:g}"
