@@ -50,7 +50,11 @@ def test_quickstart_dp_runs_end_to_end_within_its_budget(tmp_path: Path) -> None
     spec = load_spec_file(EXAMPLE)
     assert spec.privacy.enabled and spec.privacy.epsilon == 8
     real = pd.read_csv(REPO / spec.data.uri).sample(200, random_state=0).reset_index(drop=True)
+    # The LM route (DP-SGD) explicitly: its accounting is what this test recomputes; the marginal route that
+    # `auto` picks for this table has its own end-to-end test (tests/workers/stages/test_marginal_route.py).
+    privacy = {**spec.privacy.model_dump(by_alias=True, exclude_unset=True, mode="json"), "route": "lm"}
     result = safesynth.synthesize(real, name="qsdp", runs_dir=tmp_path, progress=False, spec=spec, training=TINY,
+                                  privacy=privacy,
                                   generation={"num_records": 40, "max_invalid_fraction": 1.0, "batch_size": 64,
                                               "temperature": 0.7})
     assert len(result.synthetic) == 40 and result.metrics  # evaluate ran: the dates it reads were valid
