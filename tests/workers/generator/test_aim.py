@@ -136,7 +136,7 @@ def test_aim_spends_exactly_its_rho_and_records_every_measurement(monkeypatch: p
     ("auto", 2000, 8.0, ["categorical", "integer"], "marginal"),
     ("auto", 100_000, 8.0, ["categorical", "integer"], "marginal"),
     ("auto", 1800, 8.0, ["categorical", "text"], "marginal"),
-    ("auto", int(HYBRID_MIN_ROW_EPSILON), 1.0, ["categorical", "text"], "hybrid"),
+    ("auto", int(HYBRID_MIN_ROW_EPSILON), 1.0, ["categorical", "text"], "lm"),  # hybrid: opt-in until measured
     ("lm", 2000, 8.0, ["categorical"], "lm"),
     ("hybrid", 10, 1.0, ["integer"], "hybrid"),
     ("marginal", 10**6, 10.0, ["text"], "marginal"),
