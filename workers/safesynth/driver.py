@@ -342,11 +342,11 @@ class ShardFailedError(SafeSynthError):
 
 
 def column_warnings(status: JobStatus) -> list[str]:
-    """Prepare's column warnings (typing fallbacks, unparsed values) as lines for the end of a run; no values."""
+    """Every stage's column warnings (prepare's typing fallbacks and unparsed values, train's DP columns that
+    come out as filler or empty) as lines for the end of a run, in stage order; names and codes, no values."""
     from safesynth.schema_model import warning_text
 
-    prepare = next((s for s in status.stages if s.name == StageName.PREPARE.value), None)
-    return [warning_text(w) for w in ((prepare.summary or {}).get("warnings") or [] if prepare else [])]
+    return [warning_text(w) for s in status.stages for w in ((s.summary or {}).get("warnings") or [])]
 
 
 def local_path(run_uri: str) -> Optional[Path]:

@@ -75,6 +75,10 @@ WARNING_TEXT = {
     "idName": "unique integers named like an ID are an identifier (replaced, not learned); declare "
               "identifier: false to model them",
     "unparsed": "values did not parse under the column's kind and became nulls",
+    "dpTextFiller": "free text is not learned on the DP marginal route: the synthetic column holds public filler "
+                    "sentences; set privacy.route: lm to learn it with DP-SGD",
+    "dpNoCategory": "no category passed the DP release at this epsilon, so the synthetic column is empty; declare "
+                    "its categories in privacy.domains (they are then public and cost nothing) or raise epsilon",
     "ambiguousDayMonth": "dates are written both day-first and month-first, so values like 01/02 are read "
                          "month-first; declare the format in spec.data.columns",
 }

@@ -157,3 +157,19 @@ def test_budget_plan_per_route() -> None:
     assert h.aim_delta == pytest.approx(h.train_delta) and h.aim_delta + h.train_delta + h.schema_delta == h.delta
     lm = plan_budget(pv, 2000, cols)
     assert lm.aim_epsilon == 0 and lm.marginal_epsilon == 1.0 and lm.route == "lm"
+
+
+def test_dp_warnings_name_filler_text_and_empty_categories_only() -> None:
+    from safesynth.generator.column_info import ColumnInfo
+    from safesynth.generator.route import dp_warnings
+
+    note = ColumnInfo("note", "text", "string")
+    city = ColumnInfo("city", "categorical", "string")
+    city.extra["released"] = {"categories": [], "covered": 0.0}
+    sex = ColumnInfo("sex", "categorical", "string")
+    sex.categories = ["female", "male"]
+    sex.extra["released"] = {"categories": ["female", "male"], "covered": 1.0}
+    gone = ColumnInfo("name", "empty", "string")  # refaked under DP: not modeled, no warning
+    codes = {(w["column"], w["code"]) for w in dp_warnings([note, city, sex, gone], "marginal")}
+    assert codes == {("note", "dpTextFiller"), ("city", "dpNoCategory")}
+    assert {w["code"] for w in dp_warnings([note, city], "lm")} == {"dpNoCategory"}  # the LM learns text

@@ -21,7 +21,7 @@ Only the row count n (public in this project's privacy model), epsilon and the d
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 HYBRID_MIN_ROW_EPSILON = 50_000.0  # n x epsilon below which DP-SGD has measured too little signal (see above)
 ROUTES = ("marginal", "hybrid", "lm")
@@ -37,3 +37,19 @@ def choose_route(requested: str, n_rows: int, epsilon: float, kinds: Sequence[st
     if n_rows * epsilon >= HYBRID_MIN_ROW_EPSILON:
         return "lm", f"auto: free text and n x epsilon >= {HYBRID_MIN_ROW_EPSILON:g}"
     return "marginal", f"auto: free text but n x epsilon < {HYBRID_MIN_ROW_EPSILON:g}"
+
+
+def dp_warnings(columns: Sequence[Any], route: str) -> list[dict[str, str]]:
+    """Column warnings for a DP train summary (schema_model.WARNING_TEXT codes): what the chosen route will
+    not learn, so a filler or empty column is never mistaken for a learned one. Reads only the columns'
+    kinds and the DP-released facts on them, never data."""
+    out = []
+    for col in columns:
+        if not col.modeled:
+            continue
+        if route == "marginal" and col.kind == "text":
+            out.append({"column": col.name, "code": "dpTextFiller", "kind": col.kind})
+        released = (col.extra.get("released") or {}).get("categories")
+        if col.kind == "categorical" and not col.categories and released == []:
+            out.append({"column": col.name, "code": "dpNoCategory", "kind": col.kind})
+    return out
