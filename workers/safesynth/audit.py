@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 
 AUDIT_FORMAT = 1
 # The distributions safesynth imports (tests/workers/report/test_audit.py checks each is imported somewhere):
-# the audit names what computed the result, not everything the package declares.
+# the audit names what computed the result, not everything the package declares. PII detection: presidio-analyzer's
+# recognizers, spaCy's NER, tldextract's public-suffix snapshot, phonenumbers' metadata (presidio-anonymizer is not
+# used: our actions replace values).
 PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "torch", "transformers", "peft", "opacus",
-            "sentence-transformers", "presidio-analyzer", "faker", "jinja2")
+            "sentence-transformers", "presidio-analyzer", "spacy", "tldextract", "phonenumbers", "faker", "jinja2")
 
 # HIPAA Safe Harbor, 45 CFR 164.514(b)(2)(i): the 18 identifier categories and our entity types for each, from
 # the one map the PII stage's report also uses (safesynth.pii.hipaa).

