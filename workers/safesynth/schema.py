@@ -81,13 +81,12 @@ from safesynth.errors import BadInputError
 from safesynth.schema_model import (
     SCHEMA_VERSION,
     CategoryCount,
-    ColumnKind,
     ColumnSchema,
     FormatCount,
     SchemaWarning,
     TableSchema,
 )
-from safesynth.spec.models import ColumnDeclaration
+from safesynth.spec.models import ColumnDeclaration, ColumnKind
 from safesynth.valueformats import (
     DATETIME_FORMATS,
     DAY_FIRST,

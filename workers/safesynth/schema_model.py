@@ -7,25 +7,15 @@ Kept apart so the column types can change without touching the inference rules.
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safesynth.spec.models import ColumnKind  # the one kind enum, beside the kinds a spec may declare
+
 SCHEMA_VERSION = 2
 
 
-class ColumnKind(str, Enum):
-    """What a column is, as the generators and the PII stage see it."""
-
-    INTEGER = "integer"
-    FLOAT = "float"
-    CATEGORICAL = "categorical"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
-    TEXT = "text"
-    IDENTIFIER = "identifier"
-    EMPTY = "empty"
 
 
 class CategoryCount(BaseModel):

@@ -91,3 +91,9 @@ def test_enums_cover_the_documented_actions_and_stage_order() -> None:
     }
     assert [s.value for s in STAGE_ORDER] == ["prepare", "pii", "train", "generate", "evaluate"]
     assert StageName("train") is StageName.TRAIN
+
+
+def test_declared_kinds_are_the_column_kinds_less_empty() -> None:
+    from safesynth.spec.models import ColumnKind, DeclaredKind
+
+    assert {k.value for k in DeclaredKind} == {k.value for k in ColumnKind} - {"empty"}

@@ -170,8 +170,23 @@ Quantity = Annotated[str, Field(json_schema_extra={"x-kubernetes-int-or-string":
 # --------------------------------------------------------------------------- data
 
 
+class ColumnKind(str, Enum):
+    """What a column is, as prepare decides it and the generator, the PII stage and the metrics read it
+    (prepare/schema.json). The one enum of kinds; DeclaredKind below is the subset a spec may declare."""
+
+    INTEGER = "integer"
+    FLOAT = "float"
+    CATEGORICAL = "categorical"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    TEXT = "text"
+    IDENTIFIER = "identifier"
+    EMPTY = "empty"
+
+
 class DeclaredKind(str, Enum):
-    """Column kinds a user may declare (safesynth.schema_model.ColumnKind, less `empty`)."""
+    """Column kinds a user may declare: ColumnKind less `empty` (a test keeps the two in step). A separate
+    enum so the CRD's schema lists exactly the values the API server should accept."""
 
     INTEGER = "integer"
     FLOAT = "float"

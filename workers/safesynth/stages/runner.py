@@ -163,18 +163,7 @@ def execute_stage(
     except BaseException:
         _remove_partial(store, stage, keep)
         raise
-    summary = {
-        "stage": stage.value,
-        "specHash": spec_hash,
-        "specSections": sections,
-        "inputs": inputs,
-        "ranBecause": reason,
-        "version": safesynth.__version__,
-        "startedAt": started,
-        "finishedAt": now_iso(),
-        "durationSeconds": round(time.monotonic() - t0, 3),
-        **result,
-    }
+    summary = stage_summary(stage, spec_hash, sections, inputs, reason, started, t0, result)
     store.write_json(summary_key(stage.value), summary)
     raise_if_not_released(stage, summary)
     return StageOutcome(stage, summary, skipped=False, reason=reason)
@@ -283,6 +272,23 @@ def check_shards_finished(module: ModuleType, spec: SafeSynthJobSpec, store: Art
             f"does), then the stage merges them")
 
 
+def stage_summary(stage: StageName, spec_hash: str, sections: Any, inputs: Any, reason: Any, started: str,
+                  t0: float, result: dict[str, Any]) -> dict[str, Any]:
+    """The commit marker's contents: what ran, for which spec and inputs, why, and when; then the stage's own."""
+    return {
+        "stage": stage.value,
+        "specHash": spec_hash,
+        "specSections": sections,
+        "inputs": inputs,
+        "ranBecause": reason,
+        "version": safesynth.__version__,
+        "startedAt": started,
+        "finishedAt": now_iso(),
+        "durationSeconds": round(time.monotonic() - t0, 3),
+        **result,
+    }
+
+
 def execute_shard(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress,
                   index: int, count: int, *, force: bool = False) -> StageOutcome:
     """Run shard `index` of `count` of a sharded stage under the contract (see above); the outcome's summary
@@ -304,18 +310,8 @@ def execute_shard(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactSto
     except BaseException:
         _remove_partial(store, stage, prefix=prefix)
         raise
-    summary = {
-        "stage": stage.value,
-        "specHash": stage_spec_hash(spec, stage),
-        "specSections": section_hashes(spec, stage),
-        "inputs": inputs,
-        "ranBecause": reason,
-        "version": safesynth.__version__,
-        "startedAt": started,
-        "finishedAt": now_iso(),
-        "durationSeconds": round(time.monotonic() - t0, 3),
-        **result,
-    }
+    summary = stage_summary(stage, stage_spec_hash(spec, stage), section_hashes(spec, stage), inputs, reason,
+                            started, t0, result)
     store.write_json(shard_summary_key(stage.value, index), summary)
     return StageOutcome(stage, summary, skipped=False, reason=reason)
 
