@@ -21,11 +21,19 @@ def test_warmup_then_cosine_linear_or_constant() -> None:
 
 
 @pytest.mark.parametrize(("rows", "tokens", "device", "epochs"), [
-    (2000, 1e5, "cpu", 8.0), (2000, 4e5, "cpu", 2.0), (32_000, 1e6, "cpu", 1.0), (200_000, 1e7, "cuda", 1.0),
-    (500, 1e4, "cuda", 8.0),
+    (1800, 1.4e5, "cpu", 5.56), (2000, 1e5, "cpu", 5.0), (500, 1e4, "cpu", 8.0), (32_000, 1e6, "cpu", 1.0),
+    (2000, 4e5, "cpu", 3.0), (200_000, 1e7, "cuda", 1.0), (500, 1e4, "cuda", 8.0), (2000, 4e5, "cuda", 8.0),
 ])
 def test_auto_epochs(rows: int, tokens: float, device: str, epochs: float) -> None:
-    assert T.auto_epochs(rows, tokens, device) == epochs
+    assert T.auto_epochs(rows, device, tokens) == epochs
+
+
+def test_auto_epochs_do_not_follow_the_fakes() -> None:
+    """Issue 19: the quickstart's rows held 78 to 93 tokens depending on the PII key; the schedule must not move."""
+    quickstart = {T.auto_epochs(1800, "cpu", 1800 * mean) for mean in range(70, 100)}
+    assert quickstart == {5.56}
+    # only rows long enough to pass the CPU guard make it read the tokens (and never below one epoch)
+    assert T.auto_epochs(1800, "cpu", 1800 * 200) < 5.56 and T.auto_epochs(1800, "cpu", 1e9) == 1.0
 
 
 def test_plan_steps_rounds_up_and_respects_max_steps() -> None:

@@ -132,7 +132,7 @@ def test_under_dp_generate_reads_no_private_row(tmp_path: Path) -> None:
     df.loc[df.index % 2 == 0, "pid"] = pd.NA
     store = LocalStore(tmp_path / "run")
     write_prepared(store, df)
-    spec = tiny_spec(tmp_path, training={"maxSteps": 60}, privacy={"enabled": True, "epsilon": 8.0},
+    spec = tiny_spec(tmp_path, training={"maxSteps": 60}, privacy={"enabled": True, "epsilon": 8.0, "route": "lm"},
                      generation={**LENIENT, "numRecords": 100, "temperature": 0.5})
     execute_stage(train, spec, store, LogProgress())
     (tmp_path / "run" / "prepare" / "train.parquet").unlink()

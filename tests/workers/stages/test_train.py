@@ -69,7 +69,7 @@ def test_dp_training_reports_epsilon_within_target_and_learns_nothing_outside_dp
     store = LocalStore(tmp_path / "run")
     write_prepared(store, private_table(80))
     spec = tiny_spec(tmp_path, training={"maxSteps": 6}, privacy={"enabled": True, "epsilon": 4.0, "schemaEpsilon": 0.5,
-                                        "domains": {"age": {"min": 0, "max": 120}}})
+                                        "route": "lm", "domains": {"age": {"min": 0, "max": 120}}})
     s = execute_stage(train, spec, store, LogProgress()).summary
     assert s["accountant"] == "prv" and 0 < s["epsilonSpent"] <= 4.0 + 0.01
     budget = s["privacyBudget"]

@@ -23,10 +23,14 @@ from safesynth.progress import Progress
 
 LOG_EVERY_S = 15.0  # seconds between progress notes (loss, tokens/s, epsilon)
 MAX_AUTO_EPOCHS = 8.0  # the issue's measured setting on 2,000 rows
-AUTO_EPOCH_ROWS = 16_000  # auto epochs = this / rows (within [1, 8]): ~500 steps of 32 rows on small tables
-# CPU: at most ~this many training tokens. One thread trains the default model at 4.9k-6k tokens/s on a
-# 2-core box (slower while other work runs), so 0.8M keeps the quickstart within 3 minutes; 1.0M took 206 s.
-AUTO_TOKEN_BUDGET = 0.8e6
+AUTO_EPOCH_ROWS = 16_000  # GPU: auto epochs = this / rows (within [1, 8]): ~500 steps of 32 rows on small tables
+# CPU: auto epochs = this / rows (within [1, 8]), a budget in row visits. The quickstart's 1,800 rows get 5.56
+# epochs (313 steps of 32): ~0.85M tokens, ~2 minutes on one thread of an idle 2-core box (issue 19 item 5).
+CPU_EPOCH_ROWS = 10_000
+# CPU: a ceiling on training tokens for tables of long rows (one thread trains the default model at
+# 4.9k-6.5k tokens/s, so 1.2M is ~3-4 minutes). The quickstart (78-93 tokens a row, depending on the fakes
+# drawn) stays 30% below it, so its schedule never reads the fakes; a table this guard cuts does follow them.
+CPU_TOKEN_GUARD = 1.2e6
 LR_SCRATCH = 3e-3  # measured: stable with warmup + cosine for the small Llama
 LR_LORA = 5e-4  # a common LoRA rate for 100M-3B models
 
@@ -72,16 +76,23 @@ class FitResult:
         return [round(sum(b) / len(b), 4) for b in (self.losses[i:i + size] for i in range(0, len(self.losses), size))]
 
 
-def auto_epochs(n_rows: int, tokens_per_epoch: float, device: str = "cpu") -> float:
-    """Passes over the data when the spec leaves epochs unset.
+def auto_epochs(n_rows: int, device: str = "cpu", tokens_per_epoch: float = 0.0) -> float:
+    """Passes over the data when the spec leaves epochs unset: a function of the row count and the device.
 
-    Small tables need several passes, large ones fewer: min(8, 16,000/rows),
-    at least 1; on CPU also at most AUTO_TOKEN_BUDGET tokens in total, so the
-    quickstart stays within a few minutes (the budget never cuts below 1 epoch).
+    Small tables need several passes, large ones fewer: min(8, R/rows), at
+    least 1, with R = AUTO_EPOCH_ROWS on a GPU and CPU_EPOCH_ROWS on CPU (fewer
+    row visits keep the quickstart within a few minutes there). Why not a token
+    budget: the rows hold the PII stage's fakes, drawn afresh with every
+    ephemeral key, and the tokenizer is fitted on them, so tokens per row move
+    from run to run (78 to 93 on the quickstart) and a schedule read from them
+    moved the step count by 20% and SQS by half a point (issue 19). Only a
+    table whose rows are long enough to pass CPU_TOKEN_GUARD (never below one
+    epoch) gets a schedule that reads `tokens_per_epoch`.
     """
-    epochs = min(MAX_AUTO_EPOCHS, max(1.0, AUTO_EPOCH_ROWS / max(n_rows, 1)))
-    if device == "cpu" and tokens_per_epoch > 0:
-        epochs = min(epochs, max(1.0, AUTO_TOKEN_BUDGET / tokens_per_epoch))
+    budget = CPU_EPOCH_ROWS if device == "cpu" else AUTO_EPOCH_ROWS
+    epochs = min(MAX_AUTO_EPOCHS, max(1.0, budget / max(n_rows, 1)))
+    if device == "cpu" and tokens_per_epoch * epochs > CPU_TOKEN_GUARD:
+        epochs = max(1.0, CPU_TOKEN_GUARD / tokens_per_epoch)
     return round(epochs, 2)
 
 

@@ -34,13 +34,15 @@ import numpy as np
 from safesynth.contract import summary_key
 from safesynth.errors import BadInputError
 from safesynth.generator import columns as C
-from safesynth.generator import dp, lora, public, training
+from safesynth.generator import aim, dp, lora, marginal_bundle, public, training, zcdp
 from safesynth.generator import device as D
 from safesynth.generator import model as M
 from safesynth.generator import tokenizer as T
 from safesynth.generator.bundle import Bundle, save_bundle
 from safesynth.generator.marginals import fold_unreleased, release_marginals
+from safesynth.generator.route import choose_route
 from safesynth.generator.serialize import frame_to_fields
+from safesynth.pii import refake
 from safesynth.progress import Progress
 from safesynth.spec.models import PrivacySpec, SafeSynthJobSpec, StageName, TrainingSpec
 from safesynth.stages.inputs import TRAIN_TABLE, input_prefix, read_json_if_present
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from safesynth.generator.serialize import Field
 
 NAME = StageName.TRAIN
-READS = ("pii/train.parquet", "pii/schema.json", "prepare/train.parquet", "prepare/schema.json")
+READS = ("pii/train.parquet", "pii/schema.json", "pii/report.json", "prepare/train.parquet", "prepare/schema.json")
 WRITES = ("train/model/", summary_key(NAME.value))
 
 PUBLIC_ROWS_MIN, PUBLIC_ROWS_MAX = 1000, 5000  # public pretraining rows: as many as the private ones, within these
@@ -114,10 +116,15 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     schema = read_json_if_present(store, f"{src}/schema.json")
     kinds = C.kinds_from_schema(schema) if schema is not None else C.infer_kinds(df)
     seed = training_seed(spec)
+    kinds, refaked = refaked_kinds(store, src, pv, kinds)  # DP: the PII stage's fakes are not learned
+    route, why = choose_route(pv.route.value, len(df), float(pv.epsilon or 0.0), list(kinds.values()))
+    if pv.enabled and route == "marginal":  # no language model: the DP marginal model is the generator
+        return train_marginal(df, kinds, spec, store, src, seed, why)
     device = D.pick_device(tr.device.value)
     threads = D.configure_threads(tr.threads)
     torch.manual_seed(seed)
-    corpus = build_corpus(df, kinds, pv, seed, src)
+    corpus = build_corpus(df, kinds, pv, seed, src, route if pv.enabled else "lm")
+    mark_refaked(corpus.columns, refaked)
     check_feasible(corpus, spec)
     laps.lap("load")
 
@@ -148,7 +155,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     if fitted.private is not None:  # the budget the summary reports must be the budget asked for
         dp.check_within_target(summary["epsilonSpent"], pv.epsilon or 0.0, "the job's total")
     # Under DP the timings are left out: time spent on private batches depends on their token counts.
-    return {**summary, **D.describe(device), "threads": threads, **({} if pv.enabled else {"timings": laps.timings})}
+    return {**summary, **D.describe(device), "threads": threads, **({} if pv.enabled else {"timings": laps.timings}),
+            **({"columnsRefaked": sorted(refaked)} if refaked else {})}
 
 
 def check_feasible(corpus: Corpus, spec: SafeSynthJobSpec) -> None:
@@ -167,12 +175,35 @@ def check_feasible(corpus: Corpus, spec: SafeSynthJobSpec) -> None:
         raise BadInputError(message)
 
 
+def refaked_kinds(store: ArtifactStore, src: str, pv: PrivacySpec,
+                  kinds: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(kinds, refaked): under DP, the columns whose training values are the PII stage's fakes (per
+    pii/report.json, `refake.refaked_columns`) become "empty", so no mechanism reads them and no epsilon is
+    booked for them; generate fakes them again after sampling. Without DP (or without the PII stage) they are
+    learned as before: (kinds, {}). `refaked` maps column -> entity name.
+    """
+    if not pv.enabled or src != "pii":
+        return kinds, {}
+    found = refake.refaked_columns(read_json_if_present(store, f"{src}/report.json"))
+    refaked = {c: e.value for c, e in found.items() if c in kinds}
+    return {c: ("empty" if c in refaked else k) for c, k in kinds.items()}, refaked
+
+
+def mark_refaked(columns: list[C.ColumnInfo], refaked: dict[str, str]) -> None:
+    """Record on each refaked column, stored with the model, the entity generate draws for it."""
+    for col in columns:
+        if col.name in refaked:
+            col.extra["refake"] = refaked[col.name]
+            col.dtype, col.nullable = "object", False
+
+
 def training_seed(spec: SafeSynthJobSpec) -> int:
     """spec.training.seed, else the job's seed (data.seed)."""
     return spec.training.seed if spec.training.seed is not None else spec.data.seed
 
 
-def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed: int, source: str) -> Corpus:
+def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed: int, source: str,
+                 route: str = "lm") -> Corpus:
     """The rows as fields, and the columns' categories and bounds.
 
     Without DP the columns are described from the rows. With DP they come from
@@ -180,14 +211,20 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
     released list are redrawn from the column's DP marginal, and public rows
     are drawn from the released schema for the tokenizer and pretraining. The
     DP noise comes from OpenDP and the redraws from the OS's CSPRNG: neither may be reproducible from the spec.
+    On the hybrid route the public rows are samples of the DP marginal model (aim.py) instead.
     """
     n = len(df)
-    plan, marginals = None, None
+    plan, marginals, aim_rows = None, None, None
     if pv.enabled:
         probe = [C.ColumnInfo(str(c), kinds[c], str(df[c].dtype)) for c in df.columns]
-        plan = dp.plan_budget(pv, n, probe)
+        plan = dp.plan_budget(pv, n, probe, route=route)
         cols = dp.dp_safe_columns(df, kinds, pv, plan)
         marginals = release_marginals(df, cols, plan.marginal_epsilon, public.public_bounds(cols))
+        if route == "hybrid":
+            fitted = aim.fit(df, cols, plan.aim_rho, n)
+            plan.aim_epsilon = check_aim_spent(fitted, plan)
+            public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
+            aim_rows = aim.decode(aim.sample_indices(fitted.model, public_n, seed), fitted.attrs, cols, seed)
     else:
         cols = C.describe_columns(df, kinds)
     if not any(c.modeled for c in cols):
@@ -198,7 +235,46 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
         return Corpus(cols, fields)
     fields = fold_unreleased(fields, cols, marginals or {})
     public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
-    return Corpus(cols, fields, public.public_rows(cols, public_n, seed, marginals), plan)
+    public_fields = aim_rows if aim_rows is not None else public.public_rows(cols, public_n, seed, marginals)
+    return Corpus(cols, fields, public_fields, plan)
+
+
+def check_aim_spent(fitted: aim.AimResult, plan: dp.BudgetPlan) -> float:
+    """The epsilon AIM's recorded rounds cost at the plan's aim_delta (rho recomputed from the log, converted);
+    PrivacyBudgetError when it exceeds the plan's share."""
+    spent = zcdp.epsilon_of(aim.rho_spent(fitted.rounds), plan.aim_delta)
+    dp.check_within_target(spent, plan.aim_epsilon, "the marginal model's rounds")
+    return spent
+
+
+def train_marginal(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSpec, store: ArtifactStore, src: str,
+                   seed: int, why: str) -> dict[str, Any]:
+    """The marginal route: DP-safe columns, AIM on the whole budget left by the schema, the model saved to
+    train/model/ (marginal_bundle); the summary holds settings and the ledger, nothing measured on private rows."""
+    pv, n = spec.privacy, len(df)
+    probe = [C.ColumnInfo(str(c), kinds[c], str(df[c].dtype)) for c in df.columns]
+    plan = dp.plan_budget(pv, n, probe, route="marginal")
+    cols = dp.dp_safe_columns(df, kinds, pv, plan)
+    mark_refaked(cols, refaked_kinds(store, src, pv, kinds)[1])
+    if not any(c.modeled for c in cols):
+        raise BadInputError(f"{src}/schema.json: every column is an identifier or empty, so there is nothing for "
+                            "the generator to learn; check the column kinds in the prepare stage's schema")
+    fitted = aim.fit(df, cols, plan.aim_rho, n)
+    aim_eps = check_aim_spent(fitted, plan)
+    total = plan.schema_epsilon + aim_eps
+    dp.check_within_target(total, pv.epsilon or 0.0, "the job's total")
+    meta = {"route": "marginal", "trainRows": n, "privacy": True, "seed": seed}
+    with tempfile.TemporaryDirectory(prefix="safesynth-train-") as tmp:
+        marginal_bundle.save(tmp, cols, fitted, meta)
+        store.upload_dir(tmp, "train/model")
+    return {
+        "inputStage": src, "trainRows": n, "route": "marginal", "routeReason": why,
+        "columnsModeled": sum(c.modeled for c in cols),
+        "columnsGeneratedOutsideModel": sum(not c.modeled for c in cols),
+        "model": {"kind": "marginal", "attributes": len(fitted.attrs), "cliques": len(fitted.model.cliques)},
+        "rounds": len(fitted.rounds), "epsilonSpent": round(total, 4), "aimEpsilon": round(aim_eps, 4),
+        "aimRho": aim.rho_spent(fitted.rounds), "delta": plan.delta, "privacyBudget": plan.to_json(),
+    }
 
 
 def fit_tokenizer(corpus: Corpus, tr: TrainingSpec, device: str, progress: Progress) -> tuple[T.FieldTokenizer, Any]:
@@ -261,7 +337,7 @@ def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingS
 
     Under DP the batches must be unpredictable (dp.secure_seed); otherwise they are seeded for reproducibility.
     """
-    epochs = tr.epochs or training.auto_epochs(len(encoded.rows), encoded.mean_tokens * len(encoded.rows), device)
+    epochs = tr.epochs or training.auto_epochs(len(encoded.rows), device, encoded.mean_tokens * len(encoded.rows))
     cfg = fit_config(tr, training.plan_steps(len(encoded.rows), tr.batch_size, epochs, tr.max_steps), seed, device,
                      "train")
     loader_seed = dp.secure_seed() if pv.enabled else seed + 1
