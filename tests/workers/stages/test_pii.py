@@ -181,3 +181,23 @@ def test_bad_rules_fail_with_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         parse_spec({"data": {"uri": "x.csv"}, "pii": {"entities": ["PERSON", "SHOE_SIZE"]}})
     assert "spec.pii.entities" in str(bad_entity.value)
 
+
+
+@pytest.mark.slow  # three PII stage runs (~9 s)
+def test_faked_columns_keep_prepares_kind_whatever_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kinds pii/schema.json gives faked string columns are prepare's, so what the generator learns (and
+    the training budget) does not change with the fakes an ephemeral key draws."""
+    data = _faker_csv(tmp_path, 80)
+    kinds = []
+    for i, key in enumerate((KEY, "another-key-0123456789abcdefghij", "a-third-key-0123456789abcdefghij")):
+        monkeypatch.setenv(KEY_ENV, key)
+        store, _ = _run(tmp_path / f"run{i}", data, force=True)
+        faked = {c["column"] for c in store.read_json("pii/report.json")["columns"] if c["action"] == "fake"}
+        prepared = {c["name"]: c["kind"] for c in store.read_json("prepare/schema.json")["columns"]}
+        after = {c["name"]: c["kind"] for c in store.read_json("pii/schema.json")["columns"]}
+        assert faked, "the fixture has columns the PII stage fakes"
+        for name in faked:
+            if prepared[name] in ("text", "categorical", "identifier"):
+                assert after[name] == prepared[name], name
+        kinds.append(after)
+    assert kinds[0] == kinds[1] == kinds[2]

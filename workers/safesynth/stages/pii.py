@@ -22,19 +22,26 @@ from __future__ import annotations
 
 import os
 from datetime import date
-from typing import Any
+from typing import Any, Optional
 
 import pandas as pd
 
 from safesynth.pii.classify import classify_table
 from safesynth.pii.keys import resolve_key
 from safesynth.pii.ner import LazyEngine, get_engine
-from safesynth.pii.plan import build_plan, check_columns
+from safesynth.pii.plan import Plan, build_plan, check_columns
 from safesynth.pii.replace import Applied, apply_plan
 from safesynth.pii.report import build_report, summarize
 from safesynth.progress import Progress
 from safesynth.schema import TableSchema, coerce_to_schema, infer_column
-from safesynth.spec.models import SafeSynthJobSpec, StageName
+from safesynth.spec.models import (
+    ColumnDeclaration,
+    ColumnKind,
+    DeclaredKind,
+    PiiAction,
+    SafeSynthJobSpec,
+    StageName,
+)
 from safesynth.store import ArtifactStore, open_store, split_uri
 
 NAME = StageName.PII
@@ -61,7 +68,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     plan = build_plan(schema, evidence, pii)
     full = pd.concat([train, holdout], ignore_index=True)
     applied = apply_plan(full, plan, keys, pii, schema=schema, ner=get_engine, progress=progress)
-    out_schema, replaced = output_schema(schema, applied)
+    out_schema, replaced = output_schema(schema, applied, plan)
     out_train, out_holdout = split_outputs(train, holdout, applied, replaced)
 
     vault_rows = None
@@ -80,18 +87,33 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     return summarize(report)
 
 
-def output_schema(schema: TableSchema, applied: Applied) -> tuple[TableSchema, pd.DataFrame]:
+# Kinds a faked column keeps from prepare: whatever fakes were drawn, a faked address stays what the real one
+# was, so the learned columns (and the training budget) do not swing with the PII key.
+_FAKE_KEEPS_KIND = frozenset({ColumnKind.TEXT, ColumnKind.CATEGORICAL, ColumnKind.IDENTIFIER})
+
+
+def output_schema(schema: TableSchema, applied: Applied, plan: Optional[Plan] = None) -> tuple[TableSchema, pd.DataFrame]:
     """(schema of pii/'s tables, the changed columns coerced to it).
 
     Dropped columns leave the schema; a changed column's kind is inferred again
-    from its replaced values (a faked name is still text, a generalized age may
-    no longer be an integer); untouched columns keep prepare's entry.
+    from its replaced values (a generalized age may no longer be an integer),
+    except that a string column replaced by fakes keeps prepare's kind (see
+    _FAKE_KEEPS_KIND); untouched columns keep prepare's entry.
     """
     changed = [c for c, r in applied.results.items() if not r.dropped and r.changed.any()]
     by_name = {c.name: c for c in schema.columns}
     replaced = applied.table[changed]
+
+    def declared(name: str) -> Optional[ColumnDeclaration]:
+        if plan is None or name not in by_name or by_name[name].kind not in _FAKE_KEEPS_KIND:
+            return None
+        if plan.get(name).action != PiiAction.FAKE:
+            return None
+        return ColumnDeclaration(kind=DeclaredKind(by_name[name].kind.value))
+
     if changed:
-        inferred = TableSchema(n_rows=len(applied.table), columns=[infer_column(c, replaced[c]) for c in changed])
+        inferred = TableSchema(n_rows=len(applied.table),
+                               columns=[infer_column(c, replaced[c], declared(c)) for c in changed])
         replaced = coerce_to_schema(replaced, inferred)
         by_name.update({c.name: c for c in inferred.columns})
     kept = [by_name[c] for c in schema.names if c in applied.table.columns]
