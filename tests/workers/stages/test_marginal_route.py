@@ -74,3 +74,16 @@ def test_generate_writes_the_table_from_the_model_alone(run) -> None:  # type: i
     assert out["pid"].notna().all() and not set(out["pid"]) & set(real["pid"])  # fresh, never null under DP
     assert out["blank"].isna().all() and pd.api.types.is_datetime64_any_dtype(out["visit"])
     assert g["route"] == "marginal" and "exactCopies" not in g
+
+
+@pytest.mark.slow
+def test_filler_text_is_a_warning_of_the_run(run) -> None:  # type: ignore[no-untyped-def]
+    """The marginal route writes no learned text: the summary says so by column, and the end of the run
+    prints it (driver.column_warnings reads every stage's warnings)."""
+    from safesynth.driver import column_warnings
+    from safesynth.spec.status import JobStatus, StageStatus
+
+    _, s, _ = run
+    assert {(w["column"], w["code"]) for w in s["warnings"]} >= {("note", "dpTextFiller")}
+    status = JobStatus(stages=[StageStatus(name="train", summary=s)])
+    assert any("'note'" in line and "filler" in line for line in column_warnings(status))

@@ -40,7 +40,7 @@ from safesynth.generator import model as M
 from safesynth.generator import tokenizer as T
 from safesynth.generator.bundle import Bundle, save_bundle
 from safesynth.generator.marginals import fold_unreleased, release_marginals
-from safesynth.generator.route import choose_route
+from safesynth.generator.route import choose_route, dp_warnings
 from safesynth.generator.serialize import frame_to_fields
 from safesynth.pii import refake
 from safesynth.progress import Progress
@@ -155,8 +155,9 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     if fitted.private is not None:  # the budget the summary reports must be the budget asked for
         dp.check_within_target(summary["epsilonSpent"], pv.epsilon or 0.0, "the job's total")
     # Under DP the timings are left out: time spent on private batches depends on their token counts.
+    warnings = dp_warnings(corpus.columns, route) if pv.enabled else []
     return {**summary, **D.describe(device), "threads": threads, **({} if pv.enabled else {"timings": laps.timings}),
-            **({"columnsRefaked": sorted(refaked)} if refaked else {})}
+            **({"columnsRefaked": sorted(refaked)} if refaked else {}), **({"warnings": warnings} if warnings else {})}
 
 
 def check_feasible(corpus: Corpus, spec: SafeSynthJobSpec) -> None:
@@ -267,7 +268,9 @@ def train_marginal(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSp
     with tempfile.TemporaryDirectory(prefix="safesynth-train-") as tmp:
         marginal_bundle.save(tmp, cols, fitted, meta)
         store.upload_dir(tmp, "train/model")
+    warnings = dp_warnings(cols, "marginal")  # text written as filler, categories nothing released
     return {
+        **({"warnings": warnings} if warnings else {}),
         "inputStage": src, "trainRows": n, "route": "marginal", "routeReason": why,
         "columnsModeled": sum(c.modeled for c in cols),
         "columnsGeneratedOutsideModel": sum(not c.modeled for c in cols),
