@@ -15,6 +15,8 @@ retries retryable failures up to the Job's backoffLimit with its exponential
 back-off (10 s doubling to 6 min). Messages copied into status and events come
 only from our own error summaries or are written here: never raw logs, which
 could hold data values.
+
+Over 400 lines on purpose: `plan` is one pure decision over the observed state; its helpers are private to it.
 """
 
 from __future__ import annotations

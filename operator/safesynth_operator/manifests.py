@@ -10,6 +10,8 @@ Conventions followed: the Kubernetes "restricted" Pod Security Standard
 podFailurePolicy (exit codes that cannot pass on retry fail the Job at once,
 disruptions do not count), and credentials only by secretKeyRef so the operator
 never reads a Secret.
+
+Over 400 lines on purpose: every child manifest's pure builder, checked together against tests/operator/expected/.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ answer on r by less than its expected noise, sigma halves and eps_sel doubles
 (annealing). Candidates are the workload's cliques and their subsets whose
 addition keeps the junction tree within a model size that grows with the
 budget spent (rho_used / rho x MAX_MODEL_MB).
+
+Over 400 lines on purpose: discretization, select, measure and sample are one algorithm whose privacy proof reads top to bottom.
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ values.
 
 Rules run in two rounds, because a column found in the first round (a family
 name) can make the table a table about people for the second (birth dates).
+
+Over 400 lines on purpose: the two rounds of cross-column rules read each other's findings, so they stay in one module.
 """
 
 from __future__ import annotations

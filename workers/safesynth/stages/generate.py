@@ -19,6 +19,8 @@ Stop rule (`stop_reason`, a pure function): the run fails with a clear error
 when the first batch yields no valid row, or when the rejected share of
 `patience` consecutive batches exceeds maxInvalidFraction: more sampling would
 not fix an undertrained model, retraining would.
+
+Over 400 lines on purpose: the shell and the named steps only this stage calls (sampling, shards, re-faking).
 """
 
 from __future__ import annotations
