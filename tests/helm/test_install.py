@@ -127,6 +127,7 @@ def operator_requests(kube_api: KubeAPI) -> list[RequestRecord]:
 # ----------------------------------------------------------------------------- tests
 
 
+@pytest.mark.slow  # end-to-end against a server; keeps make test-fast under 2 min
 def test_helm_install_cluster_wide_then_a_job_runs_within_the_granted_rbac(
         kube_api: KubeAPI, start_operator: Callable[[], OperatorProcess]) -> None:
     out = kube_api.helm("install", RELEASE, str(chart.CHART), "--namespace", RELEASE_NS, "--create-namespace")
@@ -167,6 +168,7 @@ def test_helm_install_cluster_wide_then_a_job_runs_within_the_granted_rbac(
         "helm keeps CRDs (and with them every SafeSynthJob) on uninstall"
 
 
+@pytest.mark.slow  # end-to-end against a server; keeps make test-fast under 2 min
 def test_kubectl_apply_of_the_namespaced_rendering_watches_only_those_namespaces(
         kube_api: KubeAPI, start_operator: Callable[[], OperatorProcess], tmp_path: Path) -> None:
     rendered = chart.helm("template", RELEASE, str(chart.CHART), "--namespace", RELEASE_NS, "--include-crds",

@@ -173,6 +173,7 @@ def test_invalid_cr_is_rejected_at_admission_with_the_field_named(cluster: KubeA
     assert rule.returncode != 0 and "hiddenSize must be a multiple of heads" in rule.stderr
 
 
+@pytest.mark.slow  # end-to-end against a server; keeps make test-fast under 2 min
 def test_exit_2_fails_with_the_reason_and_retry_annotation_resumes(
         cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
     broken = {"pii": True}
@@ -235,6 +236,7 @@ def test_restart_at_every_stage_boundary_never_duplicates_a_job(
     assert status(cluster)["headline"]["sqs"] == 8.4
 
 
+@pytest.mark.slow  # end-to-end against a server; keeps make test-fast under 2 min
 def test_suspend_then_resume(cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
     cluster.start_kubelet(outcome=lambda job, attempt: ok(stage_of(job)))
     op = operator(stages="prepare,pii")

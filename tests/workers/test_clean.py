@@ -18,6 +18,7 @@ def test_plan_accepts_stage_folders_and_status_only() -> None:
     assert not plan.safe and plan.foreign == ("backup", "notes.txt")
 
 
+@pytest.mark.slow  # end-to-end against a server; keeps make test-fast under 2 min
 def test_clean_removes_the_s3_run_and_leaves_its_neighbours(write_manifest, s3_env: str, s3_bucket: str) -> None:
     s3 = boto3.client("s3", endpoint_url=s3_env)
     run_keys = ["runs/demo/prepare/train.parquet", "runs/demo/prepare/summary.json", "runs/demo/status.json"]

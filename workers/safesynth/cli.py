@@ -35,7 +35,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console()
-err_console = Console(stderr=True)
+# soft_wrap: an error names files and field paths; a hard wrap at 80 columns would cut a path in two.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _version(value: bool) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from safesynth.metrics.context import EvalOptions
 from safesynth.metrics.evaluation import evaluate
 from tests.workers.metrics.tables import population, resample, split
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_good_synthetic_table_end_to_end() -> None:
     train, hold = split(population(1200, 0), 300)
     ev = evaluate(train, population(900, 1), hold, options=EvalOptions(max_rows=600, seed=7))
@@ -25,6 +28,7 @@ def test_good_synthetic_table_end_to_end() -> None:
     assert "P-0-" not in text and "yes" not in text
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_copy_vs_holdout_draw() -> None:
     train, hold = split(population(1000, 0), 250)
     copy = evaluate(train, train.copy(), hold).summary()
@@ -33,6 +37,7 @@ def test_copy_vs_holdout_draw() -> None:
     assert drawn["dps"] > 8.0
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_same_seed_same_numbers() -> None:
     train, hold = split(population(600, 0), 150)
     syn = population(400, 1)

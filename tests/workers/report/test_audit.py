@@ -9,6 +9,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import safesynth
 from safesynth.audit import PACKAGES, build_audit, dp_section, handling, pii_columns, safe_harbor
 from safesynth.spec import parse_spec
@@ -58,6 +60,7 @@ def test_dp_section_from_spec_and_train_summary() -> None:
     assert dp_section(None, {"epsilonSpent": 2.0})["enabled"] is True
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_full_audit(full_evaluation: dict[str, Any]) -> None:
     audit = full_evaluation["audit"]
     json.dumps(audit, allow_nan=False)

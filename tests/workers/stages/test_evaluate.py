@@ -63,6 +63,7 @@ def independent_draw(n: int, seed: int) -> pd.DataFrame:
     return df
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_evaluate_writes_metrics_report_audit_and_headline(prepared: tuple[SafeSynthJobSpec, LocalStore]) -> None:
     spec, store = prepared
     write_synthetic(store, independent_draw(500, 11))
@@ -86,6 +87,7 @@ def test_evaluate_writes_metrics_report_audit_and_headline(prepared: tuple[SafeS
     assert "Person" not in json.dumps(s)
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_a_copy_of_training_rows_fails_the_gates_and_keeps_its_artifacts(
         prepared: tuple[SafeSynthJobSpec, LocalStore]) -> None:
     spec, store = prepared
@@ -121,6 +123,7 @@ def simulate_pii_stage(store: LocalStore) -> None:
                                             "accountant": "prv", "noiseMultiplier": 0.7})
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_pii_replay_reads_originals_and_dp_comes_from_train_summary(
         prepared: tuple[SafeSynthJobSpec, LocalStore]) -> None:
     spec, store = prepared
@@ -170,6 +173,7 @@ def test_disabled_evaluation_is_skipped(prepared: tuple[SafeSynthJobSpec, LocalS
     assert s["skipped"] is True and not store.exists("evaluate/report.html")
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_command_scores_any_two_tables(tmp_path: Path) -> None:
     import typer
     from typer.testing import CliRunner
@@ -201,6 +205,7 @@ def test_command_scores_any_two_tables(tmp_path: Path) -> None:
     assert isinstance(bad.exception, BadInputError)
 
 
+@pytest.mark.slow  # ≥ 2 s on 2 cores (make test-fast stays under 2 min)
 def test_command_gates_decide_like_the_stage_and_reject_other_columns(tmp_path: Path) -> None:
     """A verbatim copy without --holdout still fails (exact copies need no holdout); --gate/--no-gates override."""
     import typer
