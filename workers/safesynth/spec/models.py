@@ -46,6 +46,8 @@ MAX_JOB_BACKOFF_LIMIT = 10  # job-level retries; with back-off doubling to 10 mi
 ShortStr = Annotated[str, StringConstraints(min_length=1, max_length=253)]
 UriStr = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 ColumnName = Annotated[str, StringConstraints(min_length=1, max_length=COLUMN_NAME_MAX)]
+MAX_GROUP_KEYS = 4  # a composite entity key of more columns is almost always a mistake (a row key, not an entity)
+DEFAULT_MAX_GROUP_ROWS = 64  # covers longitudinal clinical tables (pbcseq: 16 visits at most) with room
 
 
 class StageName(str, Enum):
@@ -273,11 +275,36 @@ class DataSpec(SpecModel):
                     "declared beats inferred.",
     )
 
+    group_by: Annotated[list[ColumnName], Field(max_length=MAX_GROUP_KEYS)] = Field(
+        default_factory=list,
+        description="Entity-key column(s): rows sharing these values belong to one entity (a patient, a customer, "
+                    "a device). The holdout takes whole entities, PII is replaced per entity, the generator writes "
+                    "whole entities and, under DP, the unit of privacy is the entity.",
+    )
+    order_by: Optional[ColumnName] = Field(
+        None,
+        description="Column that orders an entity's rows (a date or a time index); needs groupBy. Generated rows "
+                    "are in this order, and gaps between consecutive rows are learned.",
+    )
+    max_group_rows: int = Field(
+        DEFAULT_MAX_GROUP_ROWS,
+        ge=1,
+        le=10_000,
+        description="Most rows one entity may have: an entity with more keeps its first maxGroupRows rows (in "
+                    "orderBy order) and a warning says how many entities were cut. Bounds one entity's "
+                    "contribution under DP and the length of a generated entity.",
+    )
+
     CEL_RULES = (
         CelRule(
             rule="self.minHoldoutRows <= self.maxHoldoutRows",
             message="minHoldoutRows must not exceed maxHoldoutRows",
             field_path=".minHoldoutRows",
+        ),
+        CelRule(
+            rule="!has(self.orderBy) || (has(self.groupBy) && size(self.groupBy) > 0)",
+            message="orderBy orders rows within an entity: set groupBy too",
+            field_path=".orderBy",
         ),
     )
 

@@ -37,6 +37,9 @@ def column_references(spec: SafeSynthJobSpec) -> list[tuple[str, str]]:
         refs.append(("spec.data.groupBy", group_by))
     elif isinstance(group_by, (list, tuple)):
         refs += [(f"spec.data.groupBy[{i}]", name) for i, name in enumerate(group_by)]
+    order_by: Any = getattr(spec.data, "order_by", None)
+    if order_by:
+        refs.append(("spec.data.orderBy", order_by))
     refs += [(f"spec.pii.columns.{name}", name) for name in spec.pii.columns]
     refs += [(f"spec.pii.lockedColumns[{i}]", name) for i, name in enumerate(spec.pii.locked_columns)]
     refs += [(f"spec.privacy.domains.{name}", name) for name in spec.privacy.domains]
