@@ -19,33 +19,71 @@ row count (two real samples, so the AUC real data gets). It shows what "as
 good as real" reads on this table, noise included. Encoded columns: numeric,
 date, categorical and boolean columns; identifiers and free text are left out
 (a unique id or a sentence would separate any two tables).
+
+Rare labels pooled (MIN_LABEL_ROWS): a categorical label gets a code of its
+own only when the rows of the test (both sides together, so the choice
+cannot see which side a row is on) hold it at least MIN_LABEL_ROWS times;
+rarer labels share one code, "other" (encoding.CodedFeatures with
+min_label_rows). Two reasons, neither tied to a dataset or a column name:
+- The long tail of a free-form column (names, cities, free-typed labels) is
+  where a generator should not copy: a good one writes plausible new or other
+  rare values. Coded one by one, every rare real string against every novel
+  synthetic one is a feature that separates the tables by exact identity,
+  which is a copy test (copies, DCR and PII replay are those), not a
+  distribution test. Pooled, the trees still see how often rare or unseen
+  values occur, and an invented label in a column whose labels are all
+  frequent still stands out (its "other" rows are synthetic only).
+- Categorical splits sort labels by their share of synthetic rows and take
+  the best cut; with many small labels that search fits noise: it raises the
+  real-vs-real AUC and spends the trees' splits on noise, hiding real
+  differences elsewhere in the row. 20 is HistGradientBoosting's default
+  min_samples_leaf, the fewest rows a leaf of the trees holds.
+SDMetrics instead drops columns whose metadata marks them PII or of a
+semantic type (first_name, city, …), and synthcity label-encodes every
+column; the first needs metadata that `safesynth evaluate` on two plain
+tables lacks, the second keeps the exact-identity test. Pooling treats every
+categorical column the same way, with or without metadata. Labels and nulls
+are on one footing in both tables: both are coded by `columns.canonical`
+after `columns.align` gave them the real column's kind, so an integer column
+read back from CSV as floats, or a boolean written as text, codes the same.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from safesynth.metrics import scores
 from safesynth.metrics.base import Group, Metric, MetricResult, NotApplicable
+from safesynth.metrics.columns import Kind
 from safesynth.metrics.context import EvalContext
 from safesynth.metrics.encoding import CodedFeatures
 
 MAX_ROWS = 3000  # rows per side: 50,000-row tables stay within the evaluate benchmark's time
 FOLDS = 5
 MIN_ROWS = 50  # per side; fewer and the cross-validated AUC is mostly noise
+MIN_LABEL_ROWS = 20  # rows (both sides) a label needs for a code of its own; HGB's min_samples_leaf
 TREES = 100
 
 
-def detection_auc(real: pd.DataFrame, other: pd.DataFrame, features: CodedFeatures, seed: int) -> float:
-    """Cross-validated ROC AUC of gradient-boosted trees separating `other` (1) from `real` (0)."""
+def detection_auc(real: pd.DataFrame, other: pd.DataFrame, cols: Sequence[str], kinds: Mapping[str, Kind],
+                  seed: int) -> float:
+    """Cross-validated ROC AUC of gradient-boosted trees separating `other` (1) from `real` (0).
+
+    Categories are coded from both samples together, blind to which side a row is on: choosing the
+    labels by the real rows' counts alone would leak the class into the features (a label kept
+    because its real count came out high is, on average, more real than synthetic, in the held-out
+    fold too), and MIN_LABEL_ROWS counts the rows the trees see.
+    """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from threadpoolctl import threadpool_limits
 
+    features = CodedFeatures(pd.concat([real, other], ignore_index=True), cols, kinds,
+                             min_label_rows=MIN_LABEL_ROWS)
     x = np.vstack([features.matrix(real), features.matrix(other)])
     y = np.concatenate([np.zeros(len(real)), np.ones(len(other))])
     model = HistGradientBoostingClassifier(max_iter=TREES, categorical_features=features.categorical_mask,
@@ -78,19 +116,19 @@ class Detection(Metric):
         seed = ctx.options.seed
         real = ctx.sample(ctx.real, "detection-real", n)
         syn = ctx.sample(ctx.synthetic, "detection-synthetic", n)
-        features = CodedFeatures(ctx.real, cols, dict(ctx.kinds))
-        auc = detection_auc(real, syn, features, seed)
+        auc = detection_auc(real, syn, cols, ctx.kinds, seed)
         notes = []
         if max(len(ctx.real), len(ctx.synthetic)) > n:
             notes.append(f"detection uses {n} real and {n} synthetic rows (seeded samples of equal size)")
         statistic: dict[str, Any] = {"auc": auc}
         params: dict[str, Any] = {"model": f"HistGradientBoostingClassifier(max_iter={TREES})",
-                                  "folds": FOLDS, "rowsPerSide": n, "columns": len(cols), "seed": seed}
+                                  "folds": FOLDS, "rowsPerSide": n, "columns": len(cols), "seed": seed,
+                                  "minLabelRows": MIN_LABEL_ROWS}
         holdout = ctx.holdout
         if holdout is not None and min(len(holdout), len(ctx.real)) >= MIN_ROWS:
             n_b = min(len(holdout), len(ctx.real), MAX_ROWS)
             base = detection_auc(ctx.sample(ctx.real, "detection-baseline-real", n_b),
-                                 ctx.sample(holdout, "detection-baseline-holdout", n_b), features, seed)
+                                 ctx.sample(holdout, "detection-baseline-holdout", n_b), cols, ctx.kinds, seed)
             statistic.update(realVsRealAuc=base, realVsRealScore=scores.detection_score(base))
             params["realVsRealRowsPerSide"] = n_b
         else:

@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from safesynth.metrics.columns import CONTINUOUS, Kind, canonical, to_float
+from safesynth.metrics.columns import CONTINUOUS, NULL_TOKEN, Kind, canonical, to_float
 
 MAX_ONE_HOT = 20  # labels per categorical column; a column with 5,000 labels must not make 5,000 features
 MAX_CATEGORY_CODES = 250  # HistGradientBoosting accepts at most 255 bins per categorical feature
@@ -86,13 +86,28 @@ class CodedFeatures:
 
     Codes are the real table's most frequent labels (at most MAX_CATEGORY_CODES); a label the real
     table lacks, or a rarer one, becomes NaN, which the trees treat as missing. Used by ML utility
-    and the detection test, so both see a table the same way.
+    and the detection test.
+
+    `min_label_rows` (the detection test sets it, fitting on both of its samples): a label gets a
+    code of its own only when the fitted rows hold it at least that many times. Rarer labels and
+    labels the fitted rows lack share one code, OTHER (the last), and nulls are NaN (missing, a
+    category of their own for the trees), so a rare value is compared by how often such values
+    occur, never by which string it is.
     """
 
-    def __init__(self, real: pd.DataFrame, cols: Sequence[str], kinds: Mapping[str, Kind]) -> None:
+    def __init__(self, real: pd.DataFrame, cols: Sequence[str], kinds: Mapping[str, Kind],
+                 min_label_rows: int | None = None) -> None:
         self.cols, self.kinds = list(cols), kinds
-        self.codes = {c: {v: i for i, v in enumerate(canonical(real[c]).value_counts().index[:MAX_CATEGORY_CODES])}
-                      for c in self.cols if kinds[c] not in CONTINUOUS}
+        self.pooled = min_label_rows is not None
+        self.codes: dict[str, dict[str, int]] = {}
+        for c in self.cols:
+            if kinds[c] in CONTINUOUS:
+                continue
+            counts = canonical(real[c]).value_counts()
+            if min_label_rows is not None:
+                counts = counts[(counts >= min_label_rows) & (counts.index != NULL_TOKEN)]
+                counts = counts.iloc[: MAX_CATEGORY_CODES - 1]  # OTHER takes the last code
+            self.codes[c] = {v: i for i, v in enumerate(counts.index[:MAX_CATEGORY_CODES])}
 
     @property
     def categorical_mask(self) -> list[bool]:
@@ -103,6 +118,11 @@ class CodedFeatures:
         for j, c in enumerate(self.cols):
             if self.kinds[c] in CONTINUOUS:
                 out[:, j] = to_float(df[c])
-            else:
-                out[:, j] = canonical(df[c]).map(self.codes[c]).to_numpy(dtype=float)  # unseen → NaN
+                continue
+            labels = canonical(df[c])
+            coded = labels.map(self.codes[c]).to_numpy(dtype=float)  # unseen → NaN
+            if self.pooled:
+                null = (labels == NULL_TOKEN).to_numpy()
+                coded[np.isnan(coded) & ~null] = len(self.codes[c])  # OTHER: rare or unseen
+            out[:, j] = coded
         return out
