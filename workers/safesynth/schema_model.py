@@ -69,6 +69,10 @@ WARNING_TEXT = {
                     "sentences; set privacy.route: lm to learn it with DP-SGD",
     "dpNoCategory": "no category passed the DP release at this epsilon, so the synthetic column is empty; declare "
                     "its categories in privacy.domains (they are then public and cost nothing) or raise epsilon",
+    "groupTruncated": "entities with more rows than spec.data.maxGroupRows keep their first rows in orderBy order; "
+                      "the rest are left out of training and evaluation (raise maxGroupRows to keep them)",
+    "entityLevelVaries": "constant within almost every entity, so it is generated as one value per entity (its "
+                         "first row's); the entities where it changes are learned with their first value",
     "ambiguousDayMonth": "dates are written both day-first and month-first, so values like 01/02 are read "
                          "month-first; declare the format in spec.data.columns",
 }

@@ -147,6 +147,9 @@ class BudgetPlan:
     aim_delta: float = 0.0
     category_columns: list[str] = field(default_factory=list)
     bound_columns: list[str] = field(default_factory=list)
+    # Rows one privacy unit may add: 1 for rows; spec.data.maxGroupRows when the unit is an entity (groupBy),
+    # so every count-based release scales its noise by it (L1 sensitivity) and DP-SGD clips per entity.
+    contribution: int = 1
 
     @property
     def per_column_epsilon(self) -> float:
@@ -185,6 +188,7 @@ class BudgetPlan:
             "route": self.route, "aimEpsilon": self.aim_epsilon, "aimDelta": self.aim_delta, "aimRho": self.aim_rho,
             "trainEpsilonTarget": self.train_epsilon, "trainDelta": self.train_delta,
             "releasedCategories": list(self.category_columns), "releasedBounds": list(self.bound_columns),
+            "unit": "entity" if self.contribution > 1 else "row", "rowsPerUnit": self.contribution,
         }
 
 
@@ -224,7 +228,8 @@ HYBRID_AIM_SHARE = 0.5  # hybrid route, marginalEpsilon unset: this share of wha
 HYBRID_AIM_DELTA_SHARE = 0.5  # and this share of the delta left
 
 
-def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo], route: str = "lm") -> BudgetPlan:
+def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo], route: str = "lm",
+                contribution: int = 1) -> BudgetPlan:
     """Split privacy.epsilon/delta between schema releases, the marginal model and DP-SGD; PrivacyBudgetError when
     impossible.
 
@@ -235,7 +240,7 @@ def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo], route: st
     """
     delta = privacy.delta if privacy.delta is not None else auto_delta(n_rows)
     check_delta(delta, n_rows)
-    plan = BudgetPlan(epsilon=privacy.epsilon, delta=delta, route=route)
+    plan = BudgetPlan(epsilon=privacy.epsilon, delta=delta, route=route, contribution=contribution)
     for col in cols:
         what = needs_release(col, privacy.domains.get(col.name))
         if what == "categories":
@@ -270,19 +275,23 @@ def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo], route: st
 # ------------------------------------------------------------- DP schema release
 
 
-def category_threshold(epsilon: float, delta: float) -> float:
-    """1 + ln(1/delta)/epsilon: a count-1 category's discrete-Laplace(1/epsilon) noisy count passes it with
-    probability below delta (tail bound in noise.py)."""
-    return 1.0 + math.log(1.0 / delta) / epsilon
+def category_threshold(epsilon: float, delta: float, contribution: int = 1) -> float:
+    """c + c ln(c/delta)/epsilon with c = contribution (1 for rows): a category only one unit holds has count
+    at most c; with discrete-Laplace(c/epsilon) noise it passes with probability below delta/c (tail bound in
+    noise.py), and one unit can bring at most c such categories, so below delta in all."""
+    c = float(contribution)
+    return c + c * math.log(c / delta) / epsilon
 
 
-def dp_categories(values: Sequence[Optional[str]], epsilon: float, delta: float) -> tuple[list[str], float]:
+def dp_categories(values: Sequence[Optional[str]], epsilon: float, delta: float,
+                  contribution: int = 1) -> tuple[list[str], float]:
     """(categories, covered): the categories whose noisy count passes `category_threshold`
-    (see module docstring), and the noisy number of rows they and null (a category here) cover."""
+    (see module docstring), and the noisy number of rows they and null (a category here) cover.
+    One unit changes the counts by at most `contribution` in L1, hence the noise scale."""
     keys = np.asarray([NULL_KEY if v is None else v for v in values], dtype=object).astype(str)
     uniq, counts = np.unique(keys, return_counts=True)
-    noisy = noise.laplace_counts(counts, 1.0 / epsilon)
-    kept = noisy > category_threshold(epsilon, delta)
+    noisy = noise.laplace_counts(counts, contribution / epsilon)
+    kept = noisy > category_threshold(epsilon, delta, contribution)
     return sorted(str(u) for u, k in zip(uniq, kept) if k and u != NULL_KEY), float(noisy[kept].sum())
 
 
@@ -299,7 +308,8 @@ def year_edges() -> np.ndarray:
     return np.array([pd.Timestamp(year=y, month=1, day=1).value / 1e9 for y in range(1700, 2251)])
 
 
-def dp_bounds(values: np.ndarray, epsilon: float, edges: np.ndarray) -> Optional[tuple[float, float, float]]:
+def dp_bounds(values: np.ndarray, epsilon: float, edges: np.ndarray,
+              contribution: int = 1) -> Optional[tuple[float, float, float]]:
     """(low, high, covered) from a discrete Laplace histogram over `edges` plus a bin for nulls (NaN).
 
     low/high: the outermost bins whose noisy count passes the threshold, widened
@@ -309,9 +319,9 @@ def dp_bounds(values: np.ndarray, epsilon: float, edges: np.ndarray) -> Optional
     x = np.asarray(values, dtype=float)
     nulls = int(np.isnan(x).sum())
     counts, _ = np.histogram(np.clip(x[~np.isnan(x)], edges[0], edges[-1]), bins=edges)
-    noisy = noise.laplace_counts(np.append(counts, nulls), 1.0 / epsilon)
-    # P(Z > t) < exp(-t eps) for discrete Laplace(1/eps): t makes < BOUNDS_FALSE_BIN_RATE empty bins pass in total.
-    threshold = math.log(len(noisy) / BOUNDS_FALSE_BIN_RATE) / epsilon
+    noisy = noise.laplace_counts(np.append(counts, nulls), contribution / epsilon)  # L1 sensitivity: contribution
+    # P(Z > t) < exp(-t eps/c) for discrete Laplace(c/eps): t makes < BOUNDS_FALSE_BIN_RATE empty bins pass in total.
+    threshold = contribution * math.log(len(noisy) / BOUNDS_FALSE_BIN_RATE) / epsilon
     hit = np.nonzero(noisy[:-1] > threshold)[0]
     if len(hit) == 0:
         return None
@@ -346,14 +356,14 @@ def dp_safe_columns(df: "pd.DataFrame", kinds: dict[str, str], privacy: Any, pla
             elif domain is not None and domain.categories:
                 col.categories = sorted(set(domain.categories))
             else:
-                cats, covered = dp_categories([to_field(v, col) for v in s.tolist()], eps, delta)
+                cats, covered = dp_categories([to_field(v, col) for v in s.tolist()], eps, delta, plan.contribution)
                 col.extra["released"] = {"categories": cats, "covered": round(covered / max(n, 1), 3)}
                 col.categories = cats or None  # enforced even when partial: see the module docstring
         elif col.kind in ("integer", "float", "datetime"):
             bounds = _declared_bounds(col, domain)
             if bounds is None:
                 edges = year_edges() if col.kind == "datetime" else number_edges()
-                released = dp_bounds(column_numbers(s, col.kind), eps, edges)
+                released = dp_bounds(column_numbers(s, col.kind), eps, edges, plan.contribution)
                 if released is not None:
                     col.extra["released"] = {"min": released[0], "max": released[1],
                                              "covered": round(released[2] / max(n, 1), 3)}
@@ -491,6 +501,26 @@ class PrivateTraining:
         eps, note = accountant_epsilon(self.accountant, list(self.engine.accountant.history), self.delta)
         self.fallback_reason = note or self.fallback_reason
         return eps
+
+    @staticmethod
+    def merge_per_entity(optimizer: Any, owner: Any) -> None:
+        """Per-row gradients (opacus's grad_sample, one per row of the batch) replaced by one per entity: the
+        mean over the entity's rows. The optimizer then clips each entity's gradient to maxGradNorm and adds
+        noise for the expected number of entities, so one entity, whatever its rows, moves the update by at
+        most maxGradNorm: the entity is the unit of privacy (grouped records)."""
+        import torch
+
+        n = int(owner.max()) + 1
+        counts = torch.bincount(owner, minlength=n).clamp(min=1)
+        for p in optimizer.params:
+            gs = p.grad_sample
+            if isinstance(gs, list):  # several forward passes in one step: opacus keeps a list
+                gs = torch.cat(gs, dim=0)
+            if gs is None:
+                continue
+            own = owner.to(gs.device)
+            merged = torch.zeros((n, *gs.shape[1:]), dtype=gs.dtype, device=gs.device).index_add_(0, own, gs)
+            p.grad_sample = merged / counts.to(gs.device).view(-1, *([1] * (gs.dim() - 1))).to(gs.dtype)
 
     @staticmethod
     def empty_step(optimizer: Any) -> None:

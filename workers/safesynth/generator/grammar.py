@@ -283,6 +283,11 @@ class Grammar:
             if s != self.done:
                 end_next[s] = starts[j + 1] if j + 1 < len(cols) else self.done
         self.start = starts[0] if starts else self.done
+        # column j's start state -> j (-1 elsewhere): where the sampler begins writing a forced field
+        column_at = torch.full((len(masks),), -1, dtype=torch.long)
+        column_at[torch.tensor(starts, dtype=torch.long)] = torch.arange(len(starts))
+        self.column_at = column_at.to(device)
+        self.n_columns = len(starts)
 
         self.masks = torch.stack(masks).to(device)
         self.end_tok = torch.tensor(end_tok, device=device)

@@ -107,16 +107,17 @@ def noisy_marginal(counts: np.ndarray, scale: float, categories: Optional[list[s
 
 
 def release_marginals(df: "pd.DataFrame", cols: Sequence[ColumnInfo], epsilon: float,
-                      bounds: dict[str, tuple[float, float]]) -> dict[str, Marginal]:
+                      bounds: dict[str, tuple[float, float]], contribution: int = 1) -> dict[str, Marginal]:
     """One noisy marginal per modeled column, epsilon-DP in total (see the module docstring).
 
     `bounds` holds each numeric or date column's public range (enforced or default, see public._bounds).
+    `contribution`: rows one privacy unit adds (an entity's rows under groupBy), which scales the noise.
     """
     modeled = [c for c in cols if c.modeled]
     if not modeled or epsilon <= 0:
         return {}
-    scale = len(modeled) / epsilon
-    bins = bin_count(len(df), epsilon / len(modeled))
+    scale = len(modeled) * contribution / epsilon
+    bins = bin_count(len(df), epsilon / (len(modeled) * contribution))
     out = {}
     for col in modeled:
         categories, edges = domain_of(col, bounds.get(col.name, (0.0, 1.0)), bins)

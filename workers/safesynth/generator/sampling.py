@@ -15,7 +15,7 @@ what the grammar cannot check is left to the validator.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from safesynth.generator.grammar import Grammar
 
@@ -102,21 +102,72 @@ def cache_argument(model: Any) -> str:
     return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
+class ForcedFields:
+    """Per row, fields to write instead of sample (see sample_batch): the tokens of every forced field, each
+    followed by the separator, in one padded tensor; where each column's field begins; a read pointer."""
+
+    def __init__(self, forced: Sequence[dict[int, Sequence[int]]], n: int, grammar: Grammar, device: str) -> None:
+        import torch
+
+        sep = int(grammar.end_tok[grammar.start]) if grammar.n_columns > 1 else -1
+        flat: list[list[int]] = []
+        self.offset = torch.full((n, max(grammar.n_columns, 1)), -1, dtype=torch.long)
+        for i, fields in enumerate(forced):
+            row: list[int] = []
+            for j, ids in sorted(fields.items()):
+                self.offset[i, j] = len(row)
+                row += [*ids, sep]
+            flat.append(row)
+        width = max((len(r) for r in flat), default=0) + 1
+        self.tokens = torch.full((n, width), -1, dtype=torch.long)
+        for i, row in enumerate(flat):
+            self.tokens[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        self.tokens, self.offset = self.tokens.to(device), self.offset.to(device)
+        self.ptr = torch.full((n,), -1, dtype=torch.long, device=device)
+        self.sep = sep
+        self.column_at = grammar.column_at
+
+    def apply(self, state: Any, tok: Any) -> Any:
+        """The tokens to emit this step: a forced field's next token where one is being written or begins."""
+        import torch
+
+        col = self.column_at[state]
+        rows = torch.arange(len(state), device=state.device)
+        begin = (self.ptr < 0) & (col >= 0)
+        start = torch.where(begin, self.offset[rows, col.clamp(min=0)], self.ptr)
+        self.ptr = torch.where(begin, start, self.ptr)
+        active = self.ptr >= 0
+        out = torch.where(active, self.tokens[rows, self.ptr.clamp(min=0)], tok)
+        self.ptr = torch.where(active & (out != self.sep), self.ptr + 1, torch.full_like(self.ptr, -1))
+        return out
+
+    def keep(self, keep: Any) -> None:
+        self.tokens, self.offset, self.ptr = self.tokens[keep], self.offset[keep], self.ptr[keep]
+
+
 COMPACT_SHARE = 0.25  # drop finished rows from the batch and the cache once they are this share of it
 
 
 def sample_batch(
     model: Any, grammar: Grammar, bos: int, n: int, *, max_len: int, temperature: float, top_p: float,
-    generator: Any, device: str = "cpu",
+    generator: Any, device: str = "cpu", forced: Optional[Sequence[dict[int, Sequence[int]]]] = None,
 ) -> list[list[int]]:
     """`n` rows of token ids (after bos; ending in eos when finished within `max_len` tokens).
 
     Finished rows keep decoding padding (masked, ignored) until they are a
     quarter of the batch; then they leave the batch and the KV cache at once,
     which costs one copy of the cache instead of one per finishing row.
+
+    `forced` (one dict per row, column index -> the field's token ids, [null]
+    for null): when a row reaches such a column, those tokens and the
+    separator are written instead of sampled, and stepped through the grammar
+    like sampled ones. Grouped records force an entity's context this way
+    (entities.py); the fields must be ones the grammar accepts there, and a
+    forced column must not be the last one.
     """
     import torch
 
+    plan = ForcedFields(forced, n, grammar, device) if forced is not None else None
     out = torch.full((n, max_len), -1, dtype=torch.long)
     active = torch.arange(n)
     live = torch.ones(n, dtype=torch.bool, device=device)
@@ -131,6 +182,8 @@ def sample_batch(
             if top_p < 1.0:
                 logits.masked_fill_(~top_p_keep(torch.softmax(logits, dim=-1), top_p), float("-inf"))
             tok = logits.add_(gumbel_noise(logits.shape, generator, logits.device)).argmax(dim=-1)
+            if plan is not None:
+                tok = plan.apply(state, tok)
             out[active[live.cpu()], t] = tok[live].cpu()
             state, finished = grammar.step(state, tok)
             live &= ~finished
@@ -141,5 +194,7 @@ def sample_batch(
                 keep = live.nonzero().squeeze(1)
                 cache.batch_select_indices(keep)
                 active, state, tok, live = active[keep.cpu()], state[keep], tok[keep], live[keep]
+                if plan is not None:
+                    plan.keep(keep)
             x = tok.unsqueeze(1)
     return [[int(t) for t in row if t >= 0] for row in out.tolist()]

@@ -132,6 +132,54 @@ class RowDataset:
         return (self.rows[i],)
 
 
+class EntityDataset:
+    """One item per entity: its rows' token ids, padded into one tensor, and their lengths.
+
+    Used under DP with grouped records (spec.data.groupBy): opacus's Poisson sampler then draws entities,
+    and the collate below flattens the drawn entities' rows into one batch with the owner of each row, so
+    that the per-row gradients can be merged per entity before clipping (dp.merge_per_entity).
+    """
+
+    def __init__(self, rows: Sequence[Sequence[int]], owners: Sequence[int], pad_id: int) -> None:
+        import torch
+
+        groups: dict[int, list[Sequence[int]]] = {}
+        for r, e in zip(rows, owners):
+            groups.setdefault(int(e), []).append(r)
+        self.items = []
+        for e in sorted(groups):
+            members = groups[e]
+            longest = max(len(r) for r in members)
+            ids = torch.full((len(members), longest), pad_id, dtype=torch.long)
+            for i, r in enumerate(members):
+                ids[i, : len(r)] = torch.tensor(list(r), dtype=torch.long)
+            self.items.append((ids, torch.tensor([len(r) for r in members], dtype=torch.long)))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        return self.items[i]
+
+
+def make_entity_collate(pad_id: int) -> Callable[[list[tuple[Any, Any]]], list[Any]]:
+    """Entities' rows as one right-padded batch: [input_ids, attention_mask, owner] (owner: 0..k-1 per row)."""
+
+    def collate(batch: list[tuple[Any, Any]]) -> list[Any]:
+        import torch
+
+        rows = [(ids[i, : int(n)], e) for e, (ids, lens) in enumerate(batch) for i, n in enumerate(lens.tolist())]
+        longest = max(len(r) for r, _ in rows)
+        ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, (row, _) in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        return [ids, mask, torch.tensor([e for _, e in rows], dtype=torch.long)]
+
+    return collate
+
+
 def make_collate(pad_id: int) -> Callable[[list[tuple[Any]]], list[Any]]:
     """Right-pad a batch to its longest row: [input_ids, attention_mask]."""
 
@@ -164,14 +212,15 @@ def sequence_loss(model: Any, ids: Any, mask: Any, per_row: bool) -> Any:
     return nll.sum() / tmask.sum().clamp(min=1)
 
 
-def make_loader(dataset: RowDataset, batch_size: int, pad_id: int, seed: int) -> Any:
+def make_loader(dataset: RowDataset | EntityDataset, batch_size: int, pad_id: int, seed: int) -> Any:
     import torch
     from torch.utils.data import DataLoader, Dataset
 
     gen = torch.Generator().manual_seed(seed)
     rows = cast("Dataset[tuple[Any]]", dataset)  # a map-style dataset by protocol (__len__, __getitem__)
+    collate = make_entity_collate(pad_id) if isinstance(dataset, EntityDataset) else make_collate(pad_id)
     return DataLoader(rows, batch_size=min(batch_size, len(dataset)), shuffle=True, generator=gen,
-                      collate_fn=make_collate(pad_id), drop_last=False)
+                      collate_fn=collate, drop_last=False)
 
 
 def make_optimizer(model: Any, cfg: FitConfig) -> Any:
@@ -214,9 +263,11 @@ def fit(
     t0 = last_note = time.monotonic()
     with progress.task(f"{cfg.label}: {cfg.steps} steps", total=cfg.steps) as advance:
         while result.steps < cfg.steps:
-            for batch_ids, batch_mask in loader:
+            for batch in loader:
                 if result.steps >= cfg.steps:
                     break
+                batch_ids, batch_mask = batch[0], batch[1]
+                owner = batch[2] if len(batch) > 2 else None  # entities' rows (EntityDataset)
                 optimizer.zero_grad(set_to_none=True)
                 if batch_ids.shape[0] == 0:  # an empty Poisson batch still takes a (noise-only) DP step
                     privacy.empty_step(optimizer)
@@ -228,6 +279,8 @@ def fit(
                         # opacus's per-sample hooks fire on modules whose inputs need no grad (embeddings): expected
                         warnings.filterwarnings("ignore", message="Full backward hook is firing")
                         loss.backward()
+                    if owner is not None and privacy is not None:
+                        privacy.merge_per_entity(optimizer, owner)
                     optimizer.step()
                     result.losses.append(float(loss.detach()))
                     result.tokens += int(mask.sum())

@@ -35,6 +35,7 @@ class Group(str, Enum):
     QUALITY = "quality"  # components of SQS
     PRIVACY = "privacy"  # components of DPS
     ALONGSIDE = "alongside"  # shown next to the composites, not part of them (SDMetrics figures, ML utility)
+    SEQUENCES = "sequences"  # grouped records (spec.data.groupBy): entity and time structure, not in SQS or DPS
 
 
 class Status(str, Enum):

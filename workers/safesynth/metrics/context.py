@@ -45,6 +45,8 @@ class EvalOptions:
     quasi_identifiers: tuple[str, ...] = ()
     sensitive_columns: tuple[str, ...] = ()
     text_max_values: int = 500  # values per side embedded for text similarity (CPU cost ~5 ms each)
+    group_by: tuple[str, ...] = ()  # spec.data.groupBy: entity-key columns; the sequence metrics run when set
+    order_by: Optional[str] = None  # spec.data.orderBy: orders an entity's rows
 
 
 @dataclass

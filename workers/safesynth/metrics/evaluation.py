@@ -86,7 +86,8 @@ class Evaluation:
             "options": {"maxRows": self.options.max_rows, "seed": self.options.seed,
                         "target": self.options.target, "quasiIdentifiers": list(self.options.quasi_identifiers),
                         "sensitiveColumns": list(self.options.sensitive_columns),
-                        "textMaxValues": self.options.text_max_values},
+                        "textMaxValues": self.options.text_max_values,
+                        "groupBy": list(self.options.group_by), "orderBy": self.options.order_by},
             "differentialPrivacy": self.dp,
             "release": self.release,
             "seconds": round(self.seconds, 3),
@@ -146,6 +147,9 @@ def column_table(ctx: EvalContext, results: Mapping[str, MetricResult]) -> list[
         }
         if k is Kind.TEXT:
             row["excluded"] = "free text: scored by text structure and text semantic similarity"
+        if c in ctx.options.group_by:
+            row["excluded"] = "entity key (spec.data.groupBy): the synthetic table has fresh keys; entities are " \
+                              "scored by the sequence metrics"
         out.append(row)
     return out
 
@@ -169,12 +173,14 @@ def evaluate(
     unknown = [c for c in real.columns if str(c) not in (kinds or {})]
     inferred = infer_kinds(real[unknown]) if unknown else {}  # prepare's rules, only where no schema says
     kinds = {str(c): (kinds or {}).get(str(c)) or inferred[str(c)] for c in real.columns}
+    # Entity keys name entities (the synthetic table has fresh ones): never compared as values.
+    kinds.update({c: Kind.IDENTIFIER for c in options.group_by if c in kinds})
     tables = align({"real": real, "synthetic": synthetic, "holdout": holdout}, kinds)
     ctx = EvalContext(real=tables["real"], synthetic=tables["synthetic"], holdout=tables["holdout"],
                       kinds=kinds, options=options, pii=pii, dp=dp,
                       synthetic_non_null={str(c): int(synthetic[c].notna().sum()) for c in synthetic.columns})
     results: dict[str, MetricResult] = {}
-    metrics = all_metrics()
+    metrics = all_metrics(grouped=bool(options.group_by))
     with progress.task("evaluate: metrics", total=len(metrics)) as advance:
         for metric in metrics:
             results[metric.name] = run_metric(metric, ctx)

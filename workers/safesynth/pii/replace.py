@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -94,6 +94,23 @@ def subject_keys(table: pd.DataFrame, plan: Plan, keys: KeyRing) -> Optional[pd.
         joined = parts[0] if len(parts) == 1 else pd.Series(["\x1e".join(t) for t in zip(*parts)], index=table.index)
         return joined.map(lambda s: None if not s.strip("\x1e") else keys.hexdigest("subject", s))
     return None
+
+
+def entity_subjects(table: pd.DataFrame, entity_keys: Sequence[str], keys: KeyRing) -> pd.Series:
+    """A per-row person key from spec.data.groupBy: every row of one entity is the same subject, so per-subject
+    actions (date shifts) move all of an entity's dates together."""
+    joined = table[list(entity_keys)].astype(str).agg("\x1e".join, axis=1)
+    return joined.map(lambda s: keys.hexdigest("subject", s))
+
+
+def fresh_entity_key(column: pd.Series, keys: KeyRing) -> pd.Series:
+    """The entity-key column replaced value by value with a keyed pseudonym: the same original key gives the
+    same new key in every row (train and holdout alike), integers stay integers (60-bit, so int64 holds them
+    and collisions are negligible), anything else becomes a 16-hex-digit string."""
+    integer = column.dtype.kind in "iu" or str(column.dtype) in ("Int64", "Int32")
+    if integer:
+        return column.map(lambda v: int(keys.hexdigest("entity-key", str(v))[:15], 16)).astype("int64")
+    return column.map(lambda v: keys.hexdigest("entity-key", str(v))[:16]).astype("string")
 
 
 def _name_book(table: pd.DataFrame, plan: Plan, fakes: Fakes) -> NameBook:
@@ -252,12 +269,15 @@ def apply_plan(
     schema: Optional[TableSchema] = None,
     ner: Optional[Callable[[], "NerEngine"]] = None,
     progress: Optional[Progress] = None,
+    entity_keys: Sequence[str] = (),
 ) -> Applied:
     """Replace every acting column of `table` (a copy is returned); `ner` builds the NER engine when free
-    text needs it."""
+    text needs it. `entity_keys` (spec.data.groupBy): those columns are the subject of every per-subject action
+    and are themselves replaced by keyed pseudonyms (never dropped), consistently across all of an entity's
+    rows."""
     fakes = Fakes(pii.locale, keys)
     names = _name_book(table, plan, fakes)
-    subjects = subject_keys(table, plan, keys)
+    subjects = entity_subjects(table, entity_keys, keys) if entity_keys else subject_keys(table, plan, keys)
     persons = _persons(table, plan, names)
     out = table.copy()
     results: dict[str, ColumnResult] = {}
@@ -305,6 +325,11 @@ def apply_plan(
             changed = (table[c.column].astype(object).fillna("\x00").to_numpy()
                        != new.astype(object).fillna("\x00").to_numpy())
             results[c.column] = ColumnResult(changed=changed, distinct=stats.scanned, text=stats)
+    for k in entity_keys:  # a key the plan left alone (or dropped) still leaves as a pseudonym
+        done = results.get(k)
+        if done is None or done.dropped or not done.changed.any():
+            out[k] = fresh_entity_key(table[k], keys)
+            results[k] = ColumnResult(changed=table[k].notna().to_numpy(), distinct=int(table[k].nunique()))
     dropped = [name for name, r in results.items() if r.dropped]
     out = out.drop(columns=dropped)
     tokens = pd.DataFrame(token_rows, columns=["column", "token", "original"]) if token_rows else None

@@ -373,3 +373,44 @@ def risk_intervals(rows: Sequence[Mapping[str, Any]], title: str, width: int = 5
                     f'</title></circle>'
                     f'<text x="{px(hi) + 6:.1f}" y="{y + 4:.1f}" font-size="10" fill="{TEXT}">{r["risk"]:.2f}</text>')
     return _svg(width, height, "".join(body), title)
+
+
+def paired_hbars(labels: Sequence[str], real: Sequence[Optional[float]], synthetic: Sequence[Optional[float]],
+                 title: str, lo: float = 0.0, hi: float = 1.0, width: int = 420) -> Markup:
+    """Real and synthetic values per label as horizontal bars from 0 on a fixed [lo, hi] axis.
+
+    For values that may be negative (autocorrelations, lo = −1) or are shares (lo = 0): unlike
+    paired_bars, the axis does not rescale to the largest value, so 0.95 vs 1.0 reads as close.
+    A missing value draws no bar and prints "n/a".
+    """
+    left, right, top, bottom, bar, group = 130, 44, 34, 26, 9, 24
+    pw = width - left - right
+    height = top + group * max(len(labels), 1) + bottom
+
+    def px(v: float) -> float:
+        return left + pw * (max(lo, min(hi, v)) - lo) / (hi - lo)
+
+    zero = px(0.0)
+    body = [f'<text x="0" y="14" font-weight="600" fill="{TEXT}">{escape(title)}</text>', _legend(width - 130, 14)]
+    for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
+        tick = lo + (hi - lo) * frac
+        x = px(tick)
+        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{height - bottom}" stroke="{GRID}"/>'
+                    f'<text x="{x:.1f}" y="{height - bottom + 14}" text-anchor="middle" fill="{MUTED}">'
+                    f'{tick:g}</text>')
+    body.append(f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{top - 4}" y2="{height - bottom}" stroke="{MUTED}"/>')
+    for i, (lab, a, b) in enumerate(zip(labels, real, synthetic)):
+        y0 = top + i * group
+        body.append(f'<text x="{left - 6}" y="{y0 + bar + 3}" text-anchor="end" fill="{TEXT}">'
+                    f'{escape(_short(str(lab), 20))}</text>')
+        for j, (who, v, colour) in enumerate((("real", a, REAL), ("synthetic", b, SYNTHETIC))):
+            y = y0 + j * (bar + 1)
+            if v is None or not math.isfinite(v):
+                body.append(f'<text x="{zero + 3:.1f}" y="{y + bar - 1}" font-size="9" fill="{MUTED}">n/a</text>')
+                continue
+            x0, x1 = sorted((zero, px(v)))
+            body.append(f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 0.5):.1f}" height="{bar}" fill="{colour}">'
+                        f'<title>{escape(str(lab))}, {who}: {v:.3f}</title></rect>')
+            body.append(f'<text x="{max(x1, zero) + 3:.1f}" y="{y + bar - 1}" font-size="9" fill="{TEXT}">'
+                        f'{v:.2f}</text>')
+    return _svg(width, height, "".join(body), title)

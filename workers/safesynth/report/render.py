@@ -318,7 +318,47 @@ def build_view(evaluation: Evaluation, audit: Mapping[str, Any], *, title: str,
         "inference": _inference(res.get("attribute_inference")),
         "anonymeter_chart": _anonymeter_chart(res),
         "row_note": row_count_note(evaluation.rows),
+        "sequences": _sequences(evaluation),
     }
+
+
+def _sequences(evaluation: Evaluation) -> Optional[dict[str, Any]]:
+    """The Sequences section's charts and facts; None for tables without spec.data.groupBy (no section)."""
+    if not evaluation.options.group_by:
+        return None
+    res = evaluation.results
+
+    def ok(name: str) -> Optional[MetricResult]:
+        r = res.get(name)
+        return r if r is not None and r.ok else None
+
+    out: dict[str, Any] = {"groupBy": list(evaluation.options.group_by), "orderBy": evaluation.options.order_by,
+                           "charts": []}
+    if (r := ok("sequence_rows_per_entity")) is not None:
+        v, labels = r.visual, r.visual["labels"]
+        ticks = [labels[0].split("–")[0], labels[len(labels) // 2].split("–")[0], labels[-1].split("–")[-1]]
+        out["charts"].append(("sequence-rows-chart", charts.histogram(
+            v["edges"], v["real"], v["synthetic"], "Rows per entity", width=420, tick_labels=ticks,
+            subtitle=f"JS distance {r.statistic['jsDistance']:.3f}")))
+    if (r := ok("sequence_gaps")) is not None:
+        v = r.visual
+        lab = v["labels"]
+        out["charts"].append(("sequence-gaps-chart", charts.histogram(
+            list(range(len(lab) + 1)), v["real"], v["synthetic"], f"Gaps between rows ({v['unit']})", width=420,
+            tick_labels=[lab[0], lab[len(lab) // 2], lab[-1]],
+            subtitle=f"bins at the real gaps' quantiles; JS distance {r.statistic['jsDistance']:.3f}")))
+    if (r := ok("sequence_autocorrelation")) is not None:
+        v = r.visual
+        out["charts"].append(("sequence-autocorrelation-chart", charts.paired_hbars(
+            v["columns"], v["real"], v["synthetic"], "Lag-1 autocorrelation within entities", lo=-1.0, hi=1.0)))
+    if (r := ok("sequence_entity_columns")) is not None:
+        v = r.visual
+        out["charts"].append(("sequence-constant-chart", charts.paired_hbars(
+            v["columns"], v["real"], v["synthetic"], "Constant within an entity (share)")))
+    if (r := ok("sequence_membership")) is not None:
+        out["charts"].append(("sequence-membership-chart", charts.roc(r.visual["curves"],
+                                                                      "Entity membership attack (ROC)")))
+    return out
 
 
 def _anonymeter_chart(res: Mapping[str, MetricResult]) -> Any:

@@ -286,6 +286,12 @@ class DataSpec(SpecModel):
         description="Column that orders an entity's rows (a date or a time index); needs groupBy. Generated rows "
                     "are in this order, and gaps between consecutive rows are learned.",
     )
+    entity_columns: Optional[Annotated[list[ColumnName], Field(max_length=MAX_COLUMNS)]] = Field(
+        None,
+        description="Entity-level columns (constant within an entity: sex, date of birth, treatment arm), written "
+                    "once per generated entity. Unset: found in the data (constant within 99% of entities), except "
+                    "under privacy, where only declared ones are entity-level (finding them reads private rows).",
+    )
     max_group_rows: int = Field(
         DEFAULT_MAX_GROUP_ROWS,
         ge=1,

@@ -37,6 +37,8 @@ def column_references(spec: SafeSynthJobSpec) -> list[tuple[str, str]]:
         refs.append(("spec.data.groupBy", group_by))
     elif isinstance(group_by, (list, tuple)):
         refs += [(f"spec.data.groupBy[{i}]", name) for i, name in enumerate(group_by)]
+    refs += [(f"spec.data.entityColumns[{i}]", name)
+             for i, name in enumerate(getattr(spec.data, "entity_columns", None) or [])]
     order_by: Any = getattr(spec.data, "order_by", None)
     if order_by:
         refs.append(("spec.data.orderBy", order_by))

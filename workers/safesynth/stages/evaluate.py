@@ -151,6 +151,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     options = EvalOptions(
         max_rows=ev.max_rows, seed=ev.seed if ev.seed is not None else spec.data.seed, target=ev.target,
         quasi_identifiers=tuple(ev.quasi_identifiers), sensitive_columns=tuple(ev.sensitive_columns),
+        group_by=tuple(spec.data.group_by), order_by=spec.data.order_by,  # the sequence metrics run when set
     )
     dp = dp_section(spec, inputs.train_summary)
     evaluation = evaluate(inputs.real, inputs.synthetic, inputs.holdout, kinds=kinds, options=options,

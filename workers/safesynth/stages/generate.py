@@ -25,11 +25,14 @@ Over 400 lines on purpose: the shell and the named steps only this stage calls (
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -37,6 +40,7 @@ from safesynth.contract import SYNTHETIC_CSV_KEY, SYNTHETIC_TABLE_KEY, summary_k
 from safesynth.errors import BadInputError
 from safesynth.generator import marginal_bundle
 from safesynth.generator.columns import ColumnInfo
+from safesynth.generator.entities import EntityLayout
 from safesynth.generator.validate import row_key
 from safesynth.progress import Progress
 from safesynth.spec.models import GenerationSpec, SafeSynthJobSpec, StageName
@@ -137,11 +141,12 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         bundle = load_bundle(tmp, device)
     model, tok, cols = bundle.model, bundle.tokenizer, bundle.columns
     dp_on = bool(bundle.meta.get("privacy"))
-    n_target = gen.num_records or int(bundle.meta["trainRows"])
+    n_target = gen.num_records or int(bundle.meta.get("trainEntities") or bundle.meta["trainRows"])
     fixed = fixed_fields(gen.fixed_values, cols)
     drop_copies = gen.drop_training_copies and not dp_on  # see dp.py: filtering on private rows is outside DP
     train_df = None if dp_on else store.read_table(f"{input_prefix(store)}/{TRAIN_TABLE}")
-    keys = None if train_df is None else training_keys(train_df, bundle.modeled)
+    layout = EntityLayout.from_json(bundle.meta["entities"]) if bundle.meta.get("entities") else None
+    keys = None if train_df is None else training_keys(context_table(train_df, layout), bundle.modeled)
     validator = RowValidator(cols, tok, keys)
     load_s = time.monotonic() - t0
 
@@ -150,15 +155,15 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     sampler = Sampler(model, grammar, tok.specials.bos, gen, batch_size, device,
                       max_len=int(bundle.meta.get("maxLength") or model.config.max_position_embeddings),
                       generator=torch.Generator(device=device).manual_seed(seed))
+    if layout is not None:
+        return generate_entities(sampler, validator, tok, layout, cols, bundle.meta, n_target, drop_copies,
+                                 train_df, spec, store, progress, seed, load_s)
     sampled = sample_rows(sampler, validator, n_target, drop_copies, progress)
 
     synthetic = assemble_table(sampled.rows, cols, train_df, n_target, np.random.default_rng(seed))
     synthetic = refake_columns(synthetic, cols, spec.pii.locale)
-    store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
-    # The CSV is written in the source's spellings (separators, %, the mix of date formats); Parquet stays typed.
-    schema = read_json_if_present(store, f"{input_prefix(store)}/schema.json") or {}
-    as_written = render_table(synthetic, schema, seed)
-    store.write_bytes(SYNTHETIC_CSV_KEY, csv_bytes(as_written))
+    synthetic, derived_changed = apply_derived(synthetic, bundle.meta)
+    write_synthetic(store, synthetic, seed)
 
     copies_out = 0 if drop_copies or keys is None else sum(row_key(r, bundle.modeled) in keys for r in sampled.rows)
     copies = {} if dp_on else {"exactCopies": validator.copies if keys is not None else None,
@@ -169,6 +174,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         **copies,
         "dropTrainingCopies": drop_copies,
         "fixedColumns": sorted(fixed),
+        **({"derivedCellsChanged": derived_changed} if derived_changed else {}),
         "constrainedDecoding": True,  # validFraction is measured after the grammar's masks (grammar.py)
         "grammarStates": grammar.n_states,
         "temperature": gen.temperature,
@@ -226,11 +232,78 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return text.encode("utf-8")
 
 
-def training_keys(train_df: pd.DataFrame, modeled: Sequence[ColumnInfo]) -> Optional[set[tuple[Field, ...]]]:
+def apply_derived(synthetic: pd.DataFrame, meta: dict[str, Any]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Columns the train stage found to be functions of others (age from two dates, generator/derived.py)
+    recomputed from the generated inputs, with the cells changed per column (counts only)."""
+    from safesynth.generator import derived
+
+    rules = [derived.DerivedRule.from_json(o) for o in meta.get("derivedRules") or []]
+    return derived.apply_rules(synthetic, rules) if rules else (synthetic, {})
+
+
+def write_synthetic(store: ArtifactStore, synthetic: pd.DataFrame, seed: int) -> None:
+    """The table as Parquet (typed) and as CSV in the source's spellings (separators, %, the mix of date
+    formats)."""
+    store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
+    schema = read_json_if_present(store, f"{input_prefix(store)}/schema.json") or {}
+    store.write_bytes(SYNTHETIC_CSV_KEY, csv_bytes(render_table(synthetic, schema, seed)))
+
+
+def context_table(train_df: Optional[pd.DataFrame], layout: Optional[EntityLayout]) -> Optional[pd.DataFrame]:
+    """The training rows as the model saw them: context rows for grouped records (entities.py), else as is."""
+    if train_df is None or layout is None:
+        return train_df
+    from safesynth.generator import entities as E
+
+    return E.to_context_rows(E.truncate(train_df, layout.keys, layout.order_by, layout.max_rows)[0], layout)
+
+
+def generate_entities(sampler: Sampler, validator: RowValidator, tok: Any, layout: EntityLayout,
+                      all_cols: Sequence[ColumnInfo], meta: dict[str, Any], n_entities: int, drop_copies: bool, train_df: Optional[pd.DataFrame],
+                      spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress, seed: int,
+                      load_s: float) -> dict[str, Any]:
+    """Grouped records: `n_entities` whole entities (generation.numRecords counts entities here), written in
+    the original layout with fresh keys and orderBy rebuilt from the sampled gaps (entity_sampling.py)."""
+    from safesynth.generator import entities as E
+    from safesynth.generator.entity_sampling import EntitiesStoppedError, sample_entities
+    from safesynth.generator.serialize import values_to_frame
+
+    if shard_count(spec) > 1:
+        raise BadInputError("spec.generation.shards: sharded generation of grouped records (spec.data.groupBy) is "
+                            "not supported yet; set shards: 1")
+    cols = validator.cols
+    try:
+        sampled = sample_entities(sampler.batch, validator, tok, layout, n_entities, sampler.batch_size,
+                                  drop_copies, progress)
+    except EntitiesStoppedError as err:
+        raise GenerationStoppedError(f"generation stopped: {err}; train longer (spec.training.epochs) or lower "
+                                     "spec.generation.temperature") from None
+    n_rows = len(sampled.rows)
+    frame = assemble_frame(values_to_frame(sampled.rows, cols), all_cols, train_df, n_rows,
+                           np.random.default_rng(seed))
+    synthetic = E.from_context_rows(frame, sampled.entity, layout, meta.get("dtypes") or {})
+    synthetic = refake_columns(synthetic, all_cols, spec.pii.locale, sampled.entity)
+    write_synthetic(store, synthetic, seed)
+    return {
+        "rowsGenerated": len(synthetic),
+        "entitiesGenerated": n_entities,
+        "entitiesCut": sampled.cut,
+        "rowsSampled": sampled.sampled,
+        "validFraction": round(validator.valid / sampled.sampled, 4) if sampled.sampled else None,
+        "invalid": dict(sorted(validator.rejected.items())),
+        "exactCopies": validator.copies if validator.training_keys is not None else None,
+        "dropTrainingCopies": drop_copies,
+        "rowsPerSecond": round(n_rows / sampled.seconds, 1) if sampled.seconds > 0 else None,
+        "timings": {"load": round(load_s, 3), "sample": round(sampled.seconds, 3)},
+    }
+
+
+def training_keys(train_df: Optional[pd.DataFrame],
+                  modeled: Sequence[ColumnInfo]) -> Optional[set[tuple[Field, ...]]]:
     """The training rows as field tuples, to recognise exact copies; None when the table lacks a modeled column."""
     from safesynth.generator.serialize import frame_to_fields
 
-    if any(c.name not in train_df.columns for c in modeled):
+    if train_df is None or any(c.name not in train_df.columns for c in modeled):
         return None
     return {tuple(f) for f in frame_to_fields(train_df[[c.name for c in modeled]], modeled)}
 
@@ -248,12 +321,12 @@ class Sampler:
     max_len: int
     generator: Any  # torch.Generator, seeded from generation.seed
 
-    def batch(self, n: int) -> list[list[int]]:
+    def batch(self, n: int, forced: Optional[Sequence[dict[int, Sequence[int]]]] = None) -> list[list[int]]:
         from safesynth.generator.sampling import sample_batch
 
         return sample_batch(self.model, self.grammar, self.bos, n, max_len=self.max_len,
                             temperature=self.gen.temperature, top_p=self.gen.top_p, generator=self.generator,
-                            device=self.device)
+                            device=self.device, forced=forced)
 
 
 @dataclass
@@ -341,7 +414,8 @@ def assemble_frame(model_frame: pd.DataFrame, cols: Sequence[ColumnInfo], train_
     return pd.DataFrame(out, columns=[c.name for c in cols])
 
 
-def refake_columns(table: pd.DataFrame, cols: Sequence[ColumnInfo], locale: str) -> pd.DataFrame:
+def refake_columns(table: pd.DataFrame, cols: Sequence[ColumnInfo], locale: str,
+                   entity: Optional[np.ndarray] = None) -> pd.DataFrame:
     """The table with the columns the model was not given (DP only: train marks them `extra["refake"]`) filled
     with fresh fakes, one synthetic person per row, under a new secret key (`pii.refake`). No training row is
     read and nothing is booked in epsilon: the values depend on the key, the row number and the locale alone.
@@ -354,7 +428,11 @@ def refake_columns(table: pd.DataFrame, cols: Sequence[ColumnInfo], locale: str)
     wanted = {c.name: PiiEntity(c.extra["refake"]) for c in cols if c.extra.get("refake")}
     if not wanted:
         return table
-    values = refake.refake_rows(len(table), wanted, locale)
+    if entity is None:  # one synthetic person per row
+        values = refake.refake_rows(len(table), wanted, locale)
+    else:  # grouped records: one synthetic person per entity, in every row of it
+        per_entity = refake.refake_rows(int(entity.max()) + 1 if len(entity) else 0, wanted, locale)
+        values = {name: [column[e] for e in entity.tolist()] for name, column in per_entity.items()}
     out = table.copy()
     for name, column in values.items():
         out[name] = pd.Series(column, index=out.index, dtype=object)
@@ -447,6 +525,15 @@ class _Loaded:
     device: str
     batch_size: int
     load_s: float
+    preloaded: bool = False  # taken from the process that forked this shard (shard_preload), not loaded here
+
+
+# What `shard_preload` loaded, by (run URI, spec): shards forked inside its block find it here.
+_PRELOADED: dict[tuple[str, str], _Loaded] = {}
+
+
+def _preload_key(spec: SafeSynthJobSpec, store: ArtifactStore) -> tuple[str, str]:
+    return store.uri, spec.model_dump_json()
 
 
 def _load_for_sampling(spec: SafeSynthJobSpec, store: ArtifactStore) -> _Loaded:
@@ -456,8 +543,12 @@ def _load_for_sampling(spec: SafeSynthJobSpec, store: ArtifactStore) -> _Loaded:
     from safesynth.generator.validate import RowValidator
 
     gen = spec.generation
-    device = D.pick_device(spec.training.device.value)
     D.configure_threads(spec.training.threads)
+    held = _PRELOADED.get(_preload_key(spec, store))
+    if held is not None:  # the model, grammar and keys are shared; the validator's counts are this shard's own
+        return dataclasses.replace(held, validator=RowValidator(held.cols, held.validator.tokenizer, held.keys),
+                                   preloaded=True)
+    device = D.pick_device(spec.training.device.value)
     batch_size = sampling_batch_size(gen.batch_size, device)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="safesynth-generate-") as tmp:
@@ -519,7 +610,38 @@ def run_shard(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress, 
         "topP": gen.top_p,
         **D.describe(loaded.device),
         "timings": {"load": round(loaded.load_s, 3), "sample": round(sampled.seconds, 3)},
+        "preloaded": loaded.preloaded,
     }
+
+
+def shard_forkable(spec: SafeSynthJobSpec) -> bool:
+    """Whether a shard can sample in a forked copy of a process that loaded the model (`shard_preload`): only
+    on the CPU with one torch thread per shard. A CUDA context does not survive fork, nor does a thread pool
+    that OpenMP started before it. False when the device cannot be resolved (each shard then reports why)."""
+    from safesynth.generator import device as D
+
+    try:
+        device = D.pick_device(spec.training.device.value)
+    except Exception:  # broad on purpose: the shard processes raise the real error with its exit code
+        return False
+    return device == "cpu" and (spec.training.threads or D.DEFAULT_THREADS) == 1
+
+
+@contextmanager
+def shard_preload(spec: SafeSynthJobSpec, store: ArtifactStore) -> Iterator[bool]:
+    """Load what every shard samples with (model, grammar, training keys) once, for the shards forked inside
+    the block (the local driver's fork path): their `run_shard` takes it instead of loading it again, and its
+    time is each shard's `timings.load`. Yields whether it loaded; when loading fails, each shard loads for
+    itself and fails as it would on its own (same error, same exit code)."""
+    key = _preload_key(spec, store)
+    try:
+        _PRELOADED[key] = _load_for_sampling(spec, store)
+    except Exception as err:  # broad on purpose: see above; the type only, the message may hold values
+        logging.getLogger(__name__).info("generate: shards load the model themselves (%s)", type(err).__name__)
+    try:
+        yield key in _PRELOADED
+    finally:
+        _PRELOADED.pop(key, None)
 
 
 SUMMED = ("rowsGenerated", "rowsSampled", "batches", "rowsValid")
@@ -531,7 +653,7 @@ def merged_summary(shards: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
     first = shards[0]
     out: dict[str, Any] = {k: v for k, v in first.items()
-                           if k not in ("shard", "timings", "specHash", "specSections", "inputs", "ranBecause",
+                           if k not in ("shard", "timings", "preloaded", "specHash", "specSections", "inputs", "ranBecause",
                                         "startedAt", "finishedAt", "durationSeconds", "version", "stage")}
     for key in SUMMED:
         out[key] = sum(int(s.get(key) or 0) for s in shards)
@@ -552,7 +674,8 @@ def merged_summary(shards: Sequence[dict[str, Any]]) -> dict[str, Any]:
     slowest = max(float((s.get("timings") or {}).get("sample") or 0.0) for s in shards)
     out["rowsPerSecond"] = round(out["rowsGenerated"] / slowest, 1) if slowest > 0 else None
     out["shards"] = [{**s["shard"], "rows": s.get("rowsGenerated"), "rowsPerSecond": s.get("rowsPerSecond"),
-                      "durationSeconds": s.get("durationSeconds")} for s in shards]
+                      "durationSeconds": s.get("durationSeconds"), "preloaded": bool(s.get("preloaded"))}
+                     for s in shards]
     return out
 
 
@@ -585,10 +708,13 @@ def merge_shards(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progres
     train_df = None if dp_on else store.read_table(f"{input_prefix(store)}/{TRAIN_TABLE}")
     synthetic = assemble_frame(model_frame, cols, train_df, n_rows, np.random.default_rng(seed))
     synthetic = refake_columns(synthetic, cols, spec.pii.locale)
+    synthetic, derived_changed = apply_derived(synthetic, meta)
     store.write_table(SYNTHETIC_TABLE_KEY, synthetic)
     schema = read_json_if_present(store, f"{input_prefix(store)}/schema.json") or {}
     store.write_bytes(SYNTHETIC_CSV_KEY, csv_bytes(render_table(synthetic, schema, seed)))
     summary = merged_summary(summaries)
+    if derived_changed:
+        summary["derivedCellsChanged"] = derived_changed
     summary["timings"] = {"load": max(float((s.get("timings") or {}).get("load") or 0) for s in summaries),
                           "sample": max(float((s.get("timings") or {}).get("sample") or 0) for s in summaries),
                           "merge": round(time.monotonic() - t0, 3)}

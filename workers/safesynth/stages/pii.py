@@ -67,7 +67,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         advance(len(schema.columns))
     plan = build_plan(schema, evidence, pii)
     full = pd.concat([train, holdout], ignore_index=True)
-    applied = apply_plan(full, plan, keys, pii, schema=schema, ner=get_engine, progress=progress)
+    applied = apply_plan(full, plan, keys, pii, schema=schema, ner=get_engine, progress=progress,
+                         entity_keys=spec.data.group_by)
     out_schema, replaced = output_schema(schema, applied, plan)
     out_train, out_holdout = split_outputs(train, holdout, applied, replaced)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from safesynth.errors import BadInputError
 from safesynth.progress import Progress
-from safesynth.schema_model import warning_text
+from safesynth.schema_model import SchemaWarning, warning_text
 from safesynth.spec.models import DataSpec, SafeSynthJobSpec, StageName
 from safesynth.store import ArtifactStore, read_uri_bytes, uri_identity
 
@@ -50,6 +50,36 @@ def split_indices(n_rows: int, n_holdout: int, seed: int) -> tuple[np.ndarray, n
     """Seeded random split into (train, holdout) row positions, each kept in file order."""
     order = np.random.default_rng(seed).permutation(n_rows)
     return np.sort(order[n_holdout:]), np.sort(order[:n_holdout])
+
+
+def split_entities(entity: np.ndarray, n_holdout: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of whole entities: entities in random order go to the holdout until it has at least
+    `n_holdout` rows; (train, holdout) row positions in file order. No entity is on both sides."""
+    n_entities = int(entity.max()) + 1 if len(entity) else 0
+    order = np.random.default_rng(seed).permutation(n_entities)
+    sizes = np.bincount(entity, minlength=n_entities)[order]
+    taken = int(np.searchsorted(np.cumsum(sizes), n_holdout)) + 1
+    held = np.zeros(n_entities, dtype=bool)
+    held[order[:min(taken, n_entities)]] = True
+    rows = np.arange(len(entity))
+    return rows[~held[entity]], rows[held[entity]]
+
+
+def group_table(df: pd.DataFrame, data: DataSpec, kinds: dict[str, str]) -> tuple[pd.DataFrame, list[SchemaWarning]]:
+    """With spec.data.groupBy: the table with each entity's rows together in orderBy order, cut to
+    maxGroupRows per entity (a warning with the rows dropped); unchanged without groupBy."""
+    from safesynth.generator.entities import check_names, truncate
+
+    if not data.group_by:
+        return df, []
+    check_names([str(c) for c in df.columns])
+    if data.order_by and kinds.get(data.order_by) not in ("integer", "float", "datetime"):
+        raise BadInputError(f"spec.data.orderBy: column {data.order_by!r} is {kinds.get(data.order_by)}; it must "
+                            "be a number or a date/time (declare its kind in spec.data.columns)")
+    out, cut, dropped = truncate(df, data.group_by, data.order_by, data.max_group_rows)
+    warnings = [SchemaWarning(column=data.group_by[0], kind=kinds.get(data.group_by[0], "categorical"),
+                              code="groupTruncated", count=dropped)] if cut else []
+    return out, warnings
 
 
 def subsample(df: pd.DataFrame, max_rows: Optional[int], seed: int) -> pd.DataFrame:
@@ -95,10 +125,17 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         schema = infer_schema(df, data.columns, delimiter=delimiter)
         df = coerce_to_schema(df, schema)
         advance(len(df.columns))
-    for warning in schema.warnings:
+    df, group_warnings = group_table(df, data, {c.name: c.kind.value for c in schema.columns})
+    warnings = [*schema.warnings, *group_warnings]
+    for warning in warnings:
         progress.note(warning_text(warning))
     n_holdout = holdout_size(len(df), data)
-    train_idx, holdout_idx = split_indices(len(df), n_holdout, data.seed)
+    if data.group_by:
+        from safesynth.generator.entities import entity_ids
+
+        train_idx, holdout_idx = split_entities(entity_ids(df, data.group_by), n_holdout, data.seed)
+    else:
+        train_idx, holdout_idx = split_indices(len(df), n_holdout, data.seed)
     with progress.task("prepare: write train and holdout", total=2) as advance:
         store.write_table("prepare/train.parquet", df.iloc[train_idx].reset_index(drop=True))
         advance(1)
@@ -114,6 +151,6 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         "columns": len(df.columns),
         "columnKinds": dict(sorted(kinds.items())),
         "unparsed": {c.name: c.unparsed_count for c in schema.columns if c.unparsed_count},
-        "warnings": [w.model_dump(exclude_none=True) for w in schema.warnings],
+        "warnings": [w.model_dump(exclude_none=True) for w in warnings],
         "inputSha256": hashlib.sha256(raw).hexdigest(),
     }

@@ -36,8 +36,9 @@ import numpy as np
 from safesynth.contract import summary_key
 from safesynth.errors import BadInputError
 from safesynth.generator import columns as C
-from safesynth.generator import aim, dp, lora, marginal_bundle, public, training, zcdp
+from safesynth.generator import aim, derived, dp, lora, marginal_bundle, public, training, zcdp
 from safesynth.generator import device as D
+from safesynth.generator import entities as E
 from safesynth.generator import model as M
 from safesynth.generator import tokenizer as T
 from safesynth.generator.bundle import Bundle, save_bundle
@@ -119,13 +120,18 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     kinds = C.kinds_from_schema(schema) if schema is not None else C.infer_kinds(df)
     seed = training_seed(spec)
     kinds, refaked = refaked_kinds(store, src, pv, kinds)  # DP: the PII stage's fakes are not learned
+    grouped = group_rows(df, kinds, spec) if spec.data.group_by else None
+    if grouped is not None:
+        df, kinds = grouped.table, grouped.kinds
     route, why = choose_route(pv.route.value, len(df), float(pv.epsilon or 0.0), list(kinds.values()))
+    if grouped is not None:
+        route, why = "lm", "grouped records: the language model writes an entity's rows in its context"
     if pv.enabled and route == "marginal":  # no language model: the DP marginal model is the generator
         return train_marginal(df, kinds, spec, store, src, seed, why)
     device = D.pick_device(tr.device.value)
     threads = D.configure_threads(tr.threads)
     torch.manual_seed(seed)
-    corpus = build_corpus(df, kinds, pv, seed, src, route if pv.enabled else "lm")
+    corpus = build_corpus(df, kinds, pv, seed, src, route if pv.enabled else "lm", grouped)
     mark_refaked(corpus.columns, refaked)
     check_feasible(corpus, spec)
     laps.lap("load")
@@ -140,10 +146,16 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     if pv.enabled and pv.public_pretrain and encoded.public_rows:
         pre = pretrain_public(model, encoded, tok, tr, seed, device, progress)
         laps.lap("publicPretrain")
-    trained, fitted = fit_model(model, encoded, tok, tr, pv, corpus.budget, seed, device, progress)
+    owners = grouped.owners() if grouped is not None and pv.enabled else None
+    trained, fitted = fit_model(model, encoded, tok, tr, pv, corpus.budget, seed, device, progress, owners)
     laps.lap("train")
 
     meta = bundle_meta(len(df), spec, encoded.max_len, seed)
+    rules = [] if pv.enabled or grouped is not None else derived.find_rules(df, kinds)
+    if rules:  # not under DP: finding them reads the rows
+        meta["derivedRules"] = [r.to_json() for r in rules]
+    if grouped is not None:
+        meta.update(entities=grouped.layout.to_json(), trainEntities=grouped.n_entities, dtypes=grouped.dtypes)
     with tempfile.TemporaryDirectory(prefix="safesynth-train-") as tmp:
         save_bundle(tmp, Bundle(corpus.columns, tok, released_model(trained, fitted, tr), meta))
         store.upload_dir(tmp, "train/model")
@@ -158,8 +170,61 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         dp.check_within_target(summary["epsilonSpent"], pv.epsilon or 0.0, "the job's total")
     # Under DP the timings are left out: time spent on private batches depends on their token counts.
     warnings = dp_warnings(corpus.columns, route) if pv.enabled else []
+    if grouped is not None:
+        warnings += grouped.warnings
+        summary.update(grouped.summary())
+    if rules:
+        summary["derivedColumns"] = {r.derived: {"relation": r.relation, "inputs": list(r.inputs)} for r in rules}
     return {**summary, **D.describe(device), "threads": threads, **({} if pv.enabled else {"timings": laps.timings}),
             **({"columnsRefaked": sorted(refaked)} if refaked else {}), **({"warnings": warnings} if warnings else {})}
+
+
+@dataclass
+class Grouped:
+    """A grouped table as the model learns it: context rows (entities.py), their kinds and the layout."""
+
+    table: pd.DataFrame
+    kinds: dict[str, str]
+    layout: E.EntityLayout
+    n_entities: int
+    dtypes: dict[str, str]
+    changes: dict[str, int]  # static column -> entities in which it changes anyway
+
+    @property
+    def warnings(self) -> list[dict[str, Any]]:
+        return [{"column": c, "kind": self.kinds.get(c, ""), "code": "entityLevelVaries", "count": n}
+                for c, n in self.changes.items()]
+
+    def owners(self) -> np.ndarray:
+        """Each context row's entity (0-based): a new entity starts at position 0."""
+        return np.cumsum(self.table[E.POS].to_numpy() == 0) - 1
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and column names only (names are schema, not data)."""
+        lay = self.layout
+        return {"entities": self.n_entities, "groupBy": lay.keys, "orderBy": lay.order_by,
+                "entityLevelColumns": lay.static, "rowLevelColumns": lay.varying,
+                "maxGroupRows": lay.max_rows}
+
+
+def group_rows(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSpec) -> Grouped:
+    """spec.data.groupBy: the training table as context rows, one per row, with the entity's context.
+
+    Under DP the unit of privacy is the entity: only declared entityColumns are entity-level (finding them
+    would read private rows), the language-model route is the only one (the marginal model writes rows
+    independently), every release counts maxGroupRows rows per unit and DP-SGD clips per entity."""
+    data, pv = spec.data, spec.privacy
+    if pv.enabled and pv.route.value not in ("auto", "lm"):
+        raise BadInputError(f"spec.privacy.route: {pv.route.value} writes rows independently and cannot keep an "
+                            "entity's rows together; use route auto or lm with spec.data.groupBy")
+    ordered = E.sort_entities(df, data.group_by, data.order_by)
+    layout = E.plan_layout(ordered, kinds, data.group_by, data.order_by, data.max_group_rows,
+                           data.entity_columns, private=pv.enabled)
+    table = E.to_context_rows(ordered, layout)
+    n_entities = int(E.entity_ids(ordered, data.group_by).max()) + 1 if len(ordered) else 0
+    dtypes = {str(c): str(ordered[c].dtype) for c in ordered.columns}
+    return Grouped(table, E.context_kinds(layout, kinds), layout, n_entities, dtypes,
+                   {} if pv.enabled else E.static_changes(ordered, data.group_by, layout.static))
 
 
 def check_feasible(corpus: Corpus, spec: SafeSynthJobSpec) -> None:
@@ -206,7 +271,7 @@ def training_seed(spec: SafeSynthJobSpec) -> int:
 
 
 def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed: int, source: str,
-                 route: str = "lm") -> Corpus:
+                 route: str = "lm", grouped: Optional[Grouped] = None) -> Corpus:
     """The rows as fields, and the columns' categories and bounds.
 
     Without DP the columns are described from the rows. With DP they come from
@@ -215,14 +280,25 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
     are drawn from the released schema for the tokenizer and pretraining. The
     DP noise comes from OpenDP and the redraws from the OS's CSPRNG: neither may be reproducible from the spec.
     On the hybrid route the public rows are samples of the DP marginal model (aim.py) instead.
+
+    Grouped records (`grouped`): the lag columns are described as their source columns (no release of their
+    own), position and row count have public ranges, and under DP every release counts an entity's rows
+    (maxGroupRows) as what one unit can add.
     """
     n = len(df)
     plan, marginals, aim_rows = None, None, None
     if pv.enabled:
-        probe = [C.ColumnInfo(str(c), kinds[c], str(df[c].dtype)) for c in df.columns]
-        plan = dp.plan_budget(pv, n, probe, route=route)
-        cols = dp.dp_safe_columns(df, kinds, pv, plan)
-        marginals = release_marginals(df, cols, plan.marginal_epsilon, public.public_bounds(cols))
+        released_df = df.drop(columns=[c for c in df.columns if str(c).startswith(E.PREV)])
+        units, contribution = n, 1
+        if grouped is not None:
+            units, contribution = grouped.n_entities, grouped.layout.max_rows
+            pv = pv.model_copy(update={"domains": {**E.public_domains(grouped.layout), **pv.domains}})
+        probe = [C.ColumnInfo(str(c), kinds[c], str(released_df[c].dtype)) for c in released_df.columns]
+        plan = dp.plan_budget(pv, units, probe, route=route, contribution=contribution)
+        cols = dp.dp_safe_columns(released_df, kinds, pv, plan)
+        if grouped is not None:
+            cols = E.lag_infos(E.with_lag_columns(cols, df.columns), grouped.layout)
+        marginals = release_marginals(df, cols, plan.marginal_epsilon, public.public_bounds(cols), contribution)
         if route == "hybrid":
             fitted = aim.fit(df, cols, plan.aim_rho, n)
             plan.aim_epsilon = check_aim_spent(fitted, plan)
@@ -230,6 +306,8 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
             aim_rows = aim.decode(aim.sample_indices(fitted.model, public_n, seed), fitted.attrs, cols, seed)
     else:
         cols = C.describe_columns(df, kinds)
+        if grouped is not None:
+            cols = E.lag_infos(cols, grouped.layout)
     if not any(c.modeled for c in cols):
         raise BadInputError(f"{source}/schema.json: every column is an identifier or empty, so there is nothing for "
                             "the generator to learn; check the column kinds in the prepare stage's schema")
@@ -336,17 +414,22 @@ def pretrain_public(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: Tra
 
 
 def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingSpec, pv: PrivacySpec,
-              budget: Optional[dp.BudgetPlan], seed: int, device: str, progress: Progress) -> tuple[Any, Fitted]:
+              budget: Optional[dp.BudgetPlan], seed: int, device: str, progress: Progress,
+              owners: Optional[np.ndarray] = None) -> tuple[Any, Fitted]:
     """(trained model, outcome): training.epochs (else auto) epochs over the private rows, with DP-SGD to the
     budget's epsilon when on (the model then comes back wrapped by opacus).
 
     Under DP the batches must be unpredictable (dp.secure_seed); otherwise they are seeded for reproducibility.
+    `owners` (DP with grouped records: each row's entity): batches draw entities, not rows, and a step's
+    batchSize counts entities.
     """
     epochs = tr.epochs or training.auto_epochs(len(encoded.rows), device, encoded.mean_tokens * len(encoded.rows))
-    cfg = fit_config(tr, training.plan_steps(len(encoded.rows), tr.batch_size, epochs, tr.max_steps), seed, device,
-                     "train")
+    units = len(encoded.rows) if owners is None else int(owners.max()) + 1
+    cfg = fit_config(tr, training.plan_steps(units, tr.batch_size, epochs, tr.max_steps), seed, device, "train")
     loader_seed = dp.secure_seed() if pv.enabled else seed + 1
-    loader = training.make_loader(training.RowDataset(encoded.rows), tr.batch_size, tok.specials.pad, loader_seed)
+    dataset = (training.RowDataset(encoded.rows) if owners is None
+               else training.EntityDataset(encoded.rows, owners.tolist(), tok.specials.pad))
+    loader = training.make_loader(dataset, tr.batch_size, tok.specials.pad, loader_seed)
     optimizer = training.make_optimizer(model, cfg)
     private = None
     if pv.enabled:
