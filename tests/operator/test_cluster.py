@@ -166,6 +166,25 @@ def test_example_runs_every_stage_in_order_to_success(cluster: KubeAPI, operator
     assert not any(r.startswith("secrets") for _, r, _ in used)
 
 
+def test_the_time_series_example_runs_through_the_cluster_with_its_grouping_kept(
+        cluster: KubeAPI, operator: Callable[..., OperatorProcess]) -> None:
+    ran: list[str] = []
+    cluster.start_kubelet(outcome=lambda job, attempt: (ran.append(stage_of(job)), ok(stage_of(job)))[1])
+    op = operator()
+    example = yaml.safe_load((REPO / "examples" / "timeseries.yaml").read_text())
+    example["metadata"]["namespace"] = NS
+    example["spec"]["data"]["uri"] = "s3://in/timeseries.csv"  # pods cannot read the laptop path (admission)
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(example), check=True)
+    wait_for(phase_is(cluster, "Succeeded", "timeseries"), op=op)
+    assert ran == [s.value for s in STAGE_ORDER]
+    stored = cluster.objects.get("safesynthjobs", "timeseries", NS)["spec"]["data"]
+    # the CRD's schema keeps the grouping fields (an unknown field would have been pruned)
+    assert (stored["groupBy"], stored["orderBy"], stored["maxGroupRows"]) == (["patient_id"], "day", 16)
+    bad = cluster.kubectl("apply", "-f", "-", input=manifest("ungrouped", data={"uri": "s3://in/t.csv",
+                                                                               "orderBy": "day"}))
+    assert bad.returncode != 0 and "orderBy orders rows within an entity" in bad.stderr
+
+
 def test_invalid_cr_is_rejected_at_admission_with_the_field_named(cluster: KubeAPI) -> None:
     bad = cluster.kubectl("apply", "-f", "-", input=manifest(privacy={"epsilon": -1}))
     assert bad.returncode != 0 and "spec.privacy.epsilon" in bad.stderr

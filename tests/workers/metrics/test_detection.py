@@ -72,3 +72,24 @@ def test_an_invented_category_is_still_told_apart() -> None:
     invented = run_metric(Detection(), context(real, syn, None))
     assert plain.ok and invented.ok
     assert plain.statistic["auc"] < 0.58 and invented.statistic["auc"] > 0.62
+
+
+def test_grouped_records_are_folded_by_entity_so_entities_are_not_memorised() -> None:
+    from safesynth.metrics.columns import Kind
+    from safesynth.metrics.detection import detection_auc
+
+    rng = np.random.default_rng(3)
+
+    def patients(n: int, first_key: int) -> pd.DataFrame:
+        """Same population on both sides: an exact per-patient age repeated on each of its 6 visits."""
+        ages = rng.uniform(20, 80, n)
+        rows = [{"key": first_key + i, "age": ages[i], "lab": rng.normal(ages[i] / 10, 1)}
+                for i in range(n) for _ in range(6)]
+        return pd.DataFrame(rows)
+
+    a, b = patients(150, 0), patients(150, 10_000)
+    kinds = {"age": Kind.NUMERIC, "lab": Kind.NUMERIC}
+    by_row = detection_auc(a, b, ["age", "lab"], kinds, seed=0)
+    by_entity = detection_auc(a, b, ["age", "lab"], kinds, seed=0, keys=["key"])
+    assert by_row > 0.8  # random folds: the trees recognise each patient's exact age
+    assert abs(by_entity - 0.5) < 0.1  # whole patients per fold: two samples of one population

@@ -150,6 +150,7 @@ class BudgetPlan:
     # Rows one privacy unit may add: 1 for rows; spec.data.maxGroupRows when the unit is an entity (groupBy),
     # so every count-based release scales its noise by it (L1 sensitivity) and DP-SGD clips per entity.
     contribution: int = 1
+    length_epsilon: float = 0.0  # grouped records: the histogram of rows per entity (entities.length_histogram)
 
     @property
     def per_column_epsilon(self) -> float:
@@ -163,7 +164,7 @@ class BudgetPlan:
     @property
     def released_epsilon(self) -> float:
         """What the releases outside DP-SGD spend: the schema, the one-way marginals and the AIM model."""
-        return self.schema_epsilon + self.marginal_epsilon + self.aim_epsilon
+        return self.schema_epsilon + self.marginal_epsilon + self.aim_epsilon + self.length_epsilon
 
     @property
     def train_epsilon(self) -> float:
@@ -189,6 +190,7 @@ class BudgetPlan:
             "trainEpsilonTarget": self.train_epsilon, "trainDelta": self.train_delta,
             "releasedCategories": list(self.category_columns), "releasedBounds": list(self.bound_columns),
             "unit": "entity" if self.contribution > 1 else "row", "rowsPerUnit": self.contribution,
+            "lengthEpsilon": self.length_epsilon,
         }
 
 
@@ -224,6 +226,7 @@ def marginal_epsilon(privacy: Any) -> float:
     return _release_default(privacy, privacy.marginal_epsilon) if privacy.public_pretrain else 0.0
 
 
+LENGTH_EPSILON, LENGTH_SHARE = 0.1, 1 / 40  # grouped records: the rows-per-entity histogram's share
 HYBRID_AIM_SHARE = 0.5  # hybrid route, marginalEpsilon unset: this share of what the schema leaves goes to AIM
 HYBRID_AIM_DELTA_SHARE = 0.5  # and this share of the delta left
 
@@ -241,6 +244,8 @@ def plan_budget(privacy: Any, n_rows: int, cols: Sequence[ColumnInfo], route: st
     delta = privacy.delta if privacy.delta is not None else auto_delta(n_rows)
     check_delta(delta, n_rows)
     plan = BudgetPlan(epsilon=privacy.epsilon, delta=delta, route=route, contribution=contribution)
+    if contribution > 1:  # grouped records: rows per entity are released once, as a histogram
+        plan.length_epsilon = min(LENGTH_EPSILON, privacy.epsilon * LENGTH_SHARE)
     for col in cols:
         what = needs_release(col, privacy.domains.get(col.name))
         if what == "categories":

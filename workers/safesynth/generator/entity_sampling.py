@@ -1,8 +1,8 @@
 """Generating whole entities row by row, each row's context forced (entities.py has the layout).
 
-Position 0 of every entity is sampled with only `_ss_pos = 0` forced: the
-model writes the entity's static columns, its start, its row count and the
-first row. Position k > 0 is sampled for the entities whose row count is
+Position 0 of every entity is sampled with `_ss_pos = 0` and its row count
+(drawn by the caller from the rows-per-entity histogram) forced: the model
+writes the entity's static columns, its start and the first row. Position k > 0 is sampled for the entities whose row count is
 above k, in one batch, with the context forced: the position, the entity's
 static columns, start and row count (the first row's values) and the
 previous row's values in the `_ss_prev_` columns. So static columns are
@@ -59,26 +59,29 @@ def forced_ids(tok: FieldTokenizer, fields: dict[int, Field]) -> dict[int, Seque
 
 
 def sample_entities(batch: BatchFn, validator: RowValidator, tok: FieldTokenizer, layout: EntityLayout,
-                    n_entities: int, batch_size: int, drop_copies: bool, progress: Progress) -> SampledEntities:
-    """`n_entities` whole entities (see module docstring)."""
+                    lengths: np.ndarray, batch_size: int, drop_copies: bool, progress: Progress) -> SampledEntities:
+    """One entity per entry of `lengths` (its row count, forced on every row; see the module docstring)."""
     cols: list[ColumnInfo] = validator.cols
     index = {c.name: i for i, c in enumerate(cols)}
     forced = [c for c in layout.forced_columns if c in index]
     pos_i, rows_i = index[POS], index[ROWS]
     lag_src = {f"_ss_prev_{c}": index[c] for c in layout.lagged if c in index}
+    n_entities = len(lengths)
     out = SampledEntities()
     t0 = time.monotonic()
     firsts: list[list[Any]] = []
+    pending = [int(n) for n in lengths]
     with progress.task("generate: entities", total=n_entities) as advance:
-        start = forced_ids(tok, {pos_i: "0"})
         idle = 0
-        while len(firsts) < n_entities:
-            want = min(batch_size, n_entities - len(firsts))
-            seqs = batch(want, [start] * want)
+        while pending:
+            chunk, pending = pending[:batch_size], pending[batch_size:]
+            seqs = batch(len(chunk), [forced_ids(tok, {pos_i: "0", rows_i: str(n)}) for n in chunk])
             ok = 0
-            for ids in seqs:
+            for n, ids in zip(chunk, seqs):
                 values = validator.accept(ids, drop_copies=drop_copies)
-                if values is not None and len(firsts) < n_entities:
+                if values is None:
+                    pending.append(n)  # this length is tried again with a fresh first row
+                else:
                     firsts.append(values)
                     ok += 1
             out.sampled += len(seqs)

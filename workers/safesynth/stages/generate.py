@@ -273,7 +273,8 @@ def generate_entities(sampler: Sampler, validator: RowValidator, tok: Any, layou
                             "not supported yet; set shards: 1")
     cols = validator.cols
     try:
-        sampled = sample_entities(sampler.batch, validator, tok, layout, n_entities, sampler.batch_size,
+        lengths = E.draw_lengths(meta.get("entityLengths") or [], n_entities, np.random.default_rng(seed))
+        sampled = sample_entities(sampler.batch, validator, tok, layout, lengths, sampler.batch_size,
                                   drop_copies, progress)
     except EntitiesStoppedError as err:
         raise GenerationStoppedError(f"generation stopped: {err}; train longer (spec.training.epochs) or lower "

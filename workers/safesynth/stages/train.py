@@ -155,7 +155,9 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     if rules:  # not under DP: finding them reads the rows
         meta["derivedRules"] = [r.to_json() for r in rules]
     if grouped is not None:
-        meta.update(entities=grouped.layout.to_json(), trainEntities=grouped.n_entities, dtypes=grouped.dtypes)
+        length_eps = corpus.budget.length_epsilon if corpus.budget is not None else 0.0  # DP: a counted release
+        meta.update(entities=grouped.layout.to_json(), trainEntities=grouped.n_entities, dtypes=grouped.dtypes,
+                    entityLengths=E.length_histogram(grouped.owners(), grouped.layout.max_rows, length_eps))
     with tempfile.TemporaryDirectory(prefix="safesynth-train-") as tmp:
         save_bundle(tmp, Bundle(corpus.columns, tok, released_model(trained, fitted, tr), meta))
         store.upload_dir(tmp, "train/model")
