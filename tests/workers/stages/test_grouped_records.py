@@ -199,3 +199,15 @@ def test_dp_with_group_by_refuses_the_marginal_route(visits_csv: Path, tmp_path:
     execute_stage(prepare, spec, store, LogProgress())
     with pytest.raises(BadInputError, match=r"spec\.privacy\.route"):
         train.run(spec, store, LogProgress())
+
+
+def test_the_forced_context_is_read_but_not_learned() -> None:
+    layout = E.EntityLayout(keys=["k"], order_by=None, order_kind=None, gap_unit="", static=["sex"],
+                            varying=["bp"], lagged=["bp"], columns=["k", "sex", "bp"])
+    modeled = layout.context_columns  # _ss_pos, sex, _ss_rows, _ss_prev_bp, bp
+    sep, zero = 3, [10]
+    first = [1, 10, sep, 20, sep, 11, sep, 4, sep, 30, 2]  # bos 0 | sex | rows | prev (null) | bp eos
+    later = [1, 11, sep, 20, sep, 11, sep, 30, sep, 31, 2]
+    masks = E.loss_masks([first, later], modeled, layout, sep, zero, no_loss=9)
+    assert masks[0] == [1, 9, 9, 1, 1, 9, 9, 9, 9, 1, 1]  # first row: position, row count, no previous value
+    assert masks[1] == [1, 9, 9, 9, 9, 9, 9, 9, 9, 1, 1]  # later rows: only bp (and the end) is written

@@ -1,8 +1,9 @@
 """Generating whole entities row by row, each row's context forced (entities.py has the layout).
 
-Position 0 of every entity is sampled with `_ss_pos = 0` and its row count
-(drawn by the caller from the rows-per-entity histogram) forced: the model
-writes the entity's static columns, its start and the first row. Position k > 0 is sampled for the entities whose row count is
+Position 0 of every entity is sampled with `_ss_pos = 0`, its row count
+(drawn by the caller from the rows-per-entity histogram), and null previous
+values and gap forced: the model writes the entity's static columns, its
+start and the first row. Position k > 0 is sampled for the entities whose row count is
 above k, in one batch, with the context forced: the position, the entity's
 static columns, start and row count (the first row's values) and the
 previous row's values in the `_ss_prev_` columns. So static columns are
@@ -17,6 +18,7 @@ count of such entities is reported (`entitiesCut`), never hidden.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -31,6 +33,7 @@ from safesynth.progress import Progress
 
 RETRIES = 8  # extra tries for one entity's row at one position before the entity ends there
 FIRST_ROUNDS = 50  # batches of first rows with nothing accepted before giving up
+OVERSAMPLE = 4  # first rows sampled per entity still missing one
 
 BatchFn = Callable[[int, Sequence[dict[int, Sequence[int]]]], list[list[int]]]
 
@@ -67,6 +70,7 @@ def sample_entities(batch: BatchFn, validator: RowValidator, tok: FieldTokenizer
     pos_i, rows_i = index[POS], index[ROWS]
     lag_src = {f"_ss_prev_{c}": index[c] for c in layout.lagged if c in index}
     n_entities = len(lengths)
+    first_nulls: dict[int, Field] = {index[c]: None for c in layout.first_row_nulls if c in index}
     out = SampledEntities()
     t0 = time.monotonic()
     firsts: list[list[Any]] = []
@@ -74,16 +78,22 @@ def sample_entities(batch: BatchFn, validator: RowValidator, tok: FieldTokenizer
     with progress.task("generate: entities", total=n_entities) as advance:
         idle = 0
         while pending:
+            # a batch of at least OVERSAMPLE tries per missing entity (up to batch_size): the last few
+            # entities are not left to one try per batch when most first rows fail validation
             chunk, pending = pending[:batch_size], pending[batch_size:]
-            seqs = batch(len(chunk), [forced_ids(tok, {pos_i: "0", rows_i: str(n)}) for n in chunk])
+            tries = [chunk[i % len(chunk)] for i in range(max(len(chunk), min(batch_size, OVERSAMPLE * len(chunk))))]
+            seqs = batch(len(tries), [forced_ids(tok, {pos_i: "0", rows_i: str(n), **first_nulls}) for n in tries])
+            missing = Counter(chunk)
             ok = 0
-            for n, ids in zip(chunk, seqs):
+            for n, ids in zip(tries, seqs):
+                if not missing[n]:
+                    continue
                 values = validator.accept(ids, drop_copies=drop_copies)
-                if values is None:
-                    pending.append(n)  # this length is tried again with a fresh first row
-                else:
+                if values is not None:
                     firsts.append(values)
+                    missing[n] -= 1
                     ok += 1
+            pending += [n for n, left in missing.items() for _ in range(left)]  # tried again, fresh rows
             out.sampled += len(seqs)
             out.history.append((ok, len(seqs)))
             advance(ok)

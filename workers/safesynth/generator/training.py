@@ -117,19 +117,25 @@ def lr_factor(step: int, total: int, warmup: int, kind: str) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * t)) if kind == "cosine" else 1.0 - t
 
 
-class RowDataset:
-    """Token ids of each row; items are 1-tuples of tensors, the shape opacus's DPDataLoader expects."""
+NO_LOSS = 2  # attention-mask value of a token the model reads but is not trained to write (a forced field)
 
-    def __init__(self, rows: Sequence[Sequence[int]]) -> None:
+
+class RowDataset:
+    """Token ids of each row, with its attention-mask values (1; NO_LOSS where the row's tokens are given at
+    generation, grouped records' forced context); items are tuples of tensors, as opacus's DPDataLoader wants."""
+
+    def __init__(self, rows: Sequence[Sequence[int]], masks: Optional[Sequence[Sequence[int]]] = None) -> None:
         import torch
 
         self.rows = [torch.tensor(r, dtype=torch.long) for r in rows]
+        self.masks = [torch.tensor(m, dtype=torch.long) for m in masks] if masks is not None else [
+            torch.ones(len(r), dtype=torch.long) for r in self.rows]
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> tuple[Any]:
-        return (self.rows[i],)
+    def __getitem__(self, i: int) -> tuple[Any, Any]:
+        return (self.rows[i], self.masks[i])
 
 
 class EntityDataset:
@@ -140,20 +146,23 @@ class EntityDataset:
     that the per-row gradients can be merged per entity before clipping (dp.merge_per_entity).
     """
 
-    def __init__(self, rows: Sequence[Sequence[int]], owners: Sequence[int], pad_id: int) -> None:
+    def __init__(self, rows: Sequence[Sequence[int]], owners: Sequence[int], pad_id: int,
+                 masks: Optional[Sequence[Sequence[int]]] = None) -> None:
         import torch
 
-        groups: dict[int, list[Sequence[int]]] = {}
-        for r, e in zip(rows, owners):
-            groups.setdefault(int(e), []).append(r)
+        groups: dict[int, list[tuple[Sequence[int], Sequence[int]]]] = {}
+        for k, (r, e) in enumerate(zip(rows, owners)):
+            groups.setdefault(int(e), []).append((r, masks[k] if masks is not None else [1] * len(r)))
         self.items = []
         for e in sorted(groups):
             members = groups[e]
-            longest = max(len(r) for r in members)
+            longest = max(len(r) for r, _ in members)
             ids = torch.full((len(members), longest), pad_id, dtype=torch.long)
-            for i, r in enumerate(members):
+            att = torch.zeros((len(members), longest), dtype=torch.long)
+            for i, (r, m) in enumerate(members):
                 ids[i, : len(r)] = torch.tensor(list(r), dtype=torch.long)
-            self.items.append((ids, torch.tensor([len(r) for r in members], dtype=torch.long)))
+                att[i, : len(r)] = torch.tensor(list(m), dtype=torch.long)
+            self.items.append((ids, att))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -168,14 +177,14 @@ def make_entity_collate(pad_id: int) -> Callable[[list[tuple[Any, Any]]], list[A
     def collate(batch: list[tuple[Any, Any]]) -> list[Any]:
         import torch
 
-        rows = [(ids[i, : int(n)], e) for e, (ids, lens) in enumerate(batch) for i, n in enumerate(lens.tolist())]
-        longest = max(len(r) for r, _ in rows)
+        rows = [(ids[i], att[i], e) for e, (ids, att) in enumerate(batch) for i in range(ids.shape[0])]
+        longest = max(int((a > 0).sum()) for _, a, _ in rows)
         ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
         mask = torch.zeros((len(rows), longest), dtype=torch.long)
-        for i, (row, _) in enumerate(rows):
-            ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-        return [ids, mask, torch.tensor([e for _, e in rows], dtype=torch.long)]
+        for i, (row, att, _) in enumerate(rows):
+            n = int((att > 0).sum())
+            ids[i, :n], mask[i, :n] = row[:n], att[:n]
+        return [ids, mask, torch.tensor([e for _, _, e in rows], dtype=torch.long)]
 
     return collate
 
@@ -183,28 +192,33 @@ def make_entity_collate(pad_id: int) -> Callable[[list[tuple[Any, Any]]], list[A
 def make_collate(pad_id: int) -> Callable[[list[tuple[Any]]], list[Any]]:
     """Right-pad a batch to its longest row: [input_ids, attention_mask]."""
 
-    def collate(batch: list[tuple[Any]]) -> list[Any]:
+    def collate(batch: list[tuple[Any, ...]]) -> list[Any]:
         import torch
 
         longest = max(len(b[0]) for b in batch)
         ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), longest), dtype=torch.long)
-        for i, (row,) in enumerate(batch):
+        for i, item in enumerate(batch):
+            row = item[0]
             ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
+            mask[i, : len(row)] = item[1] if len(item) > 1 else 1
         return [ids, mask]
 
     return collate
 
 
 def sequence_loss(model: Any, ids: Any, mask: Any, per_row: bool) -> Any:
-    """Next-token cross-entropy; per_row=True averages within each row first (see module docstring)."""
+    """Next-token cross-entropy; per_row=True averages within each row first (see module docstring).
+
+    `mask`: 0 padding, 1 a token to learn, NO_LOSS a token the model reads but never writes (a forced
+    field at generation: grouped records' context), as in fine-tuning on prompts without their loss."""
     import torch
     import torch.nn.functional as F
 
     positions = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0).expand(ids.shape[0], -1)
-    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[:, :-1].float()
-    target, tmask = ids[:, 1:], mask[:, 1:].float()
+    attention = (mask > 0).long()
+    logits = model(input_ids=ids, attention_mask=attention, position_ids=positions).logits[:, :-1].float()
+    target, tmask = ids[:, 1:], (mask[:, 1:] == 1).float()
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none").view_as(tmask)
     nll = nll * tmask
     if per_row:
@@ -272,7 +286,7 @@ def fit(
                 if batch_ids.shape[0] == 0:  # an empty Poisson batch still takes a (noise-only) DP step
                     privacy.empty_step(optimizer)
                 else:
-                    ids, mask = batch_ids.to(cfg.device), batch_mask.to(cfg.device)
+                    ids, mask = batch_ids.to(cfg.device), batch_mask.to(cfg.device)  # mask: see sequence_loss
                     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
                         loss = sequence_loss(model, ids, mask, per_row=privacy is not None)
                     with warnings.catch_warnings():
@@ -283,7 +297,7 @@ def fit(
                         privacy.merge_per_entity(optimizer, owner)
                     optimizer.step()
                     result.losses.append(float(loss.detach()))
-                    result.tokens += int(mask.sum())
+                    result.tokens += int((mask > 0).sum())
                 scheduler.step()
                 result.steps += 1
                 advance(1)

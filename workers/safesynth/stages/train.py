@@ -84,6 +84,7 @@ class Encoded:
     max_len: int
     mean_tokens: float  # under DP, of the public rows only
     too_long: int  # private rows dropped for length (always 0 under DP)
+    masks: Optional[list[list[int]]] = None  # grouped records: per-token loss masks (training.NO_LOSS)
 
 
 @dataclass
@@ -138,6 +139,9 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
 
     tok, base = fit_tokenizer(corpus, tr, device, progress)
     encoded = encode_corpus(corpus, tok, tr.max_sequence_length, pv.enabled)
+    if grouped is not None:  # the context generation forces is read, not learned (entities.loss_masks)
+        encoded.masks = E.loss_masks(encoded.rows, [c.name for c in corpus.columns if c.modeled], grouped.layout,
+                                     tok.specials.sep, tok.encode_values(["0"])[0], training.NO_LOSS)
     model, size = build_model(base, tok, encoded, tr, len(df), device)
     counts = {"parameters": M.count_parameters(model), "trainableParameters": M.count_parameters(model, True)}
     laps.lap("tokenizer" if not tr.base_model else "loadModel")
@@ -429,8 +433,8 @@ def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingS
     units = len(encoded.rows) if owners is None else int(owners.max()) + 1
     cfg = fit_config(tr, training.plan_steps(units, tr.batch_size, epochs, tr.max_steps), seed, device, "train")
     loader_seed = dp.secure_seed() if pv.enabled else seed + 1
-    dataset = (training.RowDataset(encoded.rows) if owners is None
-               else training.EntityDataset(encoded.rows, owners.tolist(), tok.specials.pad))
+    dataset = (training.RowDataset(encoded.rows, encoded.masks) if owners is None
+               else training.EntityDataset(encoded.rows, owners.tolist(), tok.specials.pad, encoded.masks))
     loader = training.make_loader(dataset, tr.batch_size, tok.specials.pad, loader_seed)
     optimizer = training.make_optimizer(model, cfg)
     private = None
