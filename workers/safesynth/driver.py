@@ -19,12 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterator, Mapping, Optional
@@ -32,12 +33,14 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 from safesynth.contract import EXIT_RETRYABLE, MESSAGE_MAX, PERMANENT_EXIT_CODES, STATUS_KEY, summary_key
 from safesynth.errors import SafeSynthError
 from safesynth.progress import Advance, LogProgress, Progress
+from safesynth.shard_launch import FORK, fork_shards, launch_mode
 from safesynth.spec import status_rules as rules
 from safesynth.spec.models import SafeSynthJob, SafeSynthJobSpec, StageName
 from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageProgress, StageStatus, now_iso
 from safesynth.stages import registry
 from safesynth.stages.runner import (
     error_summary,
+    execute_shard,
     execute_stage,
     pending_shards,
     shard_count,
@@ -309,7 +312,10 @@ def run_shards(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore,
     """A sharded stage's shards as parallel local processes (as the Indexed Job's pods on a cluster), before
     `execute_stage` merges them. Nothing runs when the stage is current, and only unfinished shards run (each
     skips by its own summary). A failed shard raises ShardFailedError with its exit code, so a bad-input
-    shard is not retried, like the pod's podFailurePolicy."""
+    shard is not retried, like the pod's podFailurePolicy.
+
+    Where `shard_launch_mode` says so the shards are forked from this process, with the model loaded once
+    here (`fork_stage_shards`); else each is a `safesynth stage --shard` process (`shard_command`)."""
     count = shard_count(module, spec)
     if count <= 1 or (not force and stage_is_current(module, spec, store)):
         return
@@ -317,18 +323,43 @@ def run_shards(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore,
     if not todo:
         return
     stage: StageName = module.NAME
-    with tempfile.TemporaryDirectory(prefix="safesynth-shards-") as tmp:
-        spec_file = Path(tmp) / "spec.json"
-        spec_file.write_text(spec.model_dump_json(by_alias=True, exclude_none=True))
-        progress.note(f"{stage.value}: running shard(s) {', '.join(map(str, todo))} of {count} as processes")
-        procs = [(i, subprocess.Popen(shard_command(stage, spec_file, store.uri, i, count, force),
-                                      stdin=subprocess.DEVNULL)) for i in todo]
-        codes = [(i, p.wait()) for i, p in procs]
+    mode = shard_launch_mode(module, spec)
+    progress.note(f"{stage.value}: running shard(s) {', '.join(map(str, todo))} of {count} as "
+                  f"{'processes forked from this one' if mode == FORK else 'processes'}")
+    if mode == FORK:
+        codes = fork_stage_shards(module, spec, store, todo, count, force=force)
+    else:
+        with tempfile.TemporaryDirectory(prefix="safesynth-shards-") as tmp:
+            spec_file = Path(tmp) / "spec.json"
+            spec_file.write_text(spec.model_dump_json(by_alias=True, exclude_none=True))
+            procs = [(i, subprocess.Popen(shard_command(stage, spec_file, store.uri, i, count, force),
+                                          stdin=subprocess.DEVNULL)) for i in todo]
+            codes = [(i, p.wait()) for i, p in procs]
     failed = [(i, c) for i, c in codes if c != 0]
     if failed:
         index, code = failed[0]
         raise ShardFailedError(f"{stage.value}: shard {index} of {count} exited with code {code} (its error is "
                                f"printed above); the other shards' results are kept", code)
+
+
+def shard_launch_mode(module: ModuleType, spec: SafeSynthJobSpec) -> str:
+    """FORK or PROCESS for this stage and spec on this platform (shard_launch.launch_mode decides)."""
+    forkable = getattr(module, "shard_forkable", None)
+    return launch_mode(sys.platform, multiprocessing.get_all_start_methods(),
+                       bool(forkable(spec)) if forkable is not None else False)
+
+
+def fork_stage_shards(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore, todo: list[int],
+                      count: int, *, force: bool) -> list[tuple[int, int]]:
+    """The shards `todo` forked from this process, each under `execute_shard` exactly as `safesynth stage
+    --shard I/N` runs it, on a store of its own (an S3 client does not survive fork); what every shard
+    needs is loaded once before the fork where the stage offers it (`shard_preload`)."""
+    def run_one(index: int) -> None:
+        execute_shard(module, spec, open_run_store(spec, store.uri), LogProgress(), index, count, force=force)
+
+    preload = getattr(module, "shard_preload", None)
+    with preload(spec, store) if preload is not None else nullcontext():
+        return fork_shards(run_one, todo)
 
 
 class ShardFailedError(SafeSynthError):

@@ -10,9 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
+from safesynth import driver
 from safesynth.contract import shard_summary_key, summary_key
-from safesynth.driver import run_shards
+from safesynth.driver import ShardFailedError, run_shards
+from safesynth.errors import BadInputError, PrivacyBudgetError
 from safesynth.progress import LogProgress
+from safesynth.shard_launch import FORK, PROCESS, fork_shards, launch_mode
 from safesynth.stages import generate, train
 from safesynth.stages.generate import merged_summary, shard_range, shard_seed
 from safesynth.stages.runner import ShardsNotFinishedError, execute_shard, execute_stage, pending_shards
@@ -117,11 +120,13 @@ def test_shard_contract_merge_waits_a_running_shard_voids_the_merge_reruns_keep_
 
 
 @pytest.mark.slow
-def test_driver_runs_unfinished_shards_as_processes(trained) -> None:  # type: ignore[no-untyped-def]
+def test_driver_runs_unfinished_shards_as_processes(trained, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     store, root = trained
     spec = spec_for(root, shards=2, seed=12)
     store.delete_prefix("generate/")
+    monkeypatch.setattr(driver, "shard_launch_mode", lambda module, spec: PROCESS)  # as off Linux or on a GPU
     run_shards(generate, spec, store, LogProgress())
+    assert store.read_json(shard_summary_key("generate", 0))["preloaded"] is False  # each loaded its own model
     assert pending_shards(generate, spec, store) == []
     first = store.read_json(shard_summary_key("generate", 1))
     assert first["shard"] == {"index": 1, "count": 2, "rowRange": [15, 30], "seed": shard_seed(12, 1, 2)}
@@ -141,3 +146,75 @@ def test_shard_option_is_index_over_count(text: str, parsed: tuple[int, int] | N
             parse_shard(text)
     else:
         assert parse_shard(text) == parsed
+
+
+@pytest.mark.parametrize(("platform", "methods", "forkable", "mode"), [
+    ("linux", ["fork", "spawn", "forkserver"], True, FORK),
+    ("linux", ["fork", "spawn", "forkserver"], False, PROCESS),  # CUDA, or more than one thread per shard
+    ("darwin", ["spawn", "fork", "forkserver"], True, PROCESS),  # offered, not fork-safe
+    ("win32", ["spawn"], True, PROCESS),
+    ("linux", ["spawn"], True, PROCESS),
+])
+def test_launch_mode_forks_only_on_linux_when_the_stage_allows(platform: str, methods: list[str], forkable: bool,
+                                                                mode: str) -> None:
+    assert launch_mode(platform, methods, forkable) == mode
+
+
+def test_generate_shards_are_forkable_on_one_cpu_thread_only(tmp_path: Path) -> None:
+    assert generate.shard_forkable(tiny_spec(tmp_path, training={"device": "cpu", "threads": 1}))
+    assert not generate.shard_forkable(tiny_spec(tmp_path, training={"device": "cpu", "threads": 2}))
+
+
+def _shard_outcome(index: int) -> None:
+    if index == 1:
+        raise BadInputError("bad input")
+    if index == 2:
+        raise PrivacyBudgetError("no budget")
+    if index == 3:
+        raise RuntimeError("a message that may hold data values")
+
+
+def test_forked_shards_exit_with_the_codes_the_cli_gives(capfd: pytest.CaptureFixture[str]) -> None:
+    assert fork_shards(_shard_outcome, [0, 1, 2, 3]) == [(0, 0), (1, 2), (2, 3), (3, 1)]
+    err = capfd.readouterr().err
+    assert "error: bad input" in err and "error: no budget" in err and "unexpected RuntimeError" in err
+    assert "a message that may hold data values" not in err  # the CLI's rule: an unexpected error's type only
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not driver.sys.platform.startswith("linux"), reason="the fork path runs on Linux only")
+def test_driver_forks_shards_from_one_loaded_model_and_keeps_every_row(trained, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    store, root = trained
+    spec = spec_for(root, shards=2, seed=12)
+    store.delete_prefix("generate/")
+    monkeypatch.setattr(driver, "shard_launch_mode", lambda module, spec: PROCESS)
+    run_shards(generate, spec, store, LogProgress(), force=True)
+    by_process = [store.read_table(f"generate/shards/{i}/rows.parquet") for i in range(2)]
+    monkeypatch.undo()
+
+    def no_process(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the fork path fell back to `safesynth stage --shard` processes")
+
+    monkeypatch.setattr(driver.subprocess, "Popen", no_process)
+    assert driver.shard_launch_mode(generate, spec) == FORK
+    run_shards(generate, spec, store, LogProgress(), force=True)
+    summaries = [store.read_json(shard_summary_key("generate", i)) for i in range(2)]
+    assert [s["preloaded"] for s in summaries] == [True, True]  # the parent's model, not one load per shard
+    assert [s["rowsGenerated"] for s in summaries] == [15, 15] and pending_shards(generate, spec, store) == []
+    rows = [store.read_table(f"generate/shards/{i}/rows.parquet") for i in range(2)]
+    for forked, alone in zip(rows, by_process):  # each shard's rows are its own seed's, whichever way it ran
+        pd.testing.assert_frame_equal(forked, alone)
+    merged = execute_stage(generate, spec, store, LogProgress()).summary
+    out = store.read_table("generate/synthetic.parquet")
+    assert len(out) == 30 == merged["rowsGenerated"] and [s["preloaded"] for s in merged["shards"]] == [True, True]
+    assert out["age"].tolist() == pd.concat(rows, ignore_index=True)["age"].tolist()
+
+
+@pytest.mark.slow
+def test_a_failing_forked_shard_raises_with_its_permanent_exit_code(trained) -> None:  # type: ignore[no-untyped-def]
+    store, root = trained
+    spec = spec_for(root, shards=2, fixedValues={"no_such_column": "1"})  # every shard fails with bad input
+    with pytest.raises(ShardFailedError) as err:
+        run_shards(generate, spec, store, LogProgress(), force=True)
+    assert err.value.exit_code == 2 and "shard 0 of 2 exited with code 2" in str(err.value)
+    assert not store.exists(shard_summary_key("generate", 0))
