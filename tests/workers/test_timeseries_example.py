@@ -30,7 +30,8 @@ def test_time_series_example_runs_end_to_end(tmp_path: Path, monkeypatch: pytest
     columns = ["patient_id", "full_name", "date_of_birth", "sex", "age", "trt", "day", "bili", "albumin", "stage"]
     real = real.loc[real["patient_id"].isin(keep), columns].reset_index(drop=True)
     result = safesynth.synthesize(real, name="ts", runs_dir=tmp_path, progress=False, spec=spec, training=TINY,
-                                  generation={"num_records": 30, "max_invalid_fraction": 1.0, "temperature": 0.7},
+                                  generation={"num_records": 30, "max_invalid_fraction": 1.0, "temperature": 0.7,
+                                              "fixed_values": {"sex": "m"}},
                                   evaluation={"gates": {}})
     syn = result.synthetic
     key = data.group_by[0]
@@ -40,6 +41,7 @@ def test_time_series_example_runs_end_to_end(tmp_path: Path, monkeypatch: pytest
     assert (ids[1:] != ids[:-1]).sum() == 29  # each entity's rows in one block
     assert syn.groupby(key)[data.order_by].apply(lambda s: s.is_monotonic_increasing).all()
     assert syn.groupby(key).size().max() <= data.max_group_rows
+    assert (syn["sex"] == "m").all()  # conditional generation at entity level: every entity a man
     for column in ("full_name", "date_of_birth", "sex"):
         assert (syn.groupby(key)[column].nunique(dropna=False) == 1).all(), column
     assert set(syn["full_name"]).isdisjoint(set(real["full_name"]))  # the PII stage's fakes, not real names
