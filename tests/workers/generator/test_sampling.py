@@ -54,3 +54,24 @@ def test_top_p_keeps_the_smallest_prefix_reaching_p() -> None:
     assert torch.allclose(filter_top_p(probs, 0.7), torch.tensor([[0.625, 0.375, 0.0, 0.0]]))
     assert torch.allclose(filter_top_p(probs, 0.5), torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
     assert torch.equal(filter_top_p(probs, 1.0), probs)
+
+
+def test_forced_fields_are_written_wherever_they_sit_and_the_rest_is_sampled(parts) -> None:  # type: ignore[no-untyped-def]
+    cols, tok, model = parts
+    modeled = [c for c in cols if c.modeled]
+    names = [c.name for c in modeled]
+    g = Grammar(cols, tok, tok.vocab_size)
+    age, group, smoker = names.index("age"), names.index("group"), names.index("smoker")
+    wanted = [{age: tok.encode_values(["33"])[0], group: tok.encode_values([modeled[group].categories[-1]])[0]},
+              {smoker: tok.encode_values([modeled[smoker].categories[0]])[0]},
+              {}]
+    out = sample_batch(model, g, tok.specials.bos, 3, max_len=64, temperature=1.0, top_p=1.0,
+                       generator=torch.Generator().manual_seed(0), forced=wanted)
+    for ids, forced in zip(out, wanted):
+        fields = tok.split_fields(ids)
+        assert len(fields) == len(modeled)  # the grammar still closes every row
+        for j, tokens in forced.items():
+            assert fields[j] == list(tokens)
+    free = sample_batch(model, g, tok.specials.bos, 3, max_len=64, temperature=1.0, top_p=1.0,
+                        generator=torch.Generator().manual_seed(0))
+    assert tok.split_fields(free[0])[age] != tok.encode_values(["33"])[0] or out[0] != free[0]

@@ -105,7 +105,7 @@ def sample_entities(batch: BatchFn, validator: RowValidator, tok: FieldTokenizer
     with progress.task("generate: rows after the first", total=int(lengths.sum() - len(lengths))) as advance:
         for k in range(1, int(lengths.max(initial=1))):
             todo = [e for e in range(n_entities) if lengths[e] > k]
-            tries = dict.fromkeys(todo, 0)
+            attempts = dict.fromkeys(todo, 0)
             while todo:
                 prefixes = [forced_ids(tok, _forced_fields(rows[e], k, forced, cols, index, pos_i, lag_src))
                             for e in todo]
@@ -126,8 +126,8 @@ def sample_entities(batch: BatchFn, validator: RowValidator, tok: FieldTokenizer
                 advance(len(accepted))
                 todo = []
                 for e in failed:
-                    tries[e] += 1
-                    if tries[e] > RETRIES:
+                    attempts[e] += 1
+                    if attempts[e] > RETRIES:
                         lengths[e] = k
                         out.cut += 1
                     else:

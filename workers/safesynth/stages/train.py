@@ -151,7 +151,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
         pre = pretrain_public(model, encoded, tok, tr, seed, device, progress)
         laps.lap("publicPretrain")
     owners = grouped.owners() if grouped is not None and pv.enabled else None
-    trained, fitted = fit_model(model, encoded, tok, tr, pv, corpus.budget, seed, device, progress, owners)
+    trained, fitted = fit_model(model, encoded, tok, tr, pv, corpus.budget, seed, device, progress, owners,
+                                grouped.n_entities if grouped is not None else None)
     laps.lap("train")
 
     meta = bundle_meta(len(df), spec, encoded.max_len, seed)
@@ -421,15 +422,23 @@ def pretrain_public(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: Tra
 
 def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingSpec, pv: PrivacySpec,
               budget: Optional[dp.BudgetPlan], seed: int, device: str, progress: Progress,
-              owners: Optional[np.ndarray] = None) -> tuple[Any, Fitted]:
+              owners: Optional[np.ndarray] = None, entities: Optional[int] = None) -> tuple[Any, Fitted]:
     """(trained model, outcome): training.epochs (else auto) epochs over the private rows, with DP-SGD to the
     budget's epsilon when on (the model then comes back wrapped by opacus).
 
     Under DP the batches must be unpredictable (dp.secure_seed); otherwise they are seeded for reproducibility.
     `owners` (DP with grouped records: each row's entity): batches draw entities, not rows, and a step's
     batchSize counts entities.
+
+    Grouped records (`entities`): the automatic schedule counts entities where a table counts rows (one
+    entity of several rows is one example of the conditional the model must learn), and its CPU token guard
+    counts the tokens the model learns (not the forced context it only reads). Measured on the time-series
+    example (246 training patients, 1,553 visits): the row rule's 5.7 epochs left lag-1 autocorrelation
+    0.5 off the real on average; 10 epochs brought it to 0.22 with DPS 8.9 (entity membership AUC 0.53).
     """
-    epochs = tr.epochs or training.auto_epochs(len(encoded.rows), device, encoded.mean_tokens * len(encoded.rows))
+    learned = (sum(sum(1 for v in m if v == 1) for m in encoded.masks) if encoded.masks is not None
+               else encoded.mean_tokens * len(encoded.rows))
+    epochs = tr.epochs or training.auto_epochs(entities or len(encoded.rows), device, learned)
     units = len(encoded.rows) if owners is None else int(owners.max()) + 1
     cfg = fit_config(tr, training.plan_steps(units, tr.batch_size, epochs, tr.max_steps), seed, device, "train")
     loader_seed = dp.secure_seed() if pv.enabled else seed + 1
