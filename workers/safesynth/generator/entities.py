@@ -234,9 +234,11 @@ def plan_layout(df: "pd.DataFrame", kinds: dict[str, str], keys: Sequence[str], 
             gap_unit = "days" if np.all(np.mod(whole, DAY_S) == 0) else "seconds"
     key_kinds = {k: ("integer" if kinds.get(k) in ("integer",) or df[k].dtype.kind in "iu" else "string")
                  for k in keys}
+    order_dtype = str(df[order_by].dtype) if order_by else ""
+    if private:  # as dp.null_safe_dtype: the dtype must not tell whether a null occurred
+        order_dtype = order_dtype.capitalize() if order_dtype.startswith("int") else order_dtype
     return EntityLayout(list(keys), order_by, order_kind, gap_unit, static, varying, lagged,
-                        [str(c) for c in df.columns], key_kinds, max_rows,
-                        str(df[order_by].dtype) if order_by else "")
+                        [str(c) for c in df.columns], key_kinds, max_rows, order_dtype)
 
 
 def _order_numbers(s: "pd.Series", kind: Optional[str]) -> np.ndarray:

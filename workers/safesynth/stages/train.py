@@ -230,6 +230,8 @@ def group_rows(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSpec) 
     table = E.to_context_rows(ordered, layout)
     n_entities = int(E.entity_ids(ordered, data.group_by).max()) + 1 if len(ordered) else 0
     dtypes = {str(c): str(ordered[c].dtype) for c in ordered.columns}
+    if pv.enabled:  # one null flips int64 to Int64: under DP the stored dtype must not say whether one occurred
+        dtypes = {c: dp.null_safe_dtype(d) for c, d in dtypes.items()}
     return Grouped(table, E.context_kinds(layout, kinds), layout, n_entities, dtypes,
                    {} if pv.enabled else E.static_changes(ordered, data.group_by, layout.static))
 
