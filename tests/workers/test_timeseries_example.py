@@ -48,3 +48,33 @@ def test_time_series_example_runs_end_to_end(tmp_path: Path, monkeypatch: pytest
     sequences = result.metrics["metrics"]
     assert sequences["sequence_order"]["statistic"]["orderedShare"] == 1.0
     assert sequences["sequence_rows_per_entity"]["score"] is not None
+
+
+@pytest.mark.slow  # ~40 s: every stage under DP on 90 patients
+def test_time_series_example_under_dp_protects_entities(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    monkeypatch.setenv(KEY_ENV, "0123456789abcdef0123456789abcdef")
+    spec = load_spec_file(EXAMPLE)
+    real = pd.read_csv(REPO / spec.data.uri)
+    keep = real["patient_id"].drop_duplicates().sample(90, random_state=0)
+    columns = ["patient_id", "full_name", "date_of_birth", "sex", "age", "trt", "day", "bili", "albumin", "stage"]
+    real = real.loc[real["patient_id"].isin(keep), columns].reset_index(drop=True)
+    data = {**spec.data.model_dump(by_alias=True, exclude_unset=True, mode="json"),
+            "entityColumns": ["full_name", "date_of_birth", "sex", "age", "trt"]}
+    result = safesynth.synthesize(real, name="tsdp", runs_dir=tmp_path, progress=False, spec=spec, data=data,
+                                  training={**TINY, "max_steps": 40, "batch_size": 16},
+                                  privacy={"enabled": True, "epsilon": 8},
+                                  generation={"num_records": 20, "max_invalid_fraction": 1.0, "temperature": 0.7},
+                                  evaluation={"gates": {}})
+    syn = result.synthetic
+    assert syn["patient_id"].nunique() == 20
+    assert syn.groupby("patient_id")["day"].apply(lambda s: s.is_monotonic_increasing).all()
+    # the PII stage's names are not learned under DP: faked again, one synthetic person per entity
+    assert (syn.groupby("patient_id")["full_name"].nunique() == 1).all()
+    assert set(syn["full_name"]).isdisjoint(set(real["full_name"]))
+    train = json.loads((Path(result.run_uri) / "train" / "summary.json").read_text())
+    budget = train["privacyBudget"]
+    assert budget["unit"] == "entity" and budget["rowsPerUnit"] == spec.data.max_group_rows
+    assert budget["lengthEpsilon"] > 0 and train["epsilonSpent"] <= 8
+    assert train["sampleRate"] == pytest.approx(1 / -(-train["entities"] // 16))  # Poisson over entities

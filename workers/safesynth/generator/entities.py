@@ -410,10 +410,12 @@ def from_context_rows(ctx: "pd.DataFrame", entity: np.ndarray, layout: EntityLay
 
 
 def rebuild_order(ctx: "pd.DataFrame", entity: np.ndarray, layout: EntityLayout, dtype: str) -> "pd.Series":
-    """orderBy per row: the entity's start plus the running sum of its gaps (a null gap counts 0)."""
+    """orderBy per row: the entity's start plus the running sum of its gaps (a null or negative gap counts 0)."""
     import pandas as pd
 
-    gaps = pd.to_numeric(ctx[GAP], errors="coerce").fillna(0).to_numpy(dtype=float)
+    # a negative gap (possible under DP, whose released gap range is widened by margin bins) counts 0:
+    # rows come out in order whatever the model wrote
+    gaps = np.maximum(pd.to_numeric(ctx[GAP], errors="coerce").fillna(0).to_numpy(dtype=float), 0.0)
     first = np.ones(len(entity), dtype=bool)
     first[1:] = entity[1:] != entity[:-1]
     gaps[first] = 0.0
