@@ -73,6 +73,9 @@ WARNING_TEXT = {
                       "the rest are left out of training and evaluation (raise maxGroupRows to keep them)",
     "entityLevelVaries": "constant within almost every entity, so it is generated as one value per entity (its "
                          "first row's); the entities where it changes are learned with their first value",
+    "entityCopiesKept": "grouped records: generation.dropTrainingCopies is not applied (a short series of few "
+                        "values repeats training rows by nature); rows of generated entities equal to a training "
+                        "entity are left in the table (generate's entityCopies counts the entities)",
     "ambiguousDayMonth": "dates are written both day-first and month-first, so values like 01/02 are read "
                          "month-first; declare the format in spec.data.columns",
 }

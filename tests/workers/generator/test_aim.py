@@ -105,28 +105,105 @@ def test_workload_and_weights() -> None:
 @pytest.mark.slow
 def test_aim_spends_exactly_its_rho_and_records_every_measurement(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aim, "ROUNDS_PER_COLUMN", 2)  # a few rounds: each compiles a new JAX program
+    monkeypatch.setattr(aim, "REFINE_SHARE", 0.1)  # within-bin histograms on, whatever the default
     rng = np.random.default_rng(0)
-    n = 400
+    n = 2000
     a = rng.choice(["a", "b"], n)
     df = pd.DataFrame({"group": a, "age": np.where(a == "a", rng.integers(0, 3, n), rng.integers(6, 10, n)),
                        "score": rng.uniform(0, 100, n)})
     cols = [c for c in columns() if c.name in df.columns]
-    rho = zcdp.rho_for(1.0, 1e-5)
+    rho = zcdp.rho_for(8.0, 1e-5)
+    releases: list[tuple[str, float]] = []  # every call of a mechanism on the data, in order
+    gaussian, select = zcdp.gaussian_counts, zcdp.select_index
+
+    def gaussian_spy(counts, sigma):  # type: ignore[no-untyped-def]
+        releases.append(("gaussian", sigma))
+        return gaussian(counts, sigma)
+
+    def select_spy(scores, eps, sensitivity):  # type: ignore[no-untyped-def]
+        releases.append(("select", eps))
+        return select(scores, eps, sensitivity)
+
+    monkeypatch.setattr(zcdp, "gaussian_counts", gaussian_spy)
+    monkeypatch.setattr(zcdp, "select_index", select_spy)
     res = aim.fit(df, cols, rho, n)
     assert aim.rho_spent(res.rounds) == pytest.approx(rho, rel=1e-9)  # all of it, never more
-    assert zcdp.opendp_epsilon_of(aim.rho_spent(res.rounds), 1e-5) <= 1.0 + 1e-9
-    assert len(res.measurements) == len(res.rounds) >= 4  # three one-way marginals and at least one selected
-    assert [r.clique for r in res.rounds[:3]] == [("group",), ("age",), ("score",)]
-    assert all(r.select_epsilon == 0 for r in res.rounds[:3]) and all(r.select_epsilon > 0 for r in res.rounds[3:])
+    assert zcdp.opendp_epsilon_of(aim.rho_spent(res.rounds), 1e-5) <= 8.0 + 1e-9
+    # every release is in the ledger: a Gaussian measurement or a selection without its Round fails here
+    recorded = [("select", r.select_epsilon) for r in res.rounds if r.select_epsilon > 0]
+    assert sorted(s for k, s in releases if k == "gaussian") == sorted(r.sigma for r in res.rounds)
+    assert [e for k, e in releases if k == "select"] == [e for _, e in recorded]
+    fine_rounds = [r for r in res.rounds if r.refine_level]
+    aim_rounds = [r for r in res.rounds if not r.refine_level]
+    assert fine_rounds, "the score bins are refined (~100 rows each clear the threshold at epsilon 8)"
+    assert all(r.select_epsilon == 0 and r.to_json()["refineLevel"] == r.refine_level for r in fine_rounds)
+    assert sum(len(a.fine) for a in res.attrs) == len(fine_rounds)
+    assert len(res.measurements) == len(aim_rounds) >= 4  # three one-way marginals and at least one selected
+    assert [r.clique for r in aim_rounds[:3]] == [("group",), ("age",), ("score",)]
+    assert all(r.select_epsilon == 0 for r in aim_rounds[:3]) and all(r.select_epsilon > 0 for r in aim_rounds[3:])
     T = aim.ROUNDS_PER_COLUMN * 3
     assert res.rounds[0].sigma == pytest.approx(math.sqrt(T / (2 * aim.ALPHA * rho)))
-    for (clique, y, sigma), r in zip(res.measurements, res.rounds):
+    for (clique, y, sigma), r in zip(res.measurements, aim_rounds):
         assert y.size == math.prod(a.size for a in res.attrs if a.name in clique) and sigma == r.sigma
     manifest, arrays = aim.save_model(res)
     attrs, model = aim.load_model(manifest, arrays)
     assert [a.to_json() for a in attrs] == [a.to_json() for a in res.attrs]
+    for a, b in zip(attrs, res.attrs):
+        assert len(a.fine) == len(b.fine) and all(np.array_equal(x, y) for x, y in zip(a.fine, b.fine))
     sample, again = aim.sample_indices(model, 50, seed=3), aim.sample_indices(model, 50, seed=3)
     assert all(np.array_equal(sample[k], again[k]) for k in sample)  # sampling is seeded post-processing
+
+
+# ------------------------------------------------------------------ within-bin refinement
+
+
+def gains() -> aim.Attribute:
+    edges = [float(e) for e in np.arange(0, 100_001, 5000)]
+    return aim.Attribute("gain", "integer", [f"bin{i}" for i in range(20)] + [aim.NULL], edges)
+
+
+def test_refinement_levels_are_public_and_stop_at_the_resolution() -> None:
+    assert aim.planned_levels(gains()) == 4  # 5000 -> 313 -> 20 -> 2 -> 1
+    assert aim.planned_levels(aim.Attribute("a", "integer", [], [0.0, 6.0, 12.0])) == 1  # one cell per integer
+    assert aim.planned_levels(aim.Attribute("s", "float", [], [0.0, 2.5, 5.0])) == 2  # 2.5 -> 0.16 -> 0.01
+    assert aim.planned_levels(aim.Attribute("g", "categorical", ["a", aim.NULL])) == 0
+    assert aim.split(0.0, 6.0, 1.0).tolist() == [0, 1, 2, 3, 4, 5, 6]
+
+
+def test_refine_books_every_measurement_and_places_the_point_mass() -> None:
+    n = 4000
+    x = np.where(np.arange(n) < 3600, 0.0, 7_000.0 + np.arange(n) % 50)  # 90% exactly 0
+    a = gains()
+    one_way = np.zeros(21)
+    one_way[0], one_way[1] = 3600.0, 400.0
+    res = aim.AimResult([a], None, [(("gain",), one_way, 1.0)], rho_budget=0.1, total=n)
+    spent = aim.refine(res, {"gain": x}, 0.1)
+    fine = [r for r in res.rounds if r.refine_level]
+    assert spent == pytest.approx(aim.rho_spent(fine)) and spent <= 0.1 * (1 + 1e-12)
+    assert [r.refine_level for r in fine] == list(range(1, len(a.fine) + 1)) and len(a.fine) == 4
+    assert all(r.sigma == pytest.approx(zcdp.sigma_for(0.1 / 4)) for r in fine)
+    out = aim._place(a, np.zeros(1000, dtype=np.int64), np.random.default_rng(0))
+    assert np.mean(np.floor(out) == 0) > 0.8  # uniform in the bin would give 1 in 5000
+
+
+def test_a_mass_at_the_upper_bound_of_a_float_stays_there() -> None:
+    edges = [float(e) for e in np.linspace(0.0, 45.0, 21)]
+    a = aim.Attribute("ct", "float", [f"bin{i}" for i in range(20)] + [aim.NULL], edges)
+    x = np.where(np.arange(2000) < 1800, 45.0, 30.0 + (np.arange(2000) % 7))
+    one_way = np.bincount(np.clip(np.searchsorted(edges, x, side="right") - 1, 0, 19), minlength=21).astype(float)
+    res = aim.AimResult([a], None, [(("ct",), one_way, 1.0)], total=2000)
+    assert aim.refine(res, {"ct": x}, 1.0) > 0
+    out = aim._place(a, np.full(500, 19), np.random.default_rng(1))
+    assert np.mean(np.round(out, 2) == 45.0) > 0.95  # not spread over [42.75, 45)
+
+
+def test_refine_spends_nothing_where_noise_would_swamp_the_counts() -> None:
+    a = gains()
+    res = aim.AimResult([a], None, [(("gain",), np.full(21, 3.0), 1.0)], total=60)
+    assert aim.refine(res, {"gain": np.zeros(60)}, 1e-4) == 0.0
+    assert not res.rounds and a.fine == []
+    out = aim._place(a, np.full(200, 3), np.random.default_rng(0))  # unrefined: uniform within the bin
+    assert out.min() >= 15_000 and out.max() < 20_000 and np.ptp(out) > 1000
 
 
 # ------------------------------------------------------------------ route and budget

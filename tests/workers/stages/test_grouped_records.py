@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -211,3 +212,27 @@ def test_the_forced_context_is_read_but_not_learned() -> None:
     masks = E.loss_masks([first, later], modeled, layout, sep, zero, no_loss=9)
     assert masks[0] == [1, 9, 9, 1, 1, 9, 9, 9, 9, 1, 1]  # first row: position, row count, no previous value
     assert masks[1] == [1, 9, 9, 9, 9, 9, 9, 9, 9, 1, 1]  # later rows: only bp (and the end) is written
+
+
+@pytest.mark.slow  # ~30 s: every stage on a small panel
+def test_a_short_panel_of_few_values_generates_though_every_row_repeats_training(tmp_path: Path) -> None:
+    """Four yes/no visits per child (geepack's ohio shape): every possible first row is a training row, so
+    dropping copies row by row made generation impossible; copies are counted per entity instead."""
+    import safesynth
+
+    rng = np.random.default_rng(0)
+    n = 150
+    table = pd.DataFrame({"id": np.repeat(np.arange(n), 4), "age": np.tile([-2, -1, 0, 1], n),
+                          "smoke": np.repeat(rng.integers(0, 2, n), 4), "resp": rng.integers(0, 2, 4 * n)})
+    result = safesynth.synthesize(table, name="panel", runs_dir=tmp_path, progress=False,
+                                  data={"uri": "ignored.csv", "groupBy": ["id"], "orderBy": "age",
+                                        "holdoutRows": 100, "minHoldoutRows": 10},
+                                  pii={"enabled": False},
+                                  training={"layers": 2, "hidden_size": 64, "heads": 2, "max_steps": 60,
+                                            "threads": 1, "vocab_size": 300},
+                                  generation={"num_records": 40}, evaluation={"gates": {}})
+    syn = result.synthetic
+    assert syn["id"].nunique() == 40 and (syn.groupby("id").size() == 4).all()
+    assert (syn.groupby("id")["smoke"].nunique() == 1).all()
+    summary = json.loads((Path(result.run_uri) / "generate" / "summary.json").read_text())
+    assert summary["entityCopies"] is not None and summary["dropTrainingCopies"] is False

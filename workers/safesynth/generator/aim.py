@@ -24,6 +24,12 @@ schema release of dp.py, never read from the data here):
   the end bins; nulls have a bucket.
 - text: two buckets, present and null (free text is not modeled: the marginal
   route writes public lorem sentences, the hybrid route leaves it to the LM).
+- within the bins of numbers and dates (`refine`): a hierarchy of finer
+  histograms (REFINE_BRANCH children per cell, down to what decoding can write:
+  one integer, 0.01, one day),
+  measured with REFINE_SHARE of rho where the noisy counts say a cell holds
+  enough rows; decoding draws a measured child by its noisy count, then a value
+  uniformly within the last cell (before: uniformly within the whole bin).
 
 Privacy (add/remove one row, n public, as everywhere in this project):
 - Measurement of marginal r: counts over r's cells, one row moves one cell by 1
@@ -39,6 +45,11 @@ Privacy (add/remove one row, n public, as everywhere in this project):
   per round (`AimResult.rounds`) so anyone can recompute it (`rho_spent`). The
   budget rule below never lets it exceed the rho given: the last round takes
   exactly what is left.
+- Within-bin histograms (`refine`): per column and level, the counts of
+  disjoint cells, L2 sensitivity 1, discrete Gaussian: 1/(2 sigma^2)-zCDP each,
+  recorded as Rounds (refine_level > 0) so `rho_spent` counts them; the cells
+  measured are chosen from earlier noisy counts only. They run after the one-way
+  marginals and before the rounds, which then spend exactly what is left.
 - The model, the synthetic rows and the decoding are post-processing.
 
 Budget schedule (AIM, Algorithm 1): T = ROUNDS_PER_COLUMN x d rounds planned, a
@@ -80,6 +91,11 @@ ROUND_ITERS, FINAL_ITERS = 100, 1000  # mirror-descent iterations per round (war
 DAY = 86_400.0
 SCORE_SAMPLE_ROWS = 100_000  # rows drawn from the model each round to score the candidates (see _model_answers)
 NULL, UNLISTED, PRESENT = "\x00null", "\x00unlisted", "\x00present"
+REFINE_SHARE = 0.1  # share of rho planned for the within-bin histograms of numbers and dates (see `refine`)
+REFINE_BRANCH = 16  # each refined cell splits into this many children (fewer when the resolution stops it)
+REFINE_MAX_LEVELS = 4  # levels below AIM's bins at most (each stops at the column's `resolution`)
+FLOAT_RESOLUTION = 0.01  # floats are written with 2 decimals
+REFINE_MIN_RATIO = 1.5  # a cell's children are measured only when its noisy count >= this x sigma x its child count
 
 
 @dataclass
@@ -90,6 +106,9 @@ class Attribute:
     kind: str
     labels: list[str]  # category strings, or NUMBER_BINS bin labels, then UNLISTED (released lists only), NULL
     edges: Optional[list[float]] = None  # numbers/dates: bin edges in the column's numeric scale
+    # within-bin levels (`refine`): per level an array (3, m) of measured cells' lo, hi and weight (clipped noisy
+    # count); DP, kept out of to_json (saved as arrays by save_model)
+    fine: list[np.ndarray] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -186,6 +205,7 @@ class Round:
     sigma: float
     select_epsilon: float = 0.0
     select_sensitivity: float = 0.0
+    refine_level: int = 0  # > 0: a within-bin histogram of clique's column at that level (`refine`), not an mbi input
 
     @property
     def rho(self) -> float:
@@ -193,8 +213,11 @@ class Round:
         return zcdp.gaussian_rho(self.sigma) + sel
 
     def to_json(self) -> dict[str, Any]:
-        return {"clique": list(self.clique), "sigma": self.sigma, "selectEpsilon": self.select_epsilon,
-                "selectSensitivity": self.select_sensitivity}
+        out: dict[str, Any] = {"clique": list(self.clique), "sigma": self.sigma, "selectEpsilon": self.select_epsilon,
+                               "selectSensitivity": self.select_sensitivity}
+        if self.refine_level:
+            out["refineLevel"] = self.refine_level
+        return out
 
 
 @dataclass
@@ -216,10 +239,13 @@ def rho_spent(rounds: Sequence[Round]) -> float:
 
 
 def run_aim(data: dict[str, np.ndarray], attrs: Sequence[Attribute], rho: float, n: int,
-            max_model_mb: float = MAX_MODEL_MB, rounds_per_column: Optional[int] = None) -> AimResult:
-    """AIM on the encoded rows `data` (see the module docstring); n is the public row count.
+            max_model_mb: float = MAX_MODEL_MB, rounds_per_column: Optional[int] = None,
+            fine_values: Optional[dict[str, np.ndarray]] = None) -> AimResult:
+    """AIM on the encoded rows `data` (see the module docstring); n is the public row count. `fine_values`: the
+    numbers/dates of the binned columns (NaN for null), for the within-bin histograms (`refine`).
 
-    Every access to `data` goes through `_measure` (Gaussian) or the scores of `_select` (exponential mechanism).
+    Every access to `data` goes through `_measure` (Gaussian) or the scores of `_select` (exponential mechanism);
+    every access to `fine_values` through `refine`'s Gaussian measurements.
     """
     mbi = _mbi()
     from mbi import junction_tree
@@ -244,6 +270,8 @@ def run_aim(data: dict[str, np.ndarray], attrs: Sequence[Attribute], rho: float,
     for a in attrs:
         _measure(result, dataset, (a.name,), sigma)
         used += zcdp.gaussian_rho(sigma)
+    if fine_values and rho - used > 1e-12:  # within-bin histograms; what they leave unspent goes to the rounds
+        used += refine(result, fine_values, min(REFINE_SHARE * rho, rho - used))
     model = _estimate(mbi, domain, result, n, FINAL_ITERS // 2, None)
 
     while rho - used > 1e-12:
@@ -269,6 +297,98 @@ def run_aim(data: dict[str, np.ndarray], attrs: Sequence[Attribute], rho: float,
     result.model = _estimate(mbi, domain, result, n, FINAL_ITERS, model)
     result.seconds = time.monotonic() - t0
     return result
+
+
+def resolution(a: Attribute) -> float:
+    """The finest cell width `refine` splits down to, what `decode` can still tell apart: 1 for integers, 0.01 for
+    floats (written with 2 decimals), a day for dates binned by a day or more (written as whole days), else a
+    second."""
+    if a.kind == "integer":
+        return 1.0
+    if a.kind == "float":
+        return FLOAT_RESOLUTION
+    return DAY if a.edges is not None and a.edges[1] - a.edges[0] >= DAY else 1.0
+
+
+def top(a: Attribute) -> float:
+    """Where the last bin's refinement ends: integer bins already end past the maximum (k falls in [k, k+1)); for
+    the others the maximum itself gets a cell [max, max + resolution), so a mass at the upper bound stays there."""
+    assert a.edges is not None
+    return float(a.edges[-1]) + (0.0 if a.kind == "integer" else resolution(a))
+
+
+def split(lo: float, hi: float, res: float) -> np.ndarray:
+    """Edges of [lo, hi)'s children: REFINE_BRANCH equal parts, the inner edges snapped down to multiples of `res`
+    (whole numbers, cents, midnights UTC), so a cell of width `res` holds exactly one value `decode` writes."""
+    e = np.linspace(lo, hi, REFINE_BRANCH + 1)
+    if res > 0:
+        inner = np.round(np.floor(np.round(e[1:-1] / res, 6)) * res, 10)
+        e = np.unique(np.concatenate([[lo], inner[(inner > lo) & (inner < hi)], [hi]]))
+    return e
+
+
+def planned_levels(a: Attribute) -> int:
+    """How many levels below its AIM bins `refine` may measure for `a`: public (its edges and kind only)."""
+    if a.edges is None:
+        return 0
+    res, width, levels = resolution(a), float(np.diff(a.edges).max()) + resolution(a), 0
+    while levels < REFINE_MAX_LEVELS and width > res * (1 + 1e-9):
+        width, levels = float(np.diff(split(0.0, width, res)).max()), levels + 1
+    return levels
+
+
+def refine(result: AimResult, values: dict[str, np.ndarray], rho: float) -> float:
+    """Within-bin histograms of the binned columns, a hierarchy below AIM's bins; returns the rho spent (<= rho).
+
+    Why: AIM models each number in NUMBER_BINS equal-width bins and decoding used to place values uniformly
+    inside a bin; real values are rarely uniform there (capital gains all 0 in a bin 5,000 wide, turnaround
+    times all under 2 hours in a bin 25 hours wide, ages by the year), and column-shape scores read the
+    difference. Here each bin with enough rows is split into REFINE_BRANCH children and their counts measured,
+    and so on down to the column's resolution (`resolution`) or REFINE_MAX_LEVELS.
+
+    Privacy: one measurement per (column, level): the counts of the measured cells, which are disjoint, so one
+    row moves one of them by 1 (L2 sensitivity 1); discrete Gaussian noise sigma (`zcdp.gaussian_counts`),
+    1/(2 sigma^2)-zCDP, recorded as a Round with refine_level. sigma spreads `rho` evenly over every level
+    `planned_levels` allows (public). Which cells are measured depends only on earlier noisy counts (AIM's
+    one-way measurement of the bins, then the previous level): a parent's children are measured only when its
+    noisy count is at least REFINE_MIN_RATIO x sigma x children, i.e. when the measurement can say more than
+    noise; a level with nothing to measure is skipped and costs nothing. Adaptive zCDP composition as for the
+    rounds. Decoding from the clipped noisy counts is post-processing.
+    """
+    plan = {a.name: planned_levels(a) for a in result.attrs if a.name in values}
+    total = sum(plan.values())
+    if total == 0 or rho <= 0:
+        return 0.0
+    sigma = zcdp.sigma_for(rho / total)
+    one_way = {cl[0]: y for cl, y, _ in result.measurements if len(cl) == 1}
+    spent = 0.0
+    for a in result.attrs:
+        if not plan.get(a.name) or a.edges is None or a.name not in one_way:
+            continue
+        edges, res = np.asarray(a.edges, dtype=float), resolution(a)
+        x = np.asarray(values[a.name], dtype=float)
+        end = top(a)
+        x = np.clip(x[~np.isnan(x)], edges[0], np.nextafter(end, edges[0]))  # like encode: into the end bins
+        parents = list(zip(edges[:-1], [*edges[1:-1], end], one_way[a.name][: len(edges) - 1]))
+        a.fine = []
+        for level in range(1, plan[a.name] + 1):
+            cells: list[tuple[float, float]] = []
+            for lo, hi, count in parents:
+                e = split(lo, hi, res)
+                if len(e) > 2 and count >= REFINE_MIN_RATIO * sigma * (len(e) - 1):
+                    cells += list(itertools.pairwise(e))
+            if not cells:
+                break
+            lo_c, hi_c = np.array([c[0] for c in cells]), np.array([c[1] for c in cells])
+            idx = np.searchsorted(lo_c, x, side="right") - 1
+            inside = (idx >= 0) & (x < hi_c[np.clip(idx, 0, None)])
+            counts = np.bincount(idx[inside], minlength=len(cells)).astype(float)
+            noisy = zcdp.gaussian_counts(counts, sigma)
+            result.rounds.append(Round((a.name,), sigma, refine_level=level))
+            spent += zcdp.gaussian_rho(sigma)
+            a.fine.append(np.vstack([lo_c, hi_c, np.clip(noisy, 0.0, None)]))
+            parents = list(zip(lo_c, hi_c, noisy))
+    return spent
 
 
 def _model_answers(model: Any, pool: Sequence[tuple[str, ...]], domain: Any, n: int) -> dict[tuple[str, ...], np.ndarray]:
@@ -322,6 +442,7 @@ def save_model(result: AimResult) -> tuple[dict[str, Any], dict[str, np.ndarray]
     pots = result.model.potentials
     arrays = {f"potential_{i}": np.asarray(pots[cl].values) for i, cl in enumerate(pots.cliques)}
     arrays.update({f"measurement_{i}": y for i, (_, y, _) in enumerate(result.measurements)})
+    arrays.update({f"fine_{i}_{j}": f for i, a in enumerate(result.attrs) for j, f in enumerate(a.fine)})
     manifest = {
         "attributes": [a.to_json() for a in result.attrs],
         "cliques": [list(cl) for cl in pots.cliques],
@@ -340,6 +461,10 @@ def load_model(manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple
     from mbi import marginal_oracles
 
     attrs = [Attribute.from_json(a) for a in manifest["attributes"]]
+    for i, a in enumerate(attrs):
+        a.fine = []
+        while f"fine_{i}_{len(a.fine)}" in arrays:
+            a.fine.append(arrays[f"fine_{i}_{len(a.fine)}"])
     domain = mbi.Domain([a.name for a in attrs], [a.size for a in attrs])
     cliques = [tuple(cl) for cl in manifest["cliques"]]
     tables = {cl: mbi.Factor(domain.project(cl), jnp.asarray(arrays[f"potential_{i}"]))
@@ -391,7 +516,7 @@ def _decode_column(a: Attribute, col: ColumnInfo, idx: np.ndarray, rng: np.rando
     if a.edges is not None:
         edges = np.asarray(a.edges)
         bins = np.clip(idx, 0, len(edges) - 2)
-        x = rng.uniform(edges[bins], edges[bins + 1])
+        x = _place(a, bins, rng)
         if col.kind == "integer":
             lo, hi = float(col.minimum or edges[0]), float(col.maximum if col.maximum is not None else edges[-1])
             out = [str(int(v)) for v in np.clip(np.floor(x), math.ceil(lo), math.floor(hi))]
@@ -415,6 +540,30 @@ def _decode_column(a: Attribute, col: ColumnInfo, idx: np.ndarray, rng: np.rando
     return [None if i == null else v for v, i in zip(out, idx)]
 
 
+def _place(a: Attribute, bins: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A value per sampled bin: down `a.fine`'s levels, a measured child drawn by its weight (clipped noisy
+    count), then uniform within the last cell reached (the whole bin when it was not refined). Post-processing."""
+    edges = np.asarray(a.edges, dtype=float)
+    lo, hi = edges[bins].copy(), edges[bins + 1].copy()
+    if not a.fine:
+        return np.asarray(rng.uniform(lo, hi), dtype=float)
+    res, reach = resolution(a), np.where(bins == len(edges) - 2, top(a), hi)  # children may reach top(a)
+    for level in a.fine:
+        c_lo, c_hi, w = level
+        start = np.searchsorted(c_lo, lo, side="left")
+        stop = np.searchsorted(c_lo, reach, side="left")
+        for s0, s1 in sorted({(int(i), int(j)) for i, j in zip(start, stop) if j > i}):
+            weights = w[s0:s1]
+            if weights.sum() <= 0:
+                continue
+            rows = np.flatnonzero((start == s0) & (stop == s1))
+            pick = s0 + rng.choice(s1 - s0, size=len(rows), p=weights / weights.sum())
+            lo[rows], hi[rows] = c_lo[pick], c_hi[pick]
+            reach[rows] = hi[rows]
+    x = rng.uniform(lo, hi)
+    return np.asarray(np.where(hi - lo <= res * (1 + 1e-9), lo, x), dtype=float)  # a cell of one value: that value
+
+
 def _lorem(n: int, rng: np.random.Generator) -> list[Field]:
     """Public filler for free-text columns (Faker's lorem word list, seeded): the marginal model writes no text."""
     from faker import Faker
@@ -426,5 +575,9 @@ def _lorem(n: int, rng: np.random.Generator) -> list[Field]:
 
 def fit(df: "pd.DataFrame", cols: Sequence[ColumnInfo], rho: float, n: int) -> AimResult:
     """discretize -> encode -> run_aim: the marginal model of the modeled columns at zCDP budget rho."""
+    from safesynth.generator.dp import column_numbers
+
     attrs = discretize(cols)
-    return run_aim(encode(df, attrs, cols), attrs, rho, n)
+    kinds = {c.name: c.kind for c in cols}
+    fine = {a.name: column_numbers(df[a.name], kinds[a.name]) for a in attrs if a.edges is not None}
+    return run_aim(encode(df, attrs, cols), attrs, rho, n, fine_values=fine)

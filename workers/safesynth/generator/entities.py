@@ -366,6 +366,19 @@ def loss_masks(rows: Sequence[Sequence[int]], modeled: Sequence[str], layout: En
     return out
 
 
+def entity_signatures(df: "pd.DataFrame", layout: EntityLayout) -> list[tuple[tuple[str, ...], ...]]:
+    """Each entity's rows (in `sort_entities` order) as text, keys left out: equal signatures are equal
+    entities, what an exact copy of a training entity means for grouped records."""
+    cols = [c for c in layout.columns if c not in layout.keys and c in df.columns]
+    ordered = sort_entities(df, layout.keys, layout.order_by)
+    ids = entity_ids(ordered, layout.keys)
+    text = ordered[cols].astype(object).where(ordered[cols].notna(), None).astype(str).to_numpy()
+    out: list[list[tuple[str, ...]]] = [[] for _ in range(int(ids.max()) + 1 if len(ids) else 0)]
+    for i, row in zip(ids.tolist(), text):
+        out[i].append(tuple(row))
+    return [tuple(rows) for rows in out]
+
+
 def public_domains(layout: EntityLayout) -> dict[str, Any]:
     """Domains of the context columns that follow from the spec alone (privacy.domains entries, no epsilon):
     a position is in [0, maxGroupRows - 1] and a row count in [1, maxGroupRows]."""

@@ -274,8 +274,10 @@ def generate_entities(sampler: Sampler, validator: RowValidator, tok: Any, layou
     cols = validator.cols
     try:
         lengths = E.draw_lengths(meta.get("entityLengths") or [], n_entities, np.random.default_rng(seed))
+        # Copies are judged per entity, not per context row: a short categorical series (4 yes/no visits)
+        # repeats training rows by nature, and dropping such rows made first rows impossible to write.
         sampled = sample_entities(sampler.batch, validator, tok, layout, lengths, sampler.batch_size,
-                                  drop_copies, progress)
+                                  False, progress)
     except EntitiesStoppedError as err:
         raise GenerationStoppedError(f"generation stopped: {err}; train longer (spec.training.epochs) or lower "
                                      "spec.generation.temperature") from None
@@ -284,6 +286,12 @@ def generate_entities(sampler: Sampler, validator: RowValidator, tok: Any, layou
                            np.random.default_rng(seed))
     synthetic = E.from_context_rows(frame, sampled.entity, layout, meta.get("dtypes") or {})
     synthetic = refake_columns(synthetic, all_cols, spec.pii.locale, sampled.entity)
+    entity_copies, copied_rows = None, 0
+    if train_df is not None:  # not under DP: counting copies reads the private rows
+        seen = set(E.entity_signatures(E.truncate(train_df, layout.keys, layout.order_by, layout.max_rows)[0],
+                                       layout))
+        copied = [len(sig) for sig in E.entity_signatures(synthetic, layout) if sig in seen]
+        entity_copies, copied_rows = len(copied), sum(copied)
     write_synthetic(store, synthetic, seed)
     return {
         "rowsGenerated": len(synthetic),
@@ -292,8 +300,11 @@ def generate_entities(sampler: Sampler, validator: RowValidator, tok: Any, layou
         "rowsSampled": sampled.sampled,
         "validFraction": round(validator.valid / sampled.sampled, 4) if sampled.sampled else None,
         "invalid": dict(sorted(validator.rejected.items())),
-        "exactCopies": validator.copies if validator.training_keys is not None else None,
-        "dropTrainingCopies": drop_copies,
+        "exactCopies": validator.copies if validator.training_keys is not None else None,  # context rows
+        "entityCopies": entity_copies,  # whole entities equal to a training entity (keys aside)
+        **({"warnings": [{"column": layout.keys[0], "kind": "identifier", "code": "entityCopiesKept",
+                          "count": copied_rows}]} if drop_copies and entity_copies else {}),
+        "dropTrainingCopies": False,
         "rowsPerSecond": round(n_rows / sampled.seconds, 1) if sampled.seconds > 0 else None,
         "timings": {"load": round(load_s, 3), "sample": round(sampled.seconds, 3)},
     }
