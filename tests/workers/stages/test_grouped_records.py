@@ -236,3 +236,14 @@ def test_a_short_panel_of_few_values_generates_though_every_row_repeats_training
     assert (syn.groupby("id")["smoke"].nunique() == 1).all()
     summary = json.loads((Path(result.run_uri) / "generate" / "summary.json").read_text())
     assert summary["entityCopies"] is not None and summary["dropTrainingCopies"] is False
+
+
+def test_entity_lengths_follow_the_histogram_without_sampling_noise() -> None:
+    histogram = [30.0, 0.0, 50.0, 20.0]
+    lengths = E.draw_lengths(histogram, 100, np.random.default_rng(0))
+    assert np.bincount(lengths, minlength=5)[1:].tolist() == [30, 0, 50, 20]  # exact at the histogram's size
+    half = E.draw_lengths(histogram, 50, np.random.default_rng(1))
+    assert np.bincount(half, minlength=5)[1:].tolist() == [15, 0, 25, 10]
+    assert E.draw_lengths([0.0, 0.0], 3, np.random.default_rng(0)).tolist() == [1, 1, 1]
+    ids = E.entity_ids(pd.DataFrame({"k": [1, 1, 2, 3, 3, 3]}), ["k"])
+    assert E.length_histogram(ids, 4) == [1.0, 1.0, 1.0, 0.0]

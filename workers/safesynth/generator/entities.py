@@ -328,42 +328,25 @@ def length_histogram(ids: np.ndarray, max_rows: int, epsilon: float = 0.0) -> li
 
 
 def draw_lengths(histogram: Sequence[float], n: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` entity row counts drawn from a rows-per-entity histogram (1 row each when it is all zeros)."""
+    """`n` entity row counts following a rows-per-entity histogram (1 row each when it is all zeros).
+
+    Stratified, not drawn one by one: each count gets its share of `n` rounded by largest remainder (ties
+    broken at random), then the order is shuffled. Independent draws added sampling noise for nothing: on
+    the time-series example (246 entities) they put the rows-per-entity JS distance at 0.13 against the
+    histogram they came from."""
     weights = np.asarray(histogram, dtype=float)
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
     if len(weights) == 0 or weights.sum() <= 0:
         return np.ones(n, dtype=np.int64)
-    return rng.choice(np.arange(1, len(weights) + 1), size=n, p=weights / weights.sum()).astype(np.int64)
-
-
-def loss_masks(rows: Sequence[Sequence[int]], modeled: Sequence[str], layout: EntityLayout, sep: int,
-               first_pos: Sequence[int], no_loss: int) -> list[list[int]]:
-    """Per training row, a mask value per token: `no_loss` on the fields generation forces (and the separator
-    after each), 1 elsewhere. A row whose position field is `first_pos` (the tokens of "0") is an entity's
-    first row: its position, row count, gap and previous values (null) are forced there; later rows have all
-    of forced_columns.
-
-    Why: those fields are given at generation, so learning to write them (the entity's birth date on every
-    visit) spends the small model on predictions it never makes; the loss goes to what it samples."""
-    index = {name: j for j, name in enumerate(modeled)}
-    first_forced = {index[c] for c in (POS, ROWS, *layout.first_row_nulls) if c in index}
-    later_forced = {index[c] for c in layout.forced_columns if c in index}
-    pos_j = index[POS]
-    out = []
-    for ids in rows:
-        fields: list[list[int]] = [[]]
-        for t in ids[1:]:
-            if t == sep:
-                fields.append([])
-            else:
-                fields[-1].append(t)
-        forced = first_forced if pos_j < len(fields) and fields[pos_j] == list(first_pos) else later_forced
-        mask, j = [1], 0  # bos
-        for t in ids[1:]:
-            mask.append(no_loss if j in forced else 1)
-            if t == sep:
-                j += 1
-        out.append(mask)
-    return out
+    share = weights / weights.sum() * n
+    counts = np.floor(share).astype(np.int64)
+    left = n - int(counts.sum())
+    if left:
+        order = np.lexsort((rng.random(len(share)), -(share - counts)))  # largest remainder, random ties
+        counts[order[:left]] += 1
+    lengths = np.repeat(np.arange(1, len(weights) + 1), counts)
+    return rng.permutation(lengths).astype(np.int64)
 
 
 def entity_signatures(df: "pd.DataFrame", layout: EntityLayout) -> list[tuple[tuple[str, ...], ...]]:
