@@ -349,6 +349,37 @@ def draw_lengths(histogram: Sequence[float], n: int, rng: np.random.Generator) -
     return rng.permutation(lengths).astype(np.int64)
 
 
+def loss_masks(rows: Sequence[Sequence[int]], modeled: Sequence[str], layout: EntityLayout, sep: int,
+               first_pos: Sequence[int], no_loss: int) -> list[list[int]]:
+    """Per training row, a mask value per token: `no_loss` on the fields generation forces (and the separator
+    after each), 1 elsewhere. A row whose position field is `first_pos` (the tokens of "0") is an entity's
+    first row: its position, row count, gap and previous values (null) are forced there; later rows have all
+    of forced_columns.
+
+    Why: those fields are given at generation, so learning to write them (the entity's birth date on every
+    visit) spends the small model on predictions it never makes; the loss goes to what it samples."""
+    index = {name: j for j, name in enumerate(modeled)}
+    first_forced = {index[c] for c in (POS, ROWS, *layout.first_row_nulls) if c in index}
+    later_forced = {index[c] for c in layout.forced_columns if c in index}
+    pos_j = index[POS]
+    out = []
+    for ids in rows:
+        fields: list[list[int]] = [[]]
+        for t in ids[1:]:
+            if t == sep:
+                fields.append([])
+            else:
+                fields[-1].append(t)
+        forced = first_forced if pos_j < len(fields) and fields[pos_j] == list(first_pos) else later_forced
+        mask, j = [1], 0  # bos
+        for t in ids[1:]:
+            mask.append(no_loss if j in forced else 1)
+            if t == sep:
+                j += 1
+        out.append(mask)
+    return out
+
+
 def entity_signatures(df: "pd.DataFrame", layout: EntityLayout) -> list[tuple[tuple[str, ...], ...]]:
     """Each entity's rows (in `sort_entities` order) as text, keys left out: equal signatures are equal
     entities, what an exact copy of a training entity means for grouped records."""
