@@ -303,14 +303,19 @@ def to_context_rows(df: "pd.DataFrame", layout: EntityLayout) -> "pd.DataFrame":
 
 def lag_infos(cols: list["ColumnInfo"], layout: EntityLayout) -> list["ColumnInfo"]:
     """`cols` with each `_ss_prev_<v>` described exactly as `v` (same categories and bounds, nullable), so
-    any value the model writes for `v` can be forced into the next row's lag field."""
+    any value the model writes for `v` can be forced into the next row's lag field; and position, row count
+    and start never null (prepare refuses a null orderBy, so this follows from the pipeline, not the data:
+    under DP every column is otherwise nullable, and a null start left a whole entity without its orderBy)."""
     from dataclasses import replace
 
     by_name = {c.name: c for c in cols}
     out = []
-    for c in cols:
-        src = by_name.get(c.name[len(PREV):]) if c.name.startswith(PREV) else None
-        out.append(c if src is None else replace(src, name=c.name, nullable=True, extra=dict(src.extra)))
+    for col in cols:
+        src = by_name.get(col.name[len(PREV):]) if col.name.startswith(PREV) else None
+        if src is not None:
+            out.append(replace(src, name=col.name, nullable=True, extra=dict(src.extra)))
+        else:
+            out.append(replace(col, nullable=False) if col.name in (POS, ROWS, START) else col)
     return out
 
 
