@@ -35,8 +35,13 @@ COLUMNS: list[tuple[str, Getter, str]] = [
 MISSING = "–"
 
 
+TEXT = "text"  # a column format: the getter returns the cell's text already (e.g. a risk and its interval)
+
+
 def cell(value: Any, fmt: str) -> str:
-    """A number in `fmt`; None, NaN and non-numbers print as MISSING."""
+    """A number in `fmt`; None, NaN and non-numbers print as MISSING. With fmt TEXT, a string as it is."""
+    if fmt == TEXT:
+        return escape(value) if isinstance(value, str) and value else MISSING
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return MISSING
     return fmt.format(value)

@@ -338,25 +338,9 @@ COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    """A markdown table laid out as benchmarks/_table.py lays out its own: one row per dataset.
-
-    _table.markdown_table formats one number per cell; here a cell can hold a risk and its interval.
-    """
-    head = ["dataset"] + [h for h, _ in COLUMNS]
-    body = []
-    for r in rows:
-        name = _table.escape(str(r.get("name", "?")))
-        if r.get("error"):
-            body.append([f"{name} (failed: {_table.escape(str(r['error']))})"] + [_table.MISSING] * len(COLUMNS))
-        else:
-            body.append([name] + [_table.escape(get(r)) for _, get in COLUMNS])
-    widths = [max(len(line[i]) for line in [head] + body) for i in range(len(head))]
-    lines = ["| " + " | ".join(v.ljust(w) for v, w in zip(head, widths)) + " |",
-             "|" + "|".join(("-" * (w + 1)) + (":" if i else "-") for i, w in enumerate(widths)) + "|"]
-    for line in body:
-        lines.append("| " + " | ".join(v.ljust(w) if i == 0 else v.rjust(w)
-                                       for i, (v, w) in enumerate(zip(line, widths))) + " |")
-    return "\n".join(lines)
+    """One row per dataset, as benchmarks/_table.py lays out its tables; the cells are text (a risk and its
+    interval share a cell), hence the TEXT format."""
+    return _table.markdown_table(rows, [(h, get, _table.TEXT) for h, get in COLUMNS], label="dataset")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
