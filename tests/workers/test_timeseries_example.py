@@ -18,6 +18,13 @@ TINY = {"layers": 2, "hidden_size": 64, "heads": 2, "max_steps": 300, "batch_siz
         "vocab_size": 300}
 
 
+def shared_names(syn: pd.DataFrame, real: pd.DataFrame) -> int:
+    """Full names found in both tables. The example's names and every fake are Faker draws from the same pools
+    of first and last names, so one or two can coincide by chance (a CI run met one); a model that learned
+    the real names would share most of them."""
+    return len(set(syn["full_name"]) & set(real["full_name"]))
+
+
 @pytest.mark.slow  # ~1 min on 2 cores: every stage on 90 patients
 def test_time_series_example_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(KEY_ENV, "0123456789abcdef0123456789abcdef")
@@ -44,7 +51,7 @@ def test_time_series_example_runs_end_to_end(tmp_path: Path, monkeypatch: pytest
     assert (syn["sex"] == "m").all()  # conditional generation at entity level: every entity a man
     for column in ("full_name", "date_of_birth", "sex"):
         assert (syn.groupby(key)[column].nunique(dropna=False) == 1).all(), column
-    assert set(syn["full_name"]).isdisjoint(set(real["full_name"]))  # the PII stage's fakes, not real names
+    assert shared_names(syn, real) <= 2  # the PII stage's fakes, not real names
     sequences = result.metrics["metrics"]
     assert sequences["sequence_order"]["statistic"]["orderedShare"] == 1.0
     assert sequences["sequence_rows_per_entity"]["score"] is not None
@@ -72,7 +79,7 @@ def test_time_series_example_under_dp_protects_entities(tmp_path: Path, monkeypa
     assert syn.groupby("patient_id")["day"].apply(lambda s: s.is_monotonic_increasing).all()
     # the PII stage's names are not learned under DP: faked again, one synthetic person per entity
     assert (syn.groupby("patient_id")["full_name"].nunique() == 1).all()
-    assert set(syn["full_name"]).isdisjoint(set(real["full_name"]))
+    assert shared_names(syn, real) <= 2
     train = json.loads((Path(result.run_uri) / "train" / "summary.json").read_text())
     budget = train["privacyBudget"]
     assert budget["unit"] == "entity" and budget["rowsPerUnit"] == spec.data.max_group_rows

@@ -69,10 +69,15 @@ def test_noise_grows_as_epsilon_shrinks_and_weights_stay_a_distribution() -> Non
     df = table()
     errors = []
     for eps in (100.0, 0.01):
-        m = release_marginals(df, COLS, epsilon=eps, bounds=public_bounds(COLS))
-        for marginal in m.values():
-            assert (marginal.weights >= 0).all() and marginal.weights.sum() + marginal.null_weight == pytest.approx(1)
-        errors.append(abs(m["g"].weights[0] - 0.7))
+        # the noise is secret randomness: one draw at epsilon 0.01 lands within 0.02 of the truth about 1 time in 8,
+        # the mean error over 20 draws (about 0.14) essentially never does
+        draws = []
+        for _ in range(20):
+            m = release_marginals(df, COLS, epsilon=eps, bounds=public_bounds(COLS))
+            for marginal in m.values():
+                assert (marginal.weights >= 0).all() and marginal.weights.sum() + marginal.null_weight == pytest.approx(1)
+            draws.append(abs(m["g"].weights[0] - 0.7))
+        errors.append(float(np.mean(draws)))
     assert errors[0] < 0.02 < errors[1]
     assert bin_count(2000, 100.0) == 32 and bin_count(2000, 0.001) == 4  # fewer, wider bins under heavy noise
     assert release_marginals(df, COLS, epsilon=0.0, bounds={}) == {}
