@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -86,3 +87,26 @@ def test_not_applicable_and_unchecked_columns() -> None:
                                   "group": {"entity": "LOCATION", "action": "fake"}}, [])
     with pytest.raises(NotApplicable, match=r"generalize.*|fewer than 20"):
         PiiReplay().compute(context(train, train, hold, pii=pii))
+
+
+def test_common_values_found_by_chance_are_not_replay_but_a_leak_of_rare_ones_is() -> None:
+    """Fakes share vocabulary with real values (Faker builds street names from surnames), and common values
+    are found by chance more often than rare ones. The control is the holdout's rows, drawn like the training
+    rows, so chance matches of common values cancel; values unseen in training would be a rare-only control."""
+    rng = np.random.default_rng(0)
+    vocab = [f"Surname{i}" for i in range(400)]
+    weights = 1.0 / np.arange(1, 401)  # Zipf: a few common surnames, a long tail of rare ones
+    base = population(2000, 0)
+    base["name"] = rng.choice(vocab, size=2000, p=weights / weights.sum())
+    train, hold = split(base, 200)
+    fake = train.assign(name=[f"Fake Person{i}" for i in range(len(train))], town="Springfield")
+    # a town column whose fakes happen to be the 40 commonest surnames (as "Smith" is a street and a town)
+    syn = population(500, 3).assign(name=[f"Fake Person{i}" for i in range(500)], town=(vocab[:40] * 13)[:500])
+    pii = PiiInputs(original_train=train, original_holdout=hold,
+                    replaced={"name": {"entity": "LAST_NAME", "action": "fake"}}, free_text=[], replaced_train=fake)
+    chance = PiiReplay().compute(context(fake, syn, hold.assign(name="Fake Other", town="Springfield"), pii=pii)).details[0]
+    assert chance["replayShare"] > 0.5 and chance["excess"] < 0.1  # found often, but as often for holdout rows
+    rare = [v for v in train["name"].unique() if v not in set(hold["name"]) and v not in vocab[:40]]
+    leak = syn.assign(name=(rare * 5)[:500])  # the generator writes the training table's rare surnames
+    leaked = PiiReplay().compute(context(fake, leak, hold.assign(name="Fake Other", town="Springfield"), pii=pii)).details[0]
+    assert leaked["excess"] > 0.2

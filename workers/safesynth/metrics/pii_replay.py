@@ -1,17 +1,28 @@
 """PII replay: do original values of replaced PII columns reappear in the synthetic table?
 
 The PII stage replaced these values before training, so the generator should
-never have seen them. For each replaced column: the share of its distinct
-original training values found anywhere in the synthetic table, as a whole
-cell or inside free text. For free-text columns the originals are the spans
-the PII stage removed (tokens of the original text missing from its replaced
-version, row by row).
+never have seen them. For each replaced column: the share of training rows
+whose original value is found anywhere in the synthetic table, as a whole
+cell or inside free text. For free-text columns a row's originals are the
+spans the PII stage removed (tokens of its original text missing from its
+replaced version); the row counts as replayed when any of them is found.
 
-Chance matches happen (a fake name generator also produces "John Smith"), so
-the same share is measured for a control: original holdout values that never
-occur in training. Excess replay = (r_train − r_control)/(1 − r_control);
-without a big enough control the raw r_train is used. Score:
-scores.replay_score(worst column's excess).
+Chance matches happen: fakes share vocabulary with real values (Faker builds
+street names from surnames, so "Smith" turns up inside "083 Smith Corners"),
+and a common name is found more often than a rare one. The control is the
+same share over the holdout's rows, which the generator never saw and which
+are drawn like the training rows: without a leak both shares have the same
+expectation, whatever the values' commonness. Excess replay =
+(r_train − r_control)/(1 − r_control), 1 when every training original is
+replayed; reported beyond chance, less Z_ONE_SIDED standard errors of the
+difference (`excess_replay`). Without MIN_CONTROL holdout rows the raw
+r_train is used. Score: scores.replay_score(worst column's excess).
+
+Why rows and not distinct values: a control of holdout values never seen in
+training is biased toward rare values (a value missing from 1,800 training
+rows is rare), so chance matches of common training values read as replay.
+On the quickstart with 12 epochs that bias read 13.7 % "replay" of surnames,
+all of them surnames inside fake street addresses, with 30 control values.
 
 Not checked, with the reason in the report: columns the PII stage kept, or
 generalised / perturbed / date-shifted (their values stay in the original
@@ -22,6 +33,7 @@ than 3 characters are only matched as whole cells, not inside text.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Iterable, Mapping, Optional
 
@@ -33,7 +45,8 @@ from safesynth.metrics.columns import Kind
 from safesynth.metrics.context import EvalContext
 
 MIN_DISTINCT = 20
-MIN_CONTROL = 10
+Z_ONE_SIDED = 1.645  # one-sided 95 %: replay must stand out from the holdout's chance matches
+MIN_CONTROL = 30  # holdout rows with a value; fewer and the control share is mostly noise
 MIN_TEXT_CHARS = 3
 MAX_DIFF_ROWS = 5000
 NOT_REPLACING = {"keep", "generalize", "perturb", "dateshift", "date_shift"}
@@ -111,13 +124,15 @@ def replaced_from_diff(original: pd.DataFrame, replaced: Optional[pd.DataFrame],
     return out
 
 
-def removed_spans(original: pd.Series, replaced: pd.Series, limit: int = MAX_DIFF_ROWS) -> set[str]:
-    """Runs of original tokens absent from the replaced text of the same row: the spans PII replaced."""
-    spans: set[str] = set()
+def removed_spans_by_row(original: pd.Series, replaced: pd.Series, limit: int = MAX_DIFF_ROWS) -> list[set[str]]:
+    """Per changed row (the first `limit`), the runs of original tokens absent from its replaced text: the spans
+    PII replaced there (at least MIN_TEXT_CHARS characters). Unchanged rows have none and are left out."""
+    out: list[set[str]] = []
     a, b = original.reset_index(drop=True), replaced.reset_index(drop=True)
     changed = [i for i in range(min(len(a), len(b))) if pd.notna(a[i]) and str(a[i]) != str(b[i])]
     for i in changed[:limit]:
         kept = set(_tokens(str(b[i]))) if pd.notna(b[i]) else set()
+        spans: set[str] = set()
         run: list[str] = []
         for tok in [*_tokens(str(a[i])), None]:
             if tok is not None and tok not in kept:
@@ -125,7 +140,15 @@ def removed_spans(original: pd.Series, replaced: pd.Series, limit: int = MAX_DIF
             elif run:
                 spans.add(normalize(" ".join(run)))
                 run = []
-    return {s for s in spans if len(s) >= MIN_TEXT_CHARS}
+        spans = {x for x in spans if len(x) >= MIN_TEXT_CHARS}
+        if spans:
+            out.append(spans)
+    return out
+
+
+def removed_spans(original: pd.Series, replaced: pd.Series, limit: int = MAX_DIFF_ROWS) -> set[str]:
+    """Every span the PII stage removed from the text (`removed_spans_by_row`, all rows together)."""
+    return set().union(*removed_spans_by_row(original, replaced, limit))
 
 
 # ------------------------------------------------------------------ where to look
@@ -152,17 +175,39 @@ class SyntheticIndex:
         return len(toks) == 1 or value in self.blob
 
 
-def replay_share(values: set[str], index: SyntheticIndex) -> Optional[float]:
-    return sum(index.contains(v) for v in values) / len(values) if values else None
+def replay_share(rows: list[set[str]], index: SyntheticIndex) -> Optional[float]:
+    """Share of rows with at least one original value found in the synthetic table (None without rows)."""
+    found: dict[str, bool] = {}
+    hits = 0
+    for values in rows:
+        for v in values:
+            if v not in found:
+                found[v] = index.contains(v)
+        hits += any(found[v] for v in values)
+    return hits / len(rows) if rows else None
+
+
+def excess_replay(r_train: float, n_train: int, r_ctrl: Optional[float], n_ctrl: int) -> tuple[float, float]:
+    """(excess beyond chance, raw excess). Raw: (r_train − r_ctrl)/(1 − r_ctrl). The excess subtracts
+    Z_ONE_SIDED standard errors of the difference of the two shares first (pooled share, a two-proportion
+    test): the holdout holds a few hundred rows, and where chance matches are common (a first name found in
+    60 % of rows) the raw figure swings by ±0.09 from the split alone, which a 10 % gate would read as replay
+    about one run in eight. A generator that replays every training original still reads an excess near 1."""
+    if r_ctrl is None or r_ctrl >= 1:
+        return r_train, r_train
+    raw = max(0.0, (r_train - r_ctrl) / (1 - r_ctrl))
+    pooled = (r_train * n_train + r_ctrl * n_ctrl) / (n_train + n_ctrl)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_train + 1 / n_ctrl))
+    return max(0.0, (r_train - r_ctrl - Z_ONE_SIDED * se) / (1 - r_ctrl)), raw
 
 
 class PiiReplay(Metric):
     name = "pii_replay"
     title = "PII replay"
     group = Group.PRIVACY
-    explanation = ("For every column the PII stage replaced, the share of its original values that still "
-                   "appear in the synthetic table (as a cell or inside free text), compared with the share of "
-                   "unseen holdout values that appear by chance.")
+    explanation = ("For every column the PII stage replaced, the share of training rows whose original value "
+                   "still appears in the synthetic table (as a cell or inside free text), compared with the same "
+                   "share of holdout rows (never trained on), whose originals can only appear by chance.")
     advice = ("Replayed originals mean PII reached the generator: check the PII stage's report for columns it "
               "missed or kept, add per-column rules (spec.pii.columns), and never lock PII columns.")
 
@@ -185,20 +230,18 @@ class PiiReplay(Metric):
             if col not in pii.original_train.columns:
                 rows.append({**row, "checked": False, "reason": "original column not available"})
                 continue
-            train_vals, ctrl_vals = self._values(col, bool(info.get("freeText")), pii)
-            if len(train_vals) < MIN_DISTINCT:
-                rows.append({**row, "checked": False, "distinctOriginals": len(train_vals),
+            train_rows, ctrl_rows = self._values(col, bool(info.get("freeText")), pii)
+            distinct = len(set().union(*train_rows))
+            if distinct < MIN_DISTINCT:
+                rows.append({**row, "checked": False, "distinctOriginals": distinct,
                              "reason": f"fewer than {MIN_DISTINCT} distinct original values"})
                 continue
-            r_train = replay_share(train_vals, index)
-            r_ctrl = replay_share(ctrl_vals, index) if len(ctrl_vals) >= MIN_CONTROL else None
-            if r_ctrl is not None and r_ctrl < 1:
-                excess = max(0.0, (r_train - r_ctrl) / (1 - r_ctrl))  # type: ignore[operator]
-            else:
-                excess = float(r_train)  # type: ignore[arg-type]
-            rows.append({**row, "checked": True, "distinctOriginals": len(train_vals),
-                         "replayShare": r_train, "replayed": round(r_train * len(train_vals)),  # type: ignore[operator]
-                         "controlValues": len(ctrl_vals), "controlShare": r_ctrl, "excess": excess})
+            r_train = float(replay_share(train_rows, index) or 0.0)
+            r_ctrl = replay_share(ctrl_rows, index) if len(ctrl_rows) >= MIN_CONTROL else None
+            excess, raw = excess_replay(r_train, len(train_rows), r_ctrl, len(ctrl_rows))
+            rows.append({**row, "checked": True, "distinctOriginals": distinct, "rows": len(train_rows),
+                         "replayShare": r_train, "replayed": round(r_train * len(train_rows)),
+                         "controlRows": len(ctrl_rows), "controlShare": r_ctrl, "rawExcess": raw, "excess": excess})
         checked = [r for r in rows if r.get("checked")]
         if not checked:
             raise NotApplicable("no replaced column could be checked: "
@@ -214,18 +257,20 @@ class PiiReplay(Metric):
         )
 
     @staticmethod
-    def _values(col: str, free_text: bool, pii: Any) -> tuple[set[str], set[str]]:
+    def _values(col: str, free_text: bool, pii: Any) -> tuple[list[set[str]], list[set[str]]]:
+        """Per training row and per holdout row, the original values to look for (rows without one left out)."""
         if free_text and pii.replaced_train is not None and col in pii.replaced_train.columns:
-            train = removed_spans(pii.original_train[col], pii.replaced_train[col])
-            hold: set[str] = set()
+            train = removed_spans_by_row(pii.original_train[col], pii.replaced_train[col])
+            hold: list[set[str]] = []
             if pii.original_holdout is not None and pii.replaced_holdout is not None \
                     and col in pii.original_holdout.columns and col in pii.replaced_holdout.columns:
-                hold = removed_spans(pii.original_holdout[col], pii.replaced_holdout[col])
-            return train, hold - train
-        train = {normalize(v) for v in pd.unique(pii.original_train[col].dropna().astype(str))}
-        train.discard("")
-        hold = set()
-        if pii.original_holdout is not None and col in pii.original_holdout.columns:
-            hold = {normalize(v) for v in pd.unique(pii.original_holdout[col].dropna().astype(str))} - train
-            hold.discard("")
-        return train, hold
+                hold = removed_spans_by_row(pii.original_holdout[col], pii.replaced_holdout[col])
+            return train, hold
+
+        def cells(table: Optional[pd.DataFrame]) -> list[set[str]]:
+            if table is None or col not in table.columns:
+                return []
+            values = (normalize(v) for v in table[col].dropna().astype(str))
+            return [{v} for v in values if v]
+
+        return cells(pii.original_train), cells(pii.original_holdout)
