@@ -93,7 +93,7 @@ def test_rules_do_not_depend_on_names() -> None:
 
 def test_generated_rows_are_recomputed_and_in_band_cells_kept() -> None:
     rules = D.find_rules(visits(), KINDS)
-    generated = visits(seed=5)
+    generated = derived_first(visits(seed=5))  # the age written before the birth date: the age gives way
     generated["x"] = np.random.default_rng(3).integers(0, 90, len(generated))
     generated["s"] = 1
     fixed, changed = D.apply_rules(generated, rules)
@@ -110,7 +110,7 @@ def test_generated_rows_are_recomputed_and_in_band_cells_kept() -> None:
 
 def test_nulls_are_kept() -> None:
     rules = D.find_rules(visits(), KINDS)
-    generated = visits(seed=6).head(6)
+    generated = derived_first(visits(seed=6).head(6))
     generated["x"] = pd.Series([200, 200, None, 200, 200, 200], dtype="Int64")
     generated.loc[0, "b"] = pd.NaT  # an input is null: nothing to compute, the generated cell stays
     generated.loc[[0, 1], "e"] = pd.NaT
@@ -121,10 +121,30 @@ def test_nulls_are_kept() -> None:
 
 def test_recomputed_values_are_clipped_to_the_training_range() -> None:
     rule = by_column(D.find_rules(visits(), KINDS))["x"]
-    generated = pd.DataFrame({"b": [pd.Timestamp("2021-01-01"), pd.Timestamp("1800-01-01")],
-                              "v": [pd.Timestamp("2020-01-01")] * 2, "x": [50, 50]})
+    generated = pd.DataFrame({"x": [50, 50], "b": [pd.Timestamp("2021-01-01"), pd.Timestamp("1800-01-01")],
+                              "v": [pd.Timestamp("2020-01-01")] * 2})
     fixed, _ = D.apply_rules(generated, [rule])
     assert fixed["x"].tolist() == [rule.minimum, rule.maximum]
+
+
+def derived_first(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with the derived column x moved to the front (the model writes it before its inputs)."""
+    return df[["x", *[c for c in df.columns if c != "x"]]]
+
+
+def test_a_start_written_before_its_derived_column_gives_way_by_its_year() -> None:
+    """Start (b) written first, the derived age (x) after the end (v): the age the model wrote is kept (clipped
+    to the training range) and the birth date's year moves, month and day kept."""
+    rule = by_column(D.find_rules(visits(), KINDS))["x"]
+    generated = pd.DataFrame({"b": pd.to_datetime(["1990-06-15", "2000-02-29", "1950-03-01", "1985-12-31"]),
+                              "v": pd.to_datetime(["2020-06-14", "2021-03-01", "2020-03-01", "2020-01-01"]),
+                              "x": [10, 40, 500, 34]})
+    fixed, changed = D.apply_rules(generated, [rule])
+    kept = np.clip(generated["x"].to_numpy(), rule.minimum, rule.maximum)
+    assert fixed["x"].tolist() == kept.tolist()  # kept, only the out-of-range 500 clipped
+    assert np.all(np.abs(D.years_between(fixed["b"], fixed["v"]) - kept) <= rule.tolerance)
+    assert (fixed["b"].dt.month * 100 + fixed["b"].dt.day).tolist() == [615, 228, 301, 1231]  # 29 Feb: a leap day
+    assert fixed["b"].tolist()[3] == generated["b"][3] and changed == {"b": 3, "x": 1}  # in-band row untouched
 
 
 def test_a_sum_is_found_and_recomputed_but_not_with_a_constant_part() -> None:

@@ -70,3 +70,37 @@ def test_loss_per_row_weights_rows_equally() -> None:
     long = T.sequence_loss(model, batch[0][1:], batch[1][1:], per_row=False)
     assert per_row.item() == pytest.approx((short.item() + long.item()) / 2, rel=1e-4)
     assert per_token.item() == pytest.approx((2 * short.item() + 6 * long.item()) / 8, rel=1e-4)
+
+
+def test_validation_split_is_seeded_disjoint_and_skipped_on_small_tables() -> None:
+    keep, held = T.split_validation(1800, 7)
+    assert len(held) == 180 and sorted(keep + held) == list(range(1800)) and not set(keep) & set(held)
+    assert T.split_validation(1800, 7) == (keep, held) and T.split_validation(1800, 8) != (keep, held)
+    assert T.split_validation(100_000, 7)[1].__len__() == T.MAX_VALIDATION_ROWS
+    assert T.split_validation(400, 7) == (list(range(400)), [])  # 40 rows would measure noise
+    # the ceiling of a validated run: the plain schedule times the factor, cap and CPU guard included
+    assert T.auto_epochs(1800, "cpu", 1.4e5, T.VALIDATED_EPOCH_FACTOR) == pytest.approx(2 * 5.56, abs=0.01)
+    assert T.auto_epochs(500, "cpu", 1e4, T.VALIDATED_EPOCH_FACTOR) == 2 * T.MAX_AUTO_EPOCHS
+
+
+def test_validation_stops_a_run_that_memorizes_and_keeps_its_best_weights() -> None:
+    """Random rows hold nothing to generalise: past the first checks the model can only learn them by heart,
+    the held-out rows' loss rises, the run stops before its planned steps and keeps the lowest-loss weights."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    rows = [[1, *torch.randint(3, 32, (10,), generator=gen).tolist(), 2] for _ in range(60)]
+    specials = type("S", (), {"bos": 1, "eos": 2, "pad": 0})
+    model = M.build_scratch_model(M.ModelSize(2, 64, 2, 16), 32, specials)
+    cfg = T.FitConfig(steps=600, batch_size=8, learning_rate=1e-2, seed=0)
+    validation = T.Validation(T.make_loader(T.RowDataset(rows[40:]), 64, 0, 1), every=10, rows=20)
+    loader = T.make_loader(T.RowDataset(rows[:40]), 8, 0, 0)
+    res = T.fit(model, T.make_optimizer(model, cfg), loader, cfg, LogProgress(), validation=validation)
+    assert validation.stopped_early and res.steps < cfg.steps and res.validation is validation
+    losses = [loss for _, loss in validation.checks]
+    assert min(losses) < losses[-1] and validation.best_step < res.steps
+    assert validation.loss(model, "cpu") == pytest.approx(validation.best, abs=1e-4)  # the best weights came back
+    assert res.losses[-1] < min(losses)  # training rows kept getting likelier: memorization, not learning
+    assert validation.to_json()["rows"] == 20 and validation.to_json()["stoppedEarly"] is True
+    with pytest.raises(ValueError, match="DP"):
+        T.fit(model, T.make_optimizer(model, cfg), loader, cfg, LogProgress(), validation=validation, privacy=object())

@@ -27,6 +27,16 @@ AUTO_EPOCH_ROWS = 16_000  # GPU: auto epochs = this / rows (within [1, 8]): ~500
 # CPU: auto epochs = this / rows (within [1, 8]), a budget in row visits. The quickstart's 1,800 rows get 5.56
 # epochs (313 steps of 32): ~0.85M tokens, ~2 minutes on one thread of an idle 2-core box (issue 19 item 5).
 CPU_EPOCH_ROWS = 10_000
+# With a validation slice (non-DP, epochs left to auto): the schedule's ceiling is this many times the plain
+# one, and the run keeps the weights of its lowest validation loss (`Validation`). Early stopping makes the
+# longer ceiling safe: it stops where held-out rows stop getting likelier, before the model learns rows by
+# heart. The ceiling is a time bound, not a target.
+VALIDATED_EPOCH_FACTOR = 2.0
+VALIDATION_SHARE = 0.1  # of the training rows, seeded; never trained on
+MIN_VALIDATION_ROWS = 50  # fewer and one row moves the validation loss more than an epoch does
+MAX_VALIDATION_ROWS = 2_000  # enough for a loss to 2 decimals; the check's cost stays small beside training
+CHECKS_PER_EPOCH = 2  # validation losses measured per pass over the training rows
+PATIENCE = 4  # checks without a new lowest validation loss before the run stops (2 epochs)
 # CPU: a ceiling on training tokens for tables of long rows (one thread trains the default model at
 # 4.9k-6.5k tokens/s, so 1.2M is ~3-4 minutes). The quickstart (78-93 tokens a row, depending on the fakes
 # drawn) stays 30% below it, so its schedule never reads the fakes; a table this guard cuts does follow them.
@@ -55,6 +65,7 @@ class FitResult:
     seconds: float = 0.0
     losses: list[float] = field(default_factory=list)
     epsilon: Optional[float] = None
+    validation: Optional["Validation"] = None
 
     @property
     def final_loss(self) -> Optional[float]:
@@ -76,7 +87,7 @@ class FitResult:
         return [round(sum(b) / len(b), 4) for b in (self.losses[i:i + size] for i in range(0, len(self.losses), size))]
 
 
-def auto_epochs(n_rows: int, device: str = "cpu", tokens_per_epoch: float = 0.0) -> float:
+def auto_epochs(n_rows: int, device: str = "cpu", tokens_per_epoch: float = 0.0, factor: float = 1.0) -> float:
     """Passes over the data when the spec leaves epochs unset: a function of the row count and the device.
 
     Small tables need several passes, large ones fewer: min(8, R/rows), at
@@ -87,12 +98,14 @@ def auto_epochs(n_rows: int, device: str = "cpu", tokens_per_epoch: float = 0.0)
     from run to run (78 to 93 on the quickstart) and a schedule read from them
     moved the step count by 20% and SQS by half a point (issue 19). Only a
     table whose rows are long enough to pass CPU_TOKEN_GUARD (never below one
-    epoch) gets a schedule that reads `tokens_per_epoch`.
+    epoch) gets a schedule that reads `tokens_per_epoch`. `factor` scales the
+    budget, the cap and the guard alike (VALIDATED_EPOCH_FACTOR: a ceiling for
+    runs that stop on their validation loss).
     """
-    budget = CPU_EPOCH_ROWS if device == "cpu" else AUTO_EPOCH_ROWS
-    epochs = min(MAX_AUTO_EPOCHS, max(1.0, budget / max(n_rows, 1)))
-    if device == "cpu" and tokens_per_epoch * epochs > CPU_TOKEN_GUARD:
-        epochs = max(1.0, CPU_TOKEN_GUARD / tokens_per_epoch)
+    budget = factor * (CPU_EPOCH_ROWS if device == "cpu" else AUTO_EPOCH_ROWS)
+    epochs = min(factor * MAX_AUTO_EPOCHS, max(1.0, budget / max(n_rows, 1)))
+    if device == "cpu" and tokens_per_epoch * epochs > factor * CPU_TOKEN_GUARD:
+        epochs = max(1.0, factor * CPU_TOKEN_GUARD / tokens_per_epoch)
     return round(epochs, 2)
 
 
@@ -250,6 +263,75 @@ def make_optimizer(model: Any, cfg: FitConfig) -> Any:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate, betas=(0.9, 0.95), eps=1e-8)
 
 
+def split_validation(n_rows: int, seed: int) -> tuple[list[int], list[int]]:
+    """(training indices, validation indices): a seeded VALIDATION_SHARE of the rows (at most
+    MAX_VALIDATION_ROWS), or no validation when it would hold fewer than MIN_VALIDATION_ROWS."""
+    import numpy as np
+
+    size = min(MAX_VALIDATION_ROWS, int(n_rows * VALIDATION_SHARE))
+    if size < MIN_VALIDATION_ROWS:
+        return list(range(n_rows)), []
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return sorted(order[size:].tolist()), sorted(order[:size].tolist())
+
+
+@dataclass
+class Validation:
+    """Early stopping on held-out training rows: the loss is measured `every` steps, the weights of the lowest
+    one are kept (a CPU copy), and the run stops after PATIENCE checks without a new lowest.
+
+    Why: a fixed number of epochs is either short for a table whose relations take long to learn (the
+    quickstart's age by test week, at 5.6 epochs) or long enough for a small table to be learned by heart.
+    The validation loss is the held-out rows' mean token loss: the cross-entropy of the model to rows it
+    never saw, which falls while the model generalises and rises once it memorizes. Non-DP only: under DP
+    a loss on private rows would be a release no mechanism pays for."""
+
+    loader: Any
+    every: int
+    rows: int = 0
+    patience: int = PATIENCE
+    best: float = math.inf
+    best_step: int = 0
+    checks: list[tuple[int, float]] = field(default_factory=list)
+    stopped_early: bool = False
+    _best_state: Optional[dict[str, Any]] = None
+    _bad: int = 0
+
+    def loss(self, model: Any, device: str) -> float:
+        import torch
+
+        total = weight = 0.0
+        model.eval()
+        with torch.no_grad():
+            for batch in self.loader:
+                ids, mask = batch[0].to(device), batch[1].to(device)
+                tokens = float((mask[:, 1:] == 1).sum())
+                total += float(sequence_loss(model, ids, mask, per_row=False)) * tokens
+                weight += tokens
+        model.train()
+        return total / max(weight, 1.0)
+
+    def check(self, model: Any, step: int, device: str) -> bool:
+        """Measure at `step`; True when the run should stop."""
+        value = self.loss(model, device)
+        self.checks.append((step, round(value, 4)))
+        if value < self.best:
+            self.best, self.best_step, self._bad = value, step, 0
+            self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            return False
+        self._bad += 1
+        return self._bad >= self.patience
+
+    def restore(self, model: Any) -> None:
+        """Load the weights of the lowest validation loss (no-op before the first check)."""
+        if self._best_state is not None:
+            model.load_state_dict(self._best_state)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rows": self.rows, "bestStep": self.best_step, "bestLoss": round(self.best, 4),
+                "stoppedEarly": self.stopped_early, "checks": [list(c) for c in self.checks]}
+
+
 def fit(
     model: Any,
     optimizer: Any,
@@ -258,13 +340,17 @@ def fit(
     progress: Progress,
     *,
     privacy: Any = None,
+    validation: Optional[Validation] = None,
 ) -> FitResult:
     """Run `cfg.steps` optimizer steps over `loader` (re-iterated as needed).
 
     `privacy`, when given, is a `dp.PrivateTraining`: the loader samples Poisson
     batches (possibly empty), the optimizer clips and adds noise, and epsilon is
-    read from its accountant for the progress notes.
+    read from its accountant for the progress notes. `validation` (never with
+    `privacy`): stop early and keep the weights of the lowest validation loss.
     """
+    if validation is not None and privacy is not None:
+        raise ValueError("validation-based early stopping reads private rows: not under DP")
     import torch
     from torch.optim.lr_scheduler import LambdaLR
 
@@ -306,6 +392,17 @@ def fit(
                     last_note = now
                     result.seconds = now - t0
                     _note(progress, cfg, result, privacy)
+                if validation is not None and (result.steps % validation.every == 0 or result.steps == cfg.steps):
+                    if validation.check(model, result.steps, cfg.device) and result.steps < cfg.steps:
+                        validation.stopped_early = True
+                        progress.note(f"{cfg.label}: validation loss lowest at step {validation.best_step} "
+                                      f"({validation.best:.3f}); stopped at step {result.steps}")
+                        break
+            if validation is not None and validation.stopped_early:
+                break
+    if validation is not None:
+        validation.restore(model)
+        result.validation = validation
     result.seconds = time.monotonic() - t0
     if privacy is not None:
         result.epsilon = privacy.epsilon_spent()

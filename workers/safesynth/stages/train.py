@@ -440,12 +440,27 @@ def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingS
     """
     learned = (sum(sum(1 for v in m if v == 1) for m in encoded.masks) if encoded.masks is not None
                else encoded.mean_tokens * len(encoded.rows))
-    epochs = tr.epochs or training.auto_epochs(entities or len(encoded.rows), device, learned)
-    units = len(encoded.rows) if owners is None else int(owners.max()) + 1
+    rows, masks, validation = encoded.rows, encoded.masks, None
+    validated = not pv.enabled and owners is None and entities is None and tr.epochs is None
+    if validated:  # a held-out slice of the rows decides when to stop (training.Validation)
+        keep, held = training.split_validation(len(rows), seed)
+        if held:
+            pad = tok.specials.pad
+            held_rows = [rows[i] for i in held]
+            held_masks = [masks[i] for i in held] if masks is not None else None
+            rows = [rows[i] for i in keep]
+            masks = [masks[i] for i in keep] if masks is not None else None
+            every = max(1, math.ceil(len(rows) / min(tr.batch_size, len(rows)) / training.CHECKS_PER_EPOCH))
+            validation = training.Validation(
+                training.make_loader(training.RowDataset(held_rows, held_masks), 64, pad, seed + 2), every,
+                rows=len(held_rows))
+    factor = training.VALIDATED_EPOCH_FACTOR if validation is not None else 1.0
+    epochs = tr.epochs or training.auto_epochs(entities or len(rows), device, learned, factor)
+    units = len(rows) if owners is None else int(owners.max()) + 1
     cfg = fit_config(tr, training.plan_steps(units, tr.batch_size, epochs, tr.max_steps), seed, device, "train")
     loader_seed = dp.secure_seed() if pv.enabled else seed + 1
-    dataset = (training.RowDataset(encoded.rows, encoded.masks) if owners is None
-               else training.EntityDataset(encoded.rows, owners.tolist(), tok.specials.pad, encoded.masks))
+    dataset = (training.RowDataset(rows, masks) if owners is None
+               else training.EntityDataset(rows, owners.tolist(), tok.specials.pad, masks))
     loader = training.make_loader(dataset, tr.batch_size, tok.specials.pad, loader_seed)
     optimizer = training.make_optimizer(model, cfg)
     private = None
@@ -456,7 +471,9 @@ def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingS
             model, optimizer, loader, target_epsilon=budget.train_epsilon, steps=cfg.steps,
             max_grad_norm=pv.max_grad_norm,
         )
-    result = training.fit(model, optimizer, loader, cfg, progress, privacy=private)
+    result = training.fit(model, optimizer, loader, cfg, progress, privacy=private, validation=validation)
+    if validation is not None:  # the epochs the kept weights saw, not the ceiling
+        epochs = round(validation.best_step * min(tr.batch_size, len(rows)) / len(rows), 2)
     return model, Fitted(result, cfg, epochs, private)
 
 
@@ -518,6 +535,8 @@ def train_summary(spec: SafeSynthJobSpec, *, src: str, n_rows: int, corpus: Corp
     if not pv.enabled:  # under DP each of these is a statistic of the private rows, released by no mechanism
         summary.update({"rowsTooLong": encoded.too_long, "loss": result.final_loss, "lossCurve": result.curve(),
                         "tokensPerSecond": round(result.tokens_per_second, 1)})
+        if result.validation is not None:
+            summary["validation"] = result.validation.to_json()
     if pre is not None:
         summary["publicPretrain"] = {"rows": len(encoded.public_rows or []), "steps": pre.steps,
                                      "loss": pre.final_loss}
