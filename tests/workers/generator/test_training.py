@@ -104,3 +104,12 @@ def test_validation_stops_a_run_that_memorizes_and_keeps_its_best_weights() -> N
     assert validation.to_json()["rows"] == 20 and validation.to_json()["stoppedEarly"] is True
     with pytest.raises(ValueError, match="DP"):
         T.fit(model, T.make_optimizer(model, cfg), loader, cfg, LogProgress(), validation=validation, privacy=object())
+
+
+def test_validation_split_holds_whole_entities() -> None:
+    owners = [e for e in range(300) for _ in range(1 + e % 7)]  # 300 entities of 1 to 7 rows
+    keep, held = T.split_validation(len(owners), 3, owners)
+    held_entities = {owners[i] for i in held}
+    assert held_entities.isdisjoint({owners[i] for i in keep}) and len(held_entities) == 30
+    assert sorted(keep + held) == list(range(len(owners)))
+    assert T.split_validation(len(owners[:60]), 3, owners[:60]) == (list(range(60)), [])  # 6 entities, too few rows

@@ -24,8 +24,10 @@ from safesynth.progress import Progress
 LOG_EVERY_S = 15.0  # seconds between progress notes (loss, tokens/s, epsilon)
 MAX_AUTO_EPOCHS = 8.0  # the issue's measured setting on 2,000 rows
 AUTO_EPOCH_ROWS = 16_000  # GPU: auto epochs = this / rows (within [1, 8]): ~500 steps of 32 rows on small tables
-# CPU: auto epochs = this / rows (within [1, 8]), a budget in row visits. The quickstart's 1,800 rows get 5.56
-# epochs (313 steps of 32): ~0.85M tokens, ~2 minutes on one thread of an idle 2-core box (issue 19 item 5).
+# CPU: auto epochs = this / rows (within [1, 8]), a budget in row visits. Without a validation slice the
+# quickstart's 1,800 rows get 5.56 epochs (317 steps of 32): ~0.85M tokens, ~2 minutes on one thread of an
+# idle 2-core box (issue 19 item 5). With one (non-DP, epochs unset) the ceiling doubles: 1,620 rows, 12.35
+# epochs, 630 steps, ~4.5 minutes; the quickstart's validation loss was still falling at the ceiling.
 CPU_EPOCH_ROWS = 10_000
 # With a validation slice (non-DP, epochs left to auto): the schedule's ceiling is this many times the plain
 # one, and the run keeps the weights of its lowest validation loss (`Validation`). Early stopping makes the
@@ -263,16 +265,29 @@ def make_optimizer(model: Any, cfg: FitConfig) -> Any:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.learning_rate, betas=(0.9, 0.95), eps=1e-8)
 
 
-def split_validation(n_rows: int, seed: int) -> tuple[list[int], list[int]]:
-    """(training indices, validation indices): a seeded VALIDATION_SHARE of the rows (at most
-    MAX_VALIDATION_ROWS), or no validation when it would hold fewer than MIN_VALIDATION_ROWS."""
+def split_validation(n_rows: int, seed: int, owners: Optional[Sequence[int]] = None) -> tuple[list[int], list[int]]:
+    """(training row indices, validation row indices): a seeded VALIDATION_SHARE of the units (rows, or with
+    `owners` (each row's entity, grouped records) whole entities, so no entity is on both sides), at most
+    MAX_VALIDATION_ROWS rows; no validation when the held rows would be fewer than MIN_VALIDATION_ROWS."""
     import numpy as np
 
-    size = min(MAX_VALIDATION_ROWS, int(n_rows * VALIDATION_SHARE))
-    if size < MIN_VALIDATION_ROWS:
+    unit = np.arange(n_rows) if owners is None else np.asarray(owners)
+    units = np.unique(unit)
+    order = np.random.default_rng(seed).permutation(units)
+    held_units = order[: int(len(units) * VALIDATION_SHARE)]
+    held_mask = np.isin(unit, held_units)
+    if held_mask.sum() > MAX_VALIDATION_ROWS:  # keep whole units, the first ones in the seeded order
+        rows_per = {int(u): int(c) for u, c in zip(*np.unique(unit, return_counts=True))}
+        take, total = [], 0
+        for u in held_units.tolist():
+            if total + rows_per[u] > MAX_VALIDATION_ROWS:
+                break
+            take.append(u)
+            total += rows_per[u]
+        held_mask = np.isin(unit, take)
+    if held_mask.sum() < MIN_VALIDATION_ROWS:
         return list(range(n_rows)), []
-    order = np.random.default_rng(seed).permutation(n_rows)
-    return sorted(order[size:].tolist()), sorted(order[:size].tolist())
+    return np.flatnonzero(~held_mask).tolist(), np.flatnonzero(held_mask).tolist()
 
 
 @dataclass
