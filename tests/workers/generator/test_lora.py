@@ -57,3 +57,25 @@ def test_unknown_target_modules_name_the_field(base: Path) -> None:
     model, _ = M.load_pretrained(str(base), "cpu")
     with pytest.raises(BadInputError, match="targetModules"):
         lora.apply_lora(model, LoraSpec(target_modules=["no_such_proj"]))
+
+
+def test_validation_keeps_the_adapters_not_a_copy_of_the_frozen_base(base: Path) -> None:
+    """Early stopping's best weights are what training changes: with LoRA the adapters only (a copy of a
+    pretrained base per improvement would cost its size in memory), and restoring them brings the loss back."""
+    model, hf_tok = M.load_pretrained(str(base), "cpu")
+    tok = from_pretrained(hf_tok)
+    peft_model = lora.apply_lora(model, LoraSpec(r=4, alpha=8))
+    rows = tok.encode_rows([[f"row {i}", "x"] for i in range(8)])
+    loader = T.make_loader(T.RowDataset(rows), 8, tok.specials.pad, 0)
+    validation = T.Validation(loader, every=1, rows=8)
+    validation.check(peft_model, 1, "cpu")
+    kept = validation._best_state or {}
+    assert kept and all("lora_" in k for k in kept)
+    before = validation.loss(peft_model, "cpu")
+    with torch.no_grad():
+        for p in peft_model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p))  # training moved the adapters
+    assert validation.loss(peft_model, "cpu") != pytest.approx(before)
+    validation.restore(peft_model)
+    assert validation.loss(peft_model, "cpu") == pytest.approx(before)

@@ -332,7 +332,10 @@ class Validation:
         self.checks.append((step, round(value, 4)))
         if value < self.best:
             self.best, self.best_step, self._bad = value, step, 0
-            self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            # only what training changes (all of a model from scratch; LoRA's adapters, not the frozen base)
+            trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+            self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
+                                if k in trainable}
             return False
         self._bad += 1
         return self._bad >= self.patience
@@ -340,7 +343,7 @@ class Validation:
     def restore(self, model: Any) -> None:
         """Load the weights of the lowest validation loss (no-op before the first check)."""
         if self._best_state is not None:
-            model.load_state_dict(self._best_state)
+            model.load_state_dict(self._best_state, strict=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"rows": self.rows, "bestStep": self.best_step, "bestLoss": round(self.best, 4),
