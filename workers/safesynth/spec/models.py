@@ -459,7 +459,10 @@ class TrainingSpec(SpecModel):
             "Unset: a small model trained from scratch (CPU-friendly)."
         ),
     )
-    epochs: Optional[float] = Field(None, gt=0, le=1000, description="Passes over the training rows. Unset: auto.")
+    epochs: Optional[float] = Field(
+        None, gt=0, le=1000,
+        description="Passes over the training rows. Unset: auto; without DP, 10% of the rows are then held out and "
+                    "training keeps the weights of their lowest loss, stopping when it no longer falls.")
     max_steps: Optional[int] = Field(None, ge=1, le=10_000_000, description="Stop after this many optimizer steps.")
     batch_size: int = Field(32, ge=1, le=65_536, description="Rows per optimizer step (expected size under DP).")
     learning_rate: Optional[float] = Field(None, gt=0, le=1, description="Peak learning rate. Unset: auto.")
