@@ -193,3 +193,17 @@ def test_a_rule_is_checked_when_read() -> None:
     with pytest.raises(ValueError):
         D.DerivedRule(relation=D.SUM, derived="a", inputs=("a", "b"), tolerance=0, agree_share=1,
                       exact_share=1, rows=50)
+
+
+def test_a_start_shared_by_two_rules_never_moves() -> None:
+    """Two ages from one birth date: moving the birth year for one rule would break the other, so both ages
+    are recomputed and the birth date stays as generated."""
+    rule = by_column(D.find_rules(visits(), KINDS))["x"]
+    second = D.DerivedRule(**{**rule.to_json(), "derived": "x2", "inputs": (rule.inputs[0], "w")})
+    generated = pd.DataFrame({"b": pd.to_datetime(["1990-06-15", "2000-02-29"]),
+                              "v": pd.to_datetime(["2020-06-14", "2021-03-01"]), "x": [10, 40],
+                              "w": pd.to_datetime(["2010-01-01", "2011-01-01"]), "x2": [5, 5]})
+    fixed, changed = D.apply_rules(generated, [rule, second])
+    assert fixed["b"].tolist() == generated["b"].tolist() and "b" not in changed
+    assert np.all(np.abs(D.years_between(fixed["b"], fixed["v"]) - fixed["x"]) <= rule.tolerance)
+    assert np.all(np.abs(D.years_between(fixed["b"], fixed["w"]) - fixed["x2"]) <= rule.tolerance)

@@ -320,7 +320,8 @@ def apply_rules(df: "pd.DataFrame", rules: list[DerivedRule]) -> tuple["pd.DataF
             continue
         generated = _numbers(out[rule.derived])
         computed = _clip(compute(rule, out), rule)
-        if _moves_start_year(rule, out):
+        shared = any(rule.inputs[0] in other.inputs for other in rules if other is not rule)
+        if not shared and _moves_start_year(rule, out):
             out[rule.inputs[0]], changed[rule.inputs[0]] = _start_year_moved(out, rule, generated)
             clipped = ~np.isnan(generated) & ~_close(_clip(generated, rule), generated, 0.0)
             if clipped.any():  # a derived cell outside its training range is clipped, as a recomputed one is
@@ -348,7 +349,8 @@ def _moves_start_year(rule: DerivedRule, df: "pd.DataFrame") -> bool:
     from 8 to 21 between March and June), its birth dates did not, and rewriting the ages from the birth
     dates threw that away (detection AUC 0.652 against 0.608 with the birth year moved, on one trained
     model). Moving a year keeps the start's month and day, the part the relation leaves free. Only for a
-    start column of datetimes whose derived cells are whole numbers."""
+    start column of datetimes whose derived cells are whole numbers, and (the caller checks) a start that
+    no other rule reads: moving it would break a rule already applied."""
     import pandas as pd
 
     start = rule.inputs[0]
