@@ -138,3 +138,19 @@ def test_a_job_that_cannot_yield_a_new_row_fails_before_training(tmp_path: Path,
     # with copies allowed the same table trains
     spec = tiny_spec(tmp_path, generation={"dropTrainingCopies": False})
     assert execute_stage(train, spec, store, LogProgress()).summary["trainRows"] == n
+
+
+def test_a_validation_slice_is_held_out_without_dp_and_epochs_unset(tmp_path: Path) -> None:
+    """600 rows, epochs unset: 60 rows are held out and never trained on, the summary says which check kept
+    the weights; with epochs set (or under DP) every row trains and there is no slice."""
+    store = LocalStore(tmp_path / "run")
+    write_prepared(store, private_table(600))
+    s = execute_stage(train, tiny_spec(tmp_path, training={"epochs": None, "max_steps": 6}), store,
+                      LogProgress()).summary
+    v = s["validation"]
+    assert v["rows"] == 60 and 0 < v["bestStep"] <= s["steps"] == 6 and [c[0] for c in v["checks"]][-1] == 6
+    fixed = LocalStore(tmp_path / "fixed")
+    write_prepared(fixed, private_table(600))
+    s = execute_stage(train, tiny_spec(tmp_path, training={"epochs": 1.0, "max_steps": 6}), fixed,
+                      LogProgress()).summary
+    assert "validation" not in s
