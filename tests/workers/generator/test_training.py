@@ -85,7 +85,8 @@ def test_validation_split_is_seeded_disjoint_and_skipped_on_small_tables() -> No
 
 def test_validation_stops_a_run_that_memorizes_and_keeps_its_best_weights() -> None:
     """Random rows hold nothing to generalise: past the first checks the model can only learn them by heart,
-    the held-out rows' loss rises, the run stops before its planned steps and keeps the lowest-loss weights."""
+    the held-out rows' loss rises beyond its noise, the run stops before its planned steps and the kept weights
+    (the latest within one standard error of the lowest loss) come back."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
@@ -99,7 +100,7 @@ def test_validation_stops_a_run_that_memorizes_and_keeps_its_best_weights() -> N
     assert validation.stopped_early and res.steps < cfg.steps and res.validation is validation
     losses = [loss for _, loss in validation.checks]
     assert min(losses) < losses[-1] and validation.best_step < res.steps
-    assert validation.loss(model, "cpu") == pytest.approx(validation.best, abs=1e-4)  # the best weights came back
+    assert validation.loss(model, "cpu") == pytest.approx(dict(validation.checks)[validation.best_step], abs=1e-4)
     assert res.losses[-1] < min(losses)  # training rows kept getting likelier: memorization, not learning
     assert validation.to_json()["rows"] == 20 and validation.to_json()["stoppedEarly"] is True
     with pytest.raises(ValueError, match="DP"):

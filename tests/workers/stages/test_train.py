@@ -148,7 +148,7 @@ def test_a_validation_slice_is_held_out_without_dp_and_epochs_unset(tmp_path: Pa
     s = execute_stage(train, tiny_spec(tmp_path, training={"epochs": None, "max_steps": 6}), store,
                       LogProgress()).summary
     v = s["validation"]
-    assert v["rows"] == 60 and 0 < v["bestStep"] <= s["steps"] == 6 and [c[0] for c in v["checks"]][-1] == 6
+    assert v["rows"] == 60 and 0 < v["keptStep"] <= s["steps"] == 6 and [c[0] for c in v["checks"]][-1] == 6
     fixed = LocalStore(tmp_path / "fixed")
     write_prepared(fixed, private_table(600))
     s = execute_stage(train, tiny_spec(tmp_path, training={"epochs": 1.0, "max_steps": 6}), fixed,
