@@ -99,8 +99,8 @@ def test_validation_stops_a_run_that_memorizes_and_keeps_its_best_weights() -> N
     res = T.fit(model, T.make_optimizer(model, cfg), loader, cfg, LogProgress(), validation=validation)
     assert validation.stopped_early and res.steps < cfg.steps and res.validation is validation
     losses = [loss for _, loss in validation.checks]
-    assert min(losses) < losses[-1] and validation.best_step < res.steps
-    assert validation.loss(model, "cpu") == pytest.approx(dict(validation.checks)[validation.best_step], abs=1e-4)
+    assert min(losses) < losses[-1] and validation.kept_step < res.steps
+    assert validation.loss(model, "cpu") == pytest.approx(dict(validation.checks)[validation.kept_step], abs=1e-4)
     assert res.losses[-1] < min(losses)  # training rows kept getting likelier: memorization, not learning
     assert validation.to_json()["rows"] == 20 and validation.to_json()["stoppedEarly"] is True
     with pytest.raises(ValueError, match="DP"):

@@ -311,8 +311,8 @@ class Validation:
     every: int
     rows: int = 0
     patience: int = PATIENCE
-    best: float = math.inf
-    best_step: int = 0
+    lowest: float = math.inf
+    kept_step: int = 0
     checks: list[tuple[int, float]] = field(default_factory=list)
     stopped_early: bool = False
     _best_state: Optional[dict[str, Any]] = None
@@ -351,9 +351,9 @@ class Validation:
         (best at step 468: detection 5.84; at 572: 7.70). A loss above that band counts towards patience."""
         value, se = self.measure(model, device)
         self.checks.append((step, round(value, 4)))
-        self.best = min(self.best, value)
-        if value <= self.best + se:
-            self.best_step, self._bad = step, 0
+        self.lowest = min(self.lowest, value)
+        if value <= self.lowest + se:
+            self.kept_step, self._bad = step, 0
             # only what training changes (all of a model from scratch; LoRA's adapters, not the frozen base)
             trainable = {name for name, p in model.named_parameters() if p.requires_grad}
             self._best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()
@@ -368,7 +368,7 @@ class Validation:
             model.load_state_dict(self._best_state, strict=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rows": self.rows, "keptStep": self.best_step, "lowestLoss": round(self.best, 4),
+        return {"rows": self.rows, "keptStep": self.kept_step, "lowestLoss": round(self.lowest, 4),
                 "stoppedEarly": self.stopped_early, "checks": [list(c) for c in self.checks]}
 
 
@@ -435,8 +435,8 @@ def fit(
                 if validation is not None and (result.steps % validation.every == 0 or result.steps == cfg.steps):
                     if validation.check(model, result.steps, cfg.device) and result.steps < cfg.steps:
                         validation.stopped_early = True
-                        progress.note(f"{cfg.label}: validation loss kept from step {validation.best_step} "
-                                      f"({validation.best:.3f}); stopped at step {result.steps}")
+                        progress.note(f"{cfg.label}: validation loss kept from step {validation.kept_step} "
+                                      f"(lowest {validation.lowest:.3f}); stopped at step {result.steps}")
                         break
             if validation is not None and validation.stopped_early:
                 break

@@ -470,7 +470,7 @@ def fit_model(model: Any, encoded: Encoded, tok: T.FieldTokenizer, tr: TrainingS
         )
     result = training.fit(model, optimizer, loader, cfg, progress, privacy=private, validation=validation)
     if validation is not None:  # the epochs the kept weights saw, not the ceiling
-        epochs = round(validation.best_step * min(tr.batch_size, len(rows)) / len(rows), 2)
+        epochs = round(validation.kept_step * min(tr.batch_size, len(rows)) / len(rows), 2)
     return model, Fitted(result, cfg, epochs, private)
 
 
