@@ -14,8 +14,11 @@ CLI maps it, so a bad-input shard (2) is still not retried.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -40,7 +43,9 @@ def fork_shards(run_one: Callable[[int], None], indexes: Sequence[int]) -> list[
     ctx = multiprocessing.get_context("fork")
     for stream in (sys.stdout, sys.stderr):  # no buffered text printed twice by the children
         stream.flush()
-    procs = [(i, ctx.Process(target=_child, args=(run_one, i), name=f"shard-{i}", daemon=False)) for i in indexes]
+    parent = os.getpid()
+    procs = [(i, ctx.Process(target=_child, args=(run_one, i, parent), name=f"shard-{i}", daemon=False))
+             for i in indexes]
     try:
         for _, p in procs:
             p.start()
@@ -57,9 +62,25 @@ def fork_shards(run_one: Callable[[int], None], indexes: Sequence[int]) -> list[
     return [(i, p.exitcode if p.exitcode is not None else EXIT_RETRYABLE) for i, p in procs]
 
 
-def _child(run_one: Callable[[int], None], index: int) -> None:
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG), and exit now if the
+    parent is already gone. A parent killed with SIGKILL (an OOM kill, `kill -9` of `safesynth run`) runs no
+    handler, so without this its forked shards would go on sampling and writing into the run's artifacts
+    after the run was stopped. Nothing happens where prctl is missing (not Linux)."""
+    libc_name = ctypes.util.find_library("c")
+    if libc_name is None or not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(libc_name, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # died between fork and prctl: the signal was never armed
+        os._exit(EXIT_RETRYABLE)
+
+
+def _child(run_one: Callable[[int], None], index: int, parent: int) -> None:
     """One forked shard: its exit code as `safesynth stage` would give it, its error printed as the CLI does
-    (an unexpected exception by its type and place only: its message may hold data values)."""
+    (an unexpected exception by its type and place only: its message may hold data values). It dies with the
+    process that forked it (`die_with_parent`)."""
+    die_with_parent(parent)
     code = 0
     try:
         run_one(index)

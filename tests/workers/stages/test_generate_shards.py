@@ -4,6 +4,10 @@ local driver's shard processes."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -218,3 +222,48 @@ def test_a_failing_forked_shard_raises_with_its_permanent_exit_code(trained) -> 
         run_shards(generate, spec, store, LogProgress(), force=True)
     assert err.value.exit_code == 2 and "shard 0 of 2 exited with code 2" in str(err.value)
     assert not store.exists(shard_summary_key("generate", 0))
+
+
+_ORPHAN_SCRIPT = """
+import sys, time
+from pathlib import Path
+from safesynth.shard_launch import fork_shards
+
+def sleeper(index: int) -> None:
+    import os
+    Path(sys.argv[1]).write_text(str(os.getpid()))
+    time.sleep(120)
+
+fork_shards(sleeper, [0])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_forked_shard_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed `safesynth run` (OOM, kill -9) runs no handler; its forked shards must not go on writing."""
+    pid_file = tmp_path / "child.pid"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(driver.__file__).parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(pid_file)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pid_file.read_text())
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child), "the forked shard outlived its killed parent"
+    finally:
+        parent.kill()
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, reaped by init soon, counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
