@@ -4,7 +4,8 @@
 local driver, so artifacts, resume and status.json behave exactly as on the
 command line) and hands back the synthetic DataFrame, the scores, the release
 verdict and the report's path. `evaluate(real, synthetic, holdout)` scores any
-two tables like `safesynth evaluate` and returns the `Evaluation` object.
+two tables like `safesynth evaluate` (`group_by=`/`order_by=` as its
+`--group-by`/`--order-by`) and returns the `Evaluation` object.
 
 Settings are the spec's own sections (`pii=`, `training=`, `privacy=`,
 `generation=`, `evaluation=`, `data=`), given as dicts (camelCase or
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 from pydantic import BaseModel
 
@@ -151,20 +152,31 @@ def evaluate(
     target: Optional[str] = None,
     max_rows: int = 5000,
     seed: int = 42,
+    group_by: Optional[Union[str, Sequence[str]]] = None,
+    order_by: Optional[str] = None,
 ) -> Evaluation:
     """Score `synthetic` against `real` (and `holdout`, which enables the privacy attacks and ML utility).
 
     The same metrics as the evaluate stage and `safesynth evaluate`; column kinds
-    come from the prepare stage's inference on `real`. Returns the `Evaluation`
+    come from the prepare stage's inference on `real`. `group_by` (one column or
+    a list: the entity key, as spec.data.groupBy) says the rows are grouped
+    records: the keys are scored as identifiers, not values, and the sequence
+    metrics run (`results["sequence_rows_per_entity"]`, ...); `order_by` (as
+    spec.data.orderBy, needs `group_by`) orders an entity's rows, else their
+    order in the table. Every named column must be in every table given
+    (BadInputError otherwise). Returns the `Evaluation`
     (`.sqs`, `.dps`, `.results`, `.summary()`, `.to_json()`).
     """
-    from safesynth.commands.evaluate import infer_table_kinds
+    from safesynth.commands.evaluate import check_grouping, check_option_columns, infer_table_kinds
     from safesynth.metrics.context import EvalOptions
     from safesynth.metrics.evaluation import evaluate as run_evaluation
     from safesynth.progress import LogProgress
 
+    keys, order = check_grouping(group_by, order_by, {"groupBy": "group_by", "orderBy": "order_by"})
     if target is not None and target not in real.columns:
         raise BadInputError(f"target: {target!r} is not a column of the real table")
-    options = EvalOptions(max_rows=max_rows, seed=seed, target=target)
+    check_option_columns([("group_by", keys), ("order_by", [order] if order else [])],
+                         [("the real table", real), ("the synthetic table", synthetic), ("the holdout table", holdout)])
+    options = EvalOptions(max_rows=max_rows, seed=seed, target=target, group_by=keys, order_by=order)
     return run_evaluation(real, synthetic, holdout, kinds=infer_table_kinds(real), options=options,
                           progress=LogProgress())

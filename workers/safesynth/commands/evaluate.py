@@ -3,7 +3,9 @@
 The same metrics, report and audit as the evaluate stage, for tables made by
 any tool. Without `--holdout` the privacy attacks and ML utility cannot run
 (they need rows the generator never saw); the report says so. Column kinds
-are inferred from the real table.
+are inferred from the real table. `--group-by KEY [--order-by TIME]` says the
+rows are grouped records, as spec.data.groupBy/orderBy: the keys are scored as
+identifiers and the sequence metrics run, as in the evaluate stage.
 
 cli.py mounts `evaluate_command` as `safesynth evaluate`.
 """
@@ -11,7 +13,7 @@ cli.py mounts `evaluate_command` as `safesynth evaluate`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Sequence, Union
 
 import typer
 
@@ -52,6 +54,70 @@ def infer_table_kinds(df: pd.DataFrame) -> dict[str, Any]:
     return typed_tables(df)[0]
 
 
+#: spec.data's grouping fields and the command's options for them: errors name what the caller typed.
+GROUP_OPTIONS: Mapping[str, str] = {"groupBy": "--group-by", "orderBy": "--order-by"}
+MAX_LISTED_COLUMNS = 40  # an error lists at most this many of a table's columns
+
+
+def check_grouping(group_by: Optional[Sequence[str]], order_by: Optional[str],
+                   names: Mapping[str, str] = GROUP_OPTIONS) -> tuple[tuple[str, ...], Optional[str]]:
+    """`group_by`/`order_by` checked by spec.data.groupBy/orderBy's own rules (the DataSpec model's field
+    constraints and its CEL rules: at most MAX_GROUP_KEYS keys, non-empty names, orderBy needs groupBy);
+    BadInputError (exit 2) naming `names[field]` for each problem, before any table is read."""
+    import re
+
+    from pydantic import ValidationError
+
+    from safesynth.errors import BadInputError
+    from safesynth.spec.models import DataSpec, iter_cel_rules
+    from safesynth.spec.rules import evaluate_rule
+
+    keys = [group_by] if isinstance(group_by, str) else list(group_by or [])
+
+    def named(text: str) -> str:  # the spec's field names in a message -> the caller's option names
+        return re.sub(r"\b(" + "|".join(map(re.escape, names)) + r")\b", lambda m: names[m.group(1)], text)
+
+    doc: dict[str, Any] = {"uri": "-", "groupBy": keys, **({"orderBy": order_by} if order_by is not None else {})}
+    try:
+        data = DataSpec.model_validate(doc)
+    except ValidationError as err:
+        problems = [f"{names.get(str(e['loc'][0]), str(e['loc'][0]))}: {e['msg']}"
+                    for e in err.errors(include_input=False, include_url=False)]
+        raise BadInputError("; ".join(problems)) from None
+    wire = data.model_dump(by_alias=True, exclude_none=True, mode="json")
+    problems = []
+    for rule in iter_cel_rules(DataSpec):
+        field = (rule.field_path or "").lstrip(".")
+        if field in names and not evaluate_rule(rule.rule, wire):
+            message = named(rule.message)
+            problems.append(message if message.startswith(names[field]) else f"{names[field]}: {message}")
+    if problems:
+        raise BadInputError("; ".join(problems))
+    return tuple(data.group_by), data.order_by
+
+
+def check_option_columns(options: Sequence[tuple[str, Sequence[str]]],
+                         tables: Sequence[tuple[Union[str, Path], Optional[pd.DataFrame]]]) -> None:
+    """Every column an option names is a column of every table, else BadInputError (exit 2) naming the
+    option, the table (its path, or a name), the missing column(s) and the table's columns."""
+    from safesynth.errors import BadInputError
+
+    for label, df in tables:
+        if df is None:
+            continue
+        have = [str(c) for c in df.columns]
+        known = set(have)
+        problems = []
+        for flag, cols in options:
+            missing = [c for c in cols if c not in known]
+            if missing:
+                problems.append(f"{flag}: {', '.join(map(repr, missing))} not a column of {label}")
+        if problems:
+            listed = ", ".join(map(repr, have[:MAX_LISTED_COLUMNS]))
+            more = f" and {len(have) - MAX_LISTED_COLUMNS} more" if len(have) > MAX_LISTED_COLUMNS else ""
+            raise BadInputError("; ".join(problems) + f"; its columns: {listed}{more}")
+
+
 def evaluate_command(
     real: Path = typer.Option(..., "--real", help="The table the generator learned from (CSV, Parquet, JSONL)."),
     synthetic: Path = typer.Option(..., "--synthetic", help="The synthetic table to score."),
@@ -73,11 +139,22 @@ def evaluate_command(
         "e.g. minDetection=5 or maxPiiReplay=off (repeatable). Unset: the spec's defaults."
     ),
     no_gates: bool = typer.Option(False, "--no-gates", help="Report the scores only; exit 0 whatever they are."),
+    group_by: Optional[List[str]] = typer.Option(
+        None, "--group-by", help="Entity-key column, as spec.data.groupBy: rows sharing its value are one entity "
+        "(a patient, a customer). Adds the sequence metrics; the keys are not compared as values "
+        "(repeatable for a composite key)."
+    ),
+    order_by: Optional[str] = typer.Option(
+        None, "--order-by", help="Column that orders an entity's rows (a date or a number), as spec.data.orderBy; "
+        "needs --group-by. Default: the rows' order in the file."
+    ),
 ) -> None:
     """Score a synthetic table against a real one: quality, privacy, an offline HTML report.
 
     The same release gates as a job's evaluate stage (defaults of spec.evaluation.gates): a failed gate
     exits 4 (GateNotMet) after writing the report, exactly as the stage does.
+
+    With --group-by (and --order-by) the rows are grouped records: the sequence metrics run (spec.data.groupBy).
     """
     from rich.console import Console
 
@@ -92,27 +169,28 @@ def evaluate_command(
     from safesynth.store import LocalStore
 
     console = Console(stderr=True)
-    real_df, syn_df = read_table(real), read_table(synthetic)
-    hold_df = read_table(holdout) if holdout is not None else None
     if gate and no_gates:
         raise BadInputError("--gate and --no-gates: give one or the other")
+    keys, order = check_grouping(group_by, order_by)
+    real_df, syn_df = read_table(real), read_table(synthetic)
+    hold_df = read_table(holdout) if holdout is not None else None
     try:
         gates = parse_overrides(list(gate or []))
     except ValueError as exc:
         raise BadInputError(str(exc)) from None
     if no_gates:
         gates = gates.model_copy(update={"enabled": False})
+    # Grouping columns first in every table: their errors name the option, not just "the columns differ".
+    check_option_columns([("--group-by", keys), ("--order-by", [order] if order else [])],
+                         [(real, real_df), (synthetic, syn_df), (holdout or "", hold_df)])
     check_column_sets(real_df, syn_df, "synthetic")
     if hold_df is not None:
         check_column_sets(real_df, hold_df, "holdout")
-    names = {str(c) for c in real_df.columns}
-    for flag, cols in (("--target", [target] if target else []), ("--quasi-identifier", quasi_identifier or []),
-                       ("--sensitive", sensitive or [])):
-        missing = [c for c in cols if c not in names]
-        if missing:
-            raise BadInputError(f"{flag}: {', '.join(map(repr, missing))} not a column of {real}")
+    check_option_columns([("--target", [target] if target else []), ("--quasi-identifier", quasi_identifier or []),
+                          ("--sensitive", sensitive or [])], [(real, real_df)])
     options = EvalOptions(max_rows=max_rows, seed=seed, target=target,
-                          quasi_identifiers=tuple(quasi_identifier or ()), sensitive_columns=tuple(sensitive or ()))
+                          quasi_identifiers=tuple(quasi_identifier or ()), sensitive_columns=tuple(sensitive or ()),
+                          group_by=keys, order_by=order)
     kinds, (real_df, syn_df, hold_df) = typed_tables(real_df, syn_df, hold_df)
     evaluation = evaluate(real_df, syn_df, hold_df, kinds=kinds, options=options,
                           progress=RichProgress(console))
