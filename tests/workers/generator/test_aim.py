@@ -91,6 +91,18 @@ def test_decode_stays_inside_the_enforced_domain() -> None:
     assert frame["note"].isna().mean() == pytest.approx((idx["note"] == 1).mean())
 
 
+def test_decode_writes_no_null_in_a_column_that_cannot_be_null() -> None:
+    cols = [ColumnInfo("_ss_pos", "integer", "int64", minimum=0, maximum=3, nullable=False),
+            ColumnInfo("group", "categorical", "object", categories=["a", "b"], nullable=False),
+            ColumnInfo("age", "integer", "Int64", minimum=0, maximum=9)]
+    attrs = aim.discretize(cols)
+    idx = {"_ss_pos": np.array([4, 0, 4, 1, 1, 4]), "group": np.array([2, 2, 0, 2, 0, 0]),
+           "age": np.array([10, 3, 10, 10, 1, 2])}  # the last bucket is null
+    frame = pd.DataFrame(aim.decode(idx, attrs, cols, seed=0), columns=[c.name for c in cols])
+    assert frame["_ss_pos"].notna().all() and set(frame["_ss_pos"]) <= {"0", "1"}  # the sample's own buckets
+    assert frame["group"].tolist() == ["a"] * 6 and frame["age"].isna().sum() == 3  # nullable: nulls kept
+
+
 def test_workload_and_weights() -> None:
     attrs = aim.discretize(columns())
     work = aim.workload(attrs)
@@ -222,6 +234,12 @@ def test_route_decision_table(requested: str, n: int, eps: float, kinds: list[st
     assert choose_route(requested, n, eps, kinds)[0] == route
 
 
+@pytest.mark.parametrize(("requested", "route"), [("auto", "lm"), ("lm", "lm"), ("hybrid", "hybrid")])
+def test_grouped_records_route_lm_unless_hybrid_is_asked_for(requested: str, route: str) -> None:
+    # without free text auto would pick marginal for a table; an entity's rows need the language model
+    assert choose_route(requested, 2000, 8.0, ["categorical", "integer"], grouped=True)[0] == route
+
+
 def test_budget_plan_per_route() -> None:
     pv = PrivacySpec.model_validate({"enabled": True, "epsilon": 8.0, "schemaEpsilon": 1.0})
     cols = [ColumnInfo("city", "categorical"), ColumnInfo("age", "integer")]
@@ -250,3 +268,97 @@ def test_dp_warnings_name_filler_text_and_empty_categories_only() -> None:
     codes = {(w["column"], w["code"]) for w in dp_warnings([note, city, sex, gone], "marginal")}
     assert codes == {("note", "dpTextFiller"), ("city", "dpNoCategory")}
     assert {w["code"] for w in dp_warnings([note, city], "lm")} == {"dpNoCategory"}  # the LM learns text
+
+
+# ------------------------------------------------------------------ entities: a unit of up to `contribution` rows
+
+
+def entity_table(entities: int = 1000, most: int = 3, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """(rows, each row's entity): entities of 1..`most` rows that mostly repeat their values (a patient's
+    visits), so one entity can put all its rows in one cell of a marginal."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, most + 1, entities)
+    owner = np.repeat(np.arange(entities), sizes)
+    group = rng.choice(["a", "b"], entities)[owner]
+    age = rng.integers(0, 10, entities)[owner]
+    score = np.round(rng.uniform(3, 12, entities)[owner] + rng.normal(0, 1, len(owner)).clip(-3, 3), 2)  # 3 bins
+    df = pd.DataFrame({"group": group, "age": age, "score": score.clip(0, 100)})
+    return df, owner
+
+
+ENTITY_ROUNDS = 2
+
+
+@pytest.fixture(scope="module")
+def entity_fits() -> dict[int, tuple[aim.AimResult, float]]:
+    """aim.fit on `entity_table` at contribution 1 and 3 (the largest entity), a few rounds each."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(aim, "ROUNDS_PER_COLUMN", ENTITY_ROUNDS)  # a few rounds: each compiles a new JAX program
+    mp.setattr(aim, "REFINE_SHARE", 0.1)  # within-bin histograms on, whatever the default
+    df, _ = entity_table()
+    cols = [c for c in columns() if c.name in df.columns]
+    rho = zcdp.rho_for(8.0, 1e-5)
+    try:
+        return {k: (aim.fit(df, cols, rho, len(df), contribution=k), rho) for k in (1, 3)}
+    finally:
+        mp.undo()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [1, 3])
+def test_contribution_scales_every_sensitivity_and_keeps_the_budget(
+        entity_fits: dict[int, tuple[aim.AimResult, float]], k: int) -> None:
+    res, rho = entity_fits[k]
+    assert res.contribution == k
+    assert aim.rho_spent(res.rounds) == pytest.approx(rho, abs=1e-9)  # all of it, never more
+    assert aim.rho_spent(res.rounds) <= rho * (1 + 1e-12)
+    weights = aim.candidates(aim.workload(res.attrs))
+    for r in res.rounds:
+        assert r.sensitivity == k
+        # k rows per unit at noise sigma cost what one row costs at sigma / k
+        assert zcdp.gaussian_rho(r.sigma, r.sensitivity) == pytest.approx(zcdp.gaussian_rho(r.sigma / k), rel=1e-12)
+        assert zcdp.opendp_gaussian_rho(r.sigma, r.sensitivity) == pytest.approx(r.rho - r.select_epsilon**2 / 8)
+        if r.select_epsilon > 0:
+            assert r.select_sensitivity == k * max(weights.values())
+    assert any(r.refine_level for r in res.rounds) and any(r.select_epsilon > 0 for r in res.rounds)
+    # the round log alone (its JSON, as saved with the model) gives the same total
+    logged = [r.to_json() for r in res.rounds]
+    again = sum(j["sensitivity"] ** 2 / (2 * j["sigma"] ** 2) + j["selectEpsilon"] ** 2 / 8 for j in logged)
+    assert again == pytest.approx(rho, abs=1e-9)
+    T = ENTITY_ROUNDS * 3
+    assert res.rounds[0].sigma == pytest.approx(k * math.sqrt(T / (2 * aim.ALPHA * rho)))  # same schedule, k x noise
+    for (_, _, sigma), r in zip(res.measurements, [r for r in res.rounds if not r.refine_level]):
+        assert sigma == r.sigma  # the estimator weighs each measurement by the noise it really has
+
+
+@pytest.mark.slow
+def test_removing_one_entity_moves_every_measured_marginal_within_the_recorded_sensitivity(
+        entity_fits: dict[int, tuple[aim.AimResult, float]]) -> None:
+    """Neighbouring datasets at entity level: D and D minus one whole entity, for every entity of the table."""
+    df, owner = entity_table()
+    res, _ = entity_fits[3]
+    cols = [c for c in columns() if c.name in df.columns]
+    enc = aim.encode(df, res.attrs, cols)
+    sizes = {a.name: a.size for a in res.attrs}
+    weights = aim.candidates(aim.workload(res.attrs))
+
+    def cells(clique: tuple[str, ...]) -> np.ndarray:
+        return np.ravel_multi_index(tuple(enc[c] for c in clique), tuple(sizes[c] for c in clique))
+
+    measured = {r.clique: r for r in res.rounds if not r.refine_level}
+    worst_l2 = 0.0
+    for clique, r in measured.items():
+        flat, m = cells(clique), math.prod(sizes[c] for c in clique)
+        for e in range(int(owner.max()) + 1):  # M_r(D) - M_r(D - e): the counts of e's rows
+            delta = np.bincount(flat[owner == e], minlength=m)
+            worst_l2 = max(worst_l2, float(np.linalg.norm(delta)))
+            assert np.linalg.norm(delta) <= r.sensitivity and delta.sum() <= r.sensitivity
+    assert worst_l2 == 3.0  # tight: an entity of 3 identical rows; a per-row sensitivity (1) would be wrong here
+    select_sens = {r.select_sensitivity for r in res.rounds if r.select_epsilon > 0}
+    assert len(select_sens) == 1
+    worst_score = 0.0  # |score(D) - score(D - e)| <= w_r ||M_r(D) - M_r(D - e)||_1 for any model answer
+    for clique, w in weights.items():
+        flat, m = cells(clique), math.prod(sizes[c] for c in clique)
+        per_entity = np.array([np.bincount(flat[owner == e], minlength=m).sum() for e in range(int(owner.max()) + 1)])
+        worst_score = max(worst_score, w * float(per_entity.max()))
+    assert worst_score <= select_sens.pop()

@@ -14,6 +14,7 @@ from safesynth.generator import entities as E
 from safesynth.pii.keys import KEY_ENV
 from safesynth.progress import LogProgress
 from safesynth.spec import parse_spec
+from safesynth.spec.models import SafeSynthJobSpec
 from safesynth.stages import pii, prepare
 from safesynth.stages.runner import execute_stage
 from safesynth.store import LocalStore
@@ -198,8 +199,72 @@ def test_dp_with_group_by_refuses_the_marginal_route(visits_csv: Path, tmp_path:
                        "pii": {"enabled": False}, "privacy": {"enabled": True, "epsilon": 8, "route": "marginal"}})
     store = LocalStore(tmp_path / "run")
     execute_stage(prepare, spec, store, LogProgress())
-    with pytest.raises(BadInputError, match=r"spec\.privacy\.route"):
+    with pytest.raises(BadInputError, match=r"spec\.privacy\.route: marginal .* use route hybrid"):
         train.run(spec, store, LogProgress())
+
+
+def panel_table(entities: int = 150, seed: int = 3) -> pd.DataFrame:
+    """Entities of 1-4 rows: sex per entity, a level that walks by at most 1 a visit, a state."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(entities):
+        sex, day, level = rng.choice(["f", "m"]), int(rng.integers(0, 50)), int(rng.integers(0, 10))
+        for _ in range(int(rng.integers(1, 5))):
+            rows.append({"id": f"E{i:04d}", "day": day, "sex": sex, "level": level, "state": rng.choice(list("abc"))})
+            day, level = day + int(rng.integers(1, 30)), int(np.clip(level + rng.integers(-1, 2), 0, 9))
+    return pd.DataFrame(rows)
+
+
+HYBRID_PANEL = {"enabled": True, "epsilon": 8, "route": "hybrid",
+                "domains": {"sex": {"categories": ["f", "m"]}, "state": {"categories": ["a", "b", "c"]},
+                            "level": {"min": 0, "max": 9}}}
+
+
+def _panel_spec(path: Path) -> SafeSynthJobSpec:
+    panel_table().to_csv(path, index=False)
+    return parse_spec({"data": {"uri": str(path), "groupBy": ["id"], "orderBy": "day", "entityColumns": ["sex"],
+                                "maxGroupRows": 4, "holdoutRows": 60, "minHoldoutRows": 10, "minTrainRows": 20},
+                       "pii": {"enabled": False}, "privacy": HYBRID_PANEL,
+                       "training": {"layers": 2, "hiddenSize": 32, "heads": 2, "vocabSize": 300, "threads": 1,
+                                    "maxSteps": 3, "batchSize": 8}})
+
+
+@pytest.mark.slow  # ~1 min: AIM on the context rows, then a few public and DP-SGD steps
+def test_dp_with_group_by_trains_on_the_hybrid_route(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AIM on the context rows (an entity = maxGroupRows rows of one unit) writes the public pretraining rows,
+    in the corpus' column order; its epsilon is in the ledger and the total stays within the target."""
+    from safesynth.generator import aim, zcdp
+    from safesynth.stages import train
+
+    monkeypatch.setattr(aim, "ROUNDS_PER_COLUMN", 1)  # CI size: a few rounds (each compiles a new JAX program)
+    spec = _panel_spec(tmp_path / "panel.csv")
+    store = LocalStore(tmp_path / "run")
+    execute_stage(prepare, spec, store, LogProgress())
+    df = store.read_table("prepare/train.parquet")
+    kinds = {c["name"]: c["kind"] for c in store.read_json("prepare/schema.json")["columns"]}
+    grouped = train.group_rows(df, kinds, spec)
+    corpus = train.build_corpus(grouped.table, grouped.kinds, spec.privacy, 0, "prepare", "hybrid", grouped)
+    names = [c.name for c in corpus.columns if c.modeled]
+    assert E.PREV + "level" in names and E.PREV + "state" in names  # AIM models the lag columns too
+    public = pd.DataFrame(corpus.public_fields, columns=names)
+    assert len(public) == train.PUBLIC_ROWS_MIN and public.shape[1] == len(corpus.fields[0])
+    assert set(public["sex"].dropna()) <= {"f", "m"} and set(public["state"].dropna()) <= set("abc")
+    assert set(public[E.PREV + "state"].dropna()) <= set("abc")
+    assert public[E.POS].astype(int).between(0, 3).all() and public[E.ROWS].astype(int).between(1, 4).all()
+    assert public["level"].dropna().astype(int).between(0, 9).all()
+    plan = corpus.budget
+    assert plan is not None and plan.route == "hybrid" and plan.contribution == 4 and plan.aim_epsilon > 0
+
+    summary = train.run(spec, store, LogProgress())
+    budget = summary["privacyBudget"]
+    assert budget["route"] == "hybrid" and budget["unit"] == "entity" and budget["rowsPerUnit"] == 4
+    assert 0 < budget["aimEpsilon"] <= 8 / 2 and summary["publicPretrain"]["rows"] == train.PUBLIC_ROWS_MIN
+    assert budget["aimRho"] == pytest.approx(zcdp.rho_for(budget["aimEpsilon"], budget["aimDelta"]))
+    parts = (summary["trainEpsilon"] + budget["schemaEpsilon"] + budget["marginalEpsilon"] + budget["aimEpsilon"]
+             + budget["lengthEpsilon"])
+    assert summary["epsilonSpent"] == pytest.approx(parts, abs=1e-3) and summary["epsilonSpent"] <= 8
+    assert budget["aimDelta"] + budget["trainDelta"] + budget["schemaDelta"] == pytest.approx(budget["deltaTotal"])
+    assert summary["entities"] == df["id"].nunique()
 
 
 def test_the_forced_context_is_read_but_not_learned() -> None:

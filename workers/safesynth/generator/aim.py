@@ -31,29 +31,38 @@ schema release of dp.py, never read from the data here):
   enough rows; decoding draws a measured child by its noisy count, then a value
   uniformly within the last cell (before: uniformly within the whole bin).
 
-Privacy (add/remove one row, n public, as everywhere in this project):
-- Measurement of marginal r: counts over r's cells, one row moves one cell by 1
-  (L2 sensitivity 1); discrete Gaussian noise of scale sigma (`zcdp.gaussian_counts`,
-  OpenDP): 1/(2 sigma^2)-zCDP.
+Privacy (add/remove one privacy unit; the row count n is public, as everywhere in this project, and so is
+the context-row count of a grouped table). The unit is one row, or,
+with grouped records (spec.data.groupBy), one entity of at most `contribution` rows (maxGroupRows): the
+train stage fits the hybrid route's model on the context rows, one per real row, so one unit adds up to
+`contribution` rows to the table (`contribution` = 1 for rows).
+- Measurement of marginal r: counts over r's cells. A unit's k <= contribution rows each add 1 to one cell:
+  at most k to a single cell (all its rows in one cell) and k in all, so the count vector moves by at most k
+  in L1 and in L2 (sqrt(sum c_i^2) <= sum c_i = k, with equality when the rows share a cell): L2 sensitivity
+  Delta = contribution. Discrete Gaussian noise of scale sigma (`zcdp.gaussian_counts`, OpenDP):
+  Delta^2/(2 sigma^2)-zCDP. The schedule below works in the scale sigma/Delta (the cost of a
+  sensitivity-1 measurement at that scale is the same), so contribution k multiplies every sigma by k and
+  leaves every round's rho as it was.
 - Selection: candidate r's score is w_r (||M_r(D) - M_r(model)||_1 - sqrt(2/pi) sigma n_r),
   n_r its cell count and w_r its workload weight (the AIM bias term discounts
-  marginals whose measurement would be mostly noise). One row moves
-  ||M_r(D) - .||_1 by at most 1, so the score by at most w_r: sensitivity
-  max_r w_r. Exponential mechanism at eps_sel (`zcdp.select_index`, OpenDP):
-  eps_sel^2/8-zCDP.
+  marginals whose measurement would be mostly noise; sigma and n_r are public). A unit moves M_r(D) by at most
+  `contribution` in L1, so ||M_r(D) - .||_1 by at most that (triangle inequality) and the score by at most
+  contribution x w_r: sensitivity contribution x max_r w_r. Exponential mechanism at eps_sel
+  (`zcdp.select_index`, OpenDP, noise scaled to that sensitivity): eps_sel^2/8-zCDP.
 - The rounds compose adaptively in zCDP: rho_total = sum of the above, recorded
-  per round (`AimResult.rounds`) so anyone can recompute it (`rho_spent`). The
-  budget rule below never lets it exceed the rho given: the last round takes
-  exactly what is left.
+  per round with its sensitivities (`AimResult.rounds`, `Round.sensitivity`, `Round.select_sensitivity`) so
+  anyone can recompute it from the log alone (`rho_spent`). The budget rule below never lets it exceed the
+  rho given: the last round takes exactly what is left.
 - Within-bin histograms (`refine`): per column and level, the counts of
-  disjoint cells, L2 sensitivity 1, discrete Gaussian: 1/(2 sigma^2)-zCDP each,
+  disjoint cells, L2 sensitivity `contribution` (as above), discrete Gaussian: Delta^2/(2 sigma^2)-zCDP each,
   recorded as Rounds (refine_level > 0) so `rho_spent` counts them; the cells
   measured are chosen from earlier noisy counts only. They run after the one-way
   marginals and before the rounds, which then spend exactly what is left.
 - The model, the synthetic rows and the decoding are post-processing.
 
-Budget schedule (AIM, Algorithm 1): T = ROUNDS_PER_COLUMN x d rounds planned, a
-share ALPHA of each round's budget to measurement: sigma = sqrt(T / (2 ALPHA rho)),
+Budget schedule (AIM, Algorithm 1), in units of Delta (the noise added is Delta x the sigma here): T =
+ROUNDS_PER_COLUMN x d rounds planned, a share ALPHA of each round's budget to measurement:
+sigma = sqrt(T / (2 ALPHA rho)),
 eps_sel = sqrt(8 (1 - ALPHA) rho / T). When a measurement changed the model's
 answer on r by less than its expected noise, sigma halves and eps_sel doubles
 (annealing). Candidates are the workload's cliques and their subsets whose
@@ -199,22 +208,24 @@ def candidates(work: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], float]:
 
 @dataclass
 class Round:
-    """One AIM step as recorded: what was measured, at which noise, and the selection's epsilon (0: no selection)."""
+    """One AIM step as recorded: what was measured, at which noise and L2 sensitivity, and the selection's epsilon
+    (0: no selection) and score sensitivity. Enough to recompute its rho from the log alone (`rho`)."""
 
     clique: tuple[str, ...]
     sigma: float
     select_epsilon: float = 0.0
     select_sensitivity: float = 0.0
     refine_level: int = 0  # > 0: a within-bin histogram of clique's column at that level (`refine`), not an mbi input
+    sensitivity: float = 1.0  # the measurement's L2 sensitivity: the rows one privacy unit adds (`contribution`)
 
     @property
     def rho(self) -> float:
         sel = self.select_epsilon**2 / 8.0 if self.select_epsilon > 0 else 0.0
-        return zcdp.gaussian_rho(self.sigma) + sel
+        return zcdp.gaussian_rho(self.sigma, self.sensitivity) + sel
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"clique": list(self.clique), "sigma": self.sigma, "selectEpsilon": self.select_epsilon,
-                               "selectSensitivity": self.select_sensitivity}
+        out: dict[str, Any] = {"clique": list(self.clique), "sigma": self.sigma, "sensitivity": self.sensitivity,
+                               "selectEpsilon": self.select_epsilon, "selectSensitivity": self.select_sensitivity}
         if self.refine_level:
             out["refineLevel"] = self.refine_level
         return out
@@ -231,18 +242,22 @@ class AimResult:
     rho_budget: float = 0.0
     total: int = 0
     seconds: float = 0.0
+    contribution: int = 1  # rows one privacy unit may add (the measurements' L2 sensitivity)
 
 
 def rho_spent(rounds: Sequence[Round]) -> float:
-    """Total rho of a round log: the recomputation the ledger and the tests rely on."""
+    """Total rho of a round log (sum of sensitivity^2/(2 sigma^2) + select_epsilon^2/8): the recomputation the
+    ledger and the tests rely on."""
     return float(sum(r.rho for r in rounds))
 
 
 def run_aim(data: dict[str, np.ndarray], attrs: Sequence[Attribute], rho: float, n: int,
             max_model_mb: float = MAX_MODEL_MB, rounds_per_column: Optional[int] = None,
-            fine_values: Optional[dict[str, np.ndarray]] = None) -> AimResult:
+            fine_values: Optional[dict[str, np.ndarray]] = None, contribution: int = 1) -> AimResult:
     """AIM on the encoded rows `data` (see the module docstring); n is the public row count. `fine_values`: the
     numbers/dates of the binned columns (NaN for null), for the within-bin histograms (`refine`).
+    `contribution`: the rows one privacy unit may add (1 for rows, maxGroupRows for an entity): every
+    measurement's L2 sensitivity, and the factor on the selection score's.
 
     Every access to `data` goes through `_measure` (Gaussian) or the scores of `_select` (exponential mechanism);
     every access to `fine_values` through `refine`'s Gaussian measurements.
@@ -255,23 +270,24 @@ def run_aim(data: dict[str, np.ndarray], attrs: Sequence[Attribute], rho: float,
     dataset = mbi.Dataset({a.name: data[a.name] for a in attrs}, domain)
     work = workload(attrs)
     cands = candidates(work)
-    sensitivity = max(cands.values())
+    k = float(contribution)  # L2 sensitivity of a measurement; `sigma` below is in its units (noise = k sigma)
+    sensitivity = k * max(cands.values())  # of the selection scores
     d = len(attrs)
     T = max((rounds_per_column or ROUNDS_PER_COLUMN) * d, 1)
     sigma = math.sqrt(T / (2.0 * ALPHA * rho))
     eps = math.sqrt(8.0 * (1.0 - ALPHA) * rho / T)
-    result = AimResult(list(attrs), None, [], rho_budget=rho, total=n)
-    used = 0.0
+    result = AimResult(list(attrs), None, [], rho_budget=rho, total=n, contribution=contribution)
+    used = 0.0  # the recorded rounds' rho so far (Round.rho: from sigma and sensitivity as logged)
 
     # Initialization: every one-way marginal (no selection), unless that alone exceeds the budget.
     one_way_rho = d * zcdp.gaussian_rho(sigma)
     if one_way_rho > rho:
         sigma = math.sqrt(d / (2.0 * rho))
     for a in attrs:
-        _measure(result, dataset, (a.name,), sigma)
-        used += zcdp.gaussian_rho(sigma)
+        _measure(result, dataset, (a.name,), k * sigma, sensitivity=k)
+        used += result.rounds[-1].rho
     if fine_values and rho - used > 1e-12:  # within-bin histograms; what they leave unspent goes to the rounds
-        used += refine(result, fine_values, min(REFINE_SHARE * rho, rho - used))
+        used += refine(result, fine_values, min(REFINE_SHARE * rho, rho - used), contribution)
     model = _estimate(mbi, domain, result, n, FINAL_ITERS // 2, None)
 
     while rho - used > 1e-12:
@@ -285,14 +301,14 @@ def run_aim(data: dict[str, np.ndarray], attrs: Sequence[Attribute], rho: float,
                 if junction_tree.hypothetical_model_size(domain, measured + [r]) <= limit] or [(attrs[0].name,)]
         fitted = _model_answers(model, pool, domain, n)
         scores = np.array([cands[r] * (np.abs(dataset.project(r).datavector() - fitted[r]).sum()
-                                       - math.sqrt(2.0 / math.pi) * sigma * domain.size(r)) for r in pool])
+                                       - math.sqrt(2.0 / math.pi) * k * sigma * domain.size(r)) for r in pool])
         pick = pool[zcdp.select_index(scores, eps, sensitivity)]
         before = np.asarray(model.project(pick).datavector())
-        _measure(result, dataset, pick, sigma, eps, sensitivity)
-        used += zcdp.gaussian_rho(sigma) + eps**2 / 8.0
+        _measure(result, dataset, pick, k * sigma, eps, sensitivity, k)
+        used += result.rounds[-1].rho
         model = _estimate(mbi, domain, result, n, ROUND_ITERS, model)
         after = np.asarray(model.project(pick).datavector())
-        if np.abs(after - before).sum() <= math.sqrt(2.0 / math.pi) * sigma * domain.size(pick):
+        if np.abs(after - before).sum() <= math.sqrt(2.0 / math.pi) * k * sigma * domain.size(pick):
             sigma, eps = sigma / 2.0, eps * 2.0
     result.model = _estimate(mbi, domain, result, n, FINAL_ITERS, model)
     result.seconds = time.monotonic() - t0
@@ -337,7 +353,7 @@ def planned_levels(a: Attribute) -> int:
     return levels
 
 
-def refine(result: AimResult, values: dict[str, np.ndarray], rho: float) -> float:
+def refine(result: AimResult, values: dict[str, np.ndarray], rho: float, contribution: int = 1) -> float:
     """Within-bin histograms of the binned columns, a hierarchy below AIM's bins; returns the rho spent (<= rho).
 
     Why: AIM models each number in NUMBER_BINS equal-width bins and decoding used to place values uniformly
@@ -347,8 +363,9 @@ def refine(result: AimResult, values: dict[str, np.ndarray], rho: float) -> floa
     and so on down to the column's resolution (`resolution`) or REFINE_MAX_LEVELS.
 
     Privacy: one measurement per (column, level): the counts of the measured cells, which are disjoint, so one
-    row moves one of them by 1 (L2 sensitivity 1); discrete Gaussian noise sigma (`zcdp.gaussian_counts`),
-    1/(2 sigma^2)-zCDP, recorded as a Round with refine_level. sigma spreads `rho` evenly over every level
+    unit's rows (at most `contribution`) move them by at most `contribution` in L2 (L2 sensitivity
+    Delta = contribution); discrete Gaussian noise sigma (`zcdp.gaussian_counts`), Delta^2/(2 sigma^2)-zCDP,
+    recorded as a Round with refine_level and its sensitivity. sigma spreads `rho` evenly over every level
     `planned_levels` allows (public). Which cells are measured depends only on earlier noisy counts (AIM's
     one-way measurement of the bins, then the previous level): a parent's children are measured only when its
     noisy count is at least REFINE_MIN_RATIO x sigma x children, i.e. when the measurement can say more than
@@ -359,7 +376,8 @@ def refine(result: AimResult, values: dict[str, np.ndarray], rho: float) -> floa
     total = sum(plan.values())
     if total == 0 or rho <= 0:
         return 0.0
-    sigma = zcdp.sigma_for(rho / total)
+    k = float(contribution)
+    sigma = k * zcdp.sigma_for(rho / total)  # Delta^2 / (2 sigma^2) = rho / total
     one_way = {cl[0]: y for cl, y, _ in result.measurements if len(cl) == 1}
     spent = 0.0
     for a in result.attrs:
@@ -384,8 +402,8 @@ def refine(result: AimResult, values: dict[str, np.ndarray], rho: float) -> floa
             inside = (idx >= 0) & (x < hi_c[np.clip(idx, 0, None)])
             counts = np.bincount(idx[inside], minlength=len(cells)).astype(float)
             noisy = zcdp.gaussian_counts(counts, sigma)
-            result.rounds.append(Round((a.name,), sigma, refine_level=level))
-            spent += zcdp.gaussian_rho(sigma)
+            result.rounds.append(Round((a.name,), sigma, refine_level=level, sensitivity=k))
+            spent += result.rounds[-1].rho
             a.fine.append(np.vstack([lo_c, hi_c, np.clip(noisy, 0.0, None)]))
             parents = list(zip(lo_c, hi_c, noisy))
     return spent
@@ -408,11 +426,12 @@ def _model_answers(model: Any, pool: Sequence[tuple[str, ...]], domain: Any, n: 
 
 
 def _measure(result: AimResult, dataset: Any, clique: tuple[str, ...], sigma: float, eps: float = 0.0,
-             sensitivity: float = 0.0) -> None:
-    """Gaussian mechanism on one marginal (see the module docstring), recorded with its round."""
+             select_sensitivity: float = 0.0, sensitivity: float = 1.0) -> None:
+    """Gaussian mechanism (noise sigma, L2 sensitivity `sensitivity`) on one marginal (see the module docstring),
+    recorded with its round (and the selection that picked it: eps, select_sensitivity)."""
     noisy = zcdp.gaussian_counts(dataset.project(clique).datavector(), sigma)
     result.measurements.append((tuple(clique), noisy, sigma))
-    result.rounds.append(Round(tuple(clique), sigma, eps, sensitivity))
+    result.rounds.append(Round(tuple(clique), sigma, eps, select_sensitivity, sensitivity=sensitivity))
 
 
 def _estimate(mbi: Any, domain: Any, result: AimResult, n: int, iters: int, warm: Any) -> Any:
@@ -448,6 +467,7 @@ def save_model(result: AimResult) -> tuple[dict[str, Any], dict[str, np.ndarray]
         "cliques": [list(cl) for cl in pots.cliques],
         "rounds": [r.to_json() for r in result.rounds],
         "total": result.total,
+        "contribution": result.contribution,
         "rhoBudget": result.rho_budget,
         "rhoSpent": rho_spent(result.rounds),
     }
@@ -493,7 +513,9 @@ def decode(indices: dict[str, np.ndarray], attrs: Sequence[Attribute], cols: Seq
     Categories map back to themselves; "unlisted" draws one of the listed categories by the model's own
     frequencies of them in this sample; numbers and dates are uniform within their bin (integers floored and
     clipped to the bounds, floats to 2 decimals, dates in the column's style); text is `text_fields`' value
-    (public lorem by default).
+    (public lorem by default). A column that cannot be null (`col.nullable` False: a grouped table's position,
+    row count and first orderBy value, `entities.lag_infos`) has the rows sampled in its null bucket redrawn
+    from the sample's other buckets by their frequencies, as the public rows of the lm route leave it non-null.
     """
     rng = np.random.default_rng(seed)
     by_name = {a.name: a for a in attrs}
@@ -503,8 +525,23 @@ def decode(indices: dict[str, np.ndarray], attrs: Sequence[Attribute], cols: Seq
         if not col.modeled:
             continue
         a, idx = by_name[col.name], indices[col.name]
+        if not col.nullable:
+            idx = _not_null(idx, a.size - 1, rng)
         per_col.append(_decode_column(a, col, idx, rng, (text_fields or {}).get(col.name), n))
     return [list(r) for r in zip(*per_col)] if per_col else [[] for _ in range(n)]
+
+
+def _not_null(idx: np.ndarray, null: int, rng: np.random.Generator) -> np.ndarray:
+    """`idx` with its null buckets replaced by draws from its non-null buckets' frequencies (uniform when it has
+    none). Post-processing: reads only the model's sample."""
+    nulls = idx == null
+    if not nulls.any() or null == 0:
+        return idx
+    counts = np.bincount(idx[~nulls], minlength=null)[:null].astype(float)
+    p = counts / counts.sum() if counts.sum() > 0 else None
+    out = idx.copy()
+    out[nulls] = rng.choice(null, size=int(nulls.sum()), p=p)
+    return out
 
 
 def _decode_column(a: Attribute, col: ColumnInfo, idx: np.ndarray, rng: np.random.Generator,
@@ -573,11 +610,12 @@ def _lorem(n: int, rng: np.random.Generator) -> list[Field]:
     return [fake.sentence(nb_words=int(rng.integers(3, 16))) for _ in range(n)]
 
 
-def fit(df: "pd.DataFrame", cols: Sequence[ColumnInfo], rho: float, n: int) -> AimResult:
-    """discretize -> encode -> run_aim: the marginal model of the modeled columns at zCDP budget rho."""
+def fit(df: "pd.DataFrame", cols: Sequence[ColumnInfo], rho: float, n: int, contribution: int = 1) -> AimResult:
+    """discretize -> encode -> run_aim: the marginal model of the modeled columns at zCDP budget rho, for a
+    privacy unit of at most `contribution` rows (1: a row; maxGroupRows: an entity's context rows)."""
     from safesynth.generator.dp import column_numbers
 
     attrs = discretize(cols)
     kinds = {c.name: c.kind for c in cols}
     fine = {a.name: column_numbers(df[a.name], kinds[a.name]) for a in attrs if a.edges is not None}
-    return run_aim(encode(df, attrs, cols), attrs, rho, n, fine_values=fine)
+    return run_aim(encode(df, attrs, cols), attrs, rho, n, fine_values=fine, contribution=contribution)

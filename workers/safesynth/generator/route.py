@@ -17,6 +17,16 @@ The rule for `auto` (measured: benchmarks/RESULTS.md and the issue-18 report):
   column written as filler (quickstart, n = 1,800, at epsilon 1 and 8). The train stage warns that the text
   columns are public filler, so nobody mistakes them for learned text.
 Only the row count n (public in this project's privacy model), epsilon and the declared kinds are read.
+
+Grouped records (spec.data.groupBy; the unit of privacy is the entity, up to maxGroupRows rows):
+- marginal is refused (the train stage's `group_rows`, naming spec.privacy.route): AIM samples independent
+  rows, so it cannot write an entity's rows together, in order, with constant entity-level columns.
+- hybrid is allowed when asked for: AIM is fitted on the context rows (lag columns included, so its samples
+  carry lag-1 structure into the LM's public pretraining) with every measurement's sensitivity scaled to
+  maxGroupRows (aim.py, `contribution`), then DP-SGD per entity as on lm.
+- `auto` picks lm, the grouped path that has been measured (README, "Grouped records and time series"):
+  hybrid gives half of what the schema leaves to a marginal model whose noise grows with maxGroupRows, so
+  DP-SGD gets half the epsilon; it stays opt-in until measured better.
 """
 
 from __future__ import annotations
@@ -27,10 +37,14 @@ HYBRID_MIN_ROW_EPSILON = 50_000.0  # n x epsilon below which DP-SGD has measured
 ROUTES = ("marginal", "hybrid", "lm")
 
 
-def choose_route(requested: str, n_rows: int, epsilon: float, kinds: Sequence[str]) -> tuple[str, str]:
-    """(route, why): privacy.route when set, else the documented `auto` rule."""
+def choose_route(requested: str, n_rows: int, epsilon: float, kinds: Sequence[str],
+                 grouped: bool = False) -> tuple[str, str]:
+    """(route, why): privacy.route when set, else the documented `auto` rule (`grouped`: spec.data.groupBy is
+    set; under DP its caller has already refused marginal then)."""
     if requested in ROUTES:
         return requested, "privacy.route"
+    if grouped:
+        return "lm", "auto: grouped records: the language model writes an entity's rows in its context"
     has_text = "text" in kinds
     if not has_text:
         return "marginal", "auto: no free-text column"

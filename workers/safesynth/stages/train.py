@@ -124,9 +124,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     grouped = group_rows(df, kinds, spec) if spec.data.group_by else None
     if grouped is not None:
         df, kinds = grouped.table, grouped.kinds
-    route, why = choose_route(pv.route.value, len(df), float(pv.epsilon or 0.0), list(kinds.values()))
-    if grouped is not None:
-        route, why = "lm", "grouped records: the language model writes an entity's rows in its context"
+    route, why = choose_route(pv.route.value, len(df), float(pv.epsilon or 0.0), list(kinds.values()),
+                              grouped=grouped is not None)  # grouped: lm or hybrid (group_rows refuses marginal)
     if pv.enabled and route == "marginal":  # no language model: the DP marginal model is the generator
         return train_marginal(df, kinds, spec, store, src, seed, why)
     device = D.pick_device(tr.device.value)
@@ -219,12 +218,16 @@ def group_rows(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSpec) 
     """spec.data.groupBy: the training table as context rows, one per row, with the entity's context.
 
     Under DP the unit of privacy is the entity: only declared entityColumns are entity-level (finding them
-    would read private rows), the language-model route is the only one (the marginal model writes rows
-    independently), every release counts maxGroupRows rows per unit and DP-SGD clips per entity."""
+    would read private rows), the language model writes the rows (route lm, or hybrid: the marginal model,
+    fitted on the context rows with an entity's maxGroupRows rows as one unit's contribution, only writes the
+    public pretraining rows; route marginal is refused, since it writes rows independently), every release
+    counts maxGroupRows rows per unit and DP-SGD clips per entity."""
     data, pv = spec.data, spec.privacy
-    if pv.enabled and pv.route.value not in ("auto", "lm"):
-        raise BadInputError(f"spec.privacy.route: {pv.route.value} writes rows independently and cannot keep an "
-                            "entity's rows together; use route auto or lm with spec.data.groupBy")
+    if pv.enabled and pv.route.value == "marginal":
+        raise BadInputError("spec.privacy.route: marginal writes every row independently from the DP marginal "
+                            "model, so it cannot keep an entity's rows together and in order; use route hybrid "
+                            "(the marginal model only writes the language model's public pretraining rows), lm or "
+                            "auto with spec.data.groupBy")
     ordered = E.sort_entities(df, data.group_by, data.order_by)
     layout = E.plan_layout(ordered, kinds, data.group_by, data.order_by, data.max_group_rows,
                            data.entity_columns, private=pv.enabled)
@@ -293,7 +296,8 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
 
     Grouped records (`grouped`): the lag columns are described as their source columns (no release of their
     own), position and row count have public ranges, and under DP every release counts an entity's rows
-    (maxGroupRows) as what one unit can add.
+    (maxGroupRows) as what one unit can add; on the hybrid route that includes AIM, fitted on the context rows
+    (lag columns too, so the public rows carry lag-1 structure) with `contribution` = maxGroupRows.
     """
     n = len(df)
     plan, marginals, aim_rows = None, None, None
@@ -310,7 +314,7 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
             cols = E.lag_infos(E.with_lag_columns(cols, df.columns), grouped.layout)
         marginals = release_marginals(df, cols, plan.marginal_epsilon, public.public_bounds(cols), contribution)
         if route == "hybrid":
-            fitted = aim.fit(df, cols, plan.aim_rho, n)
+            fitted = aim.fit(df, cols, plan.aim_rho, n, contribution=contribution)
             plan.aim_epsilon = check_aim_spent(fitted, plan)
             public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
             aim_rows = aim.decode(aim.sample_indices(fitted.model, public_n, seed), fitted.attrs, cols, seed)
