@@ -586,7 +586,12 @@ class GenerationSpec(SpecModel):
     num_records: Optional[int] = Field(
         None, ge=1, le=100_000_000, description="Rows to generate. Unset: as many as training rows."
     )
-    temperature: float = Field(0.9, gt=0, le=5, description="Sampling temperature.")
+    # 1.0 samples the model's own distribution. Measured on four quickstart models (fresh PII keys) and two
+    # other tables (acs12, wage), the same weights sampled at 1.0 against 0.9: SQS higher on all six (spread
+    # over the four 0.13 against 0.22), SDMetrics quality higher on all six, detection higher on five. The
+    # time-series example keeps 0.9 (its lag-1 autocorrelation and SQS were lower at 1.0).
+    temperature: float = Field(1.0, gt=0, le=5, description="Sampling temperature (1.0: the model's own "
+                               "distribution; below 1 sharper, fewer rare values).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass.")
     batch_size: Optional[int] = Field(
         None, ge=1, le=65_536,
