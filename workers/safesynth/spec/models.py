@@ -535,8 +535,9 @@ class PrivacySpec(SpecModel):
         Route.AUTO,
         description=(
             "DP generator: marginal (AIM-style DP marginals, no language model), hybrid (the marginal model's rows "
-            "pretrain the LM, then DP-SGD), lm (DP-SGD only). auto: marginal, or hybrid for tables with free text "
-            "when rows x epsilon >= 50,000 (README, \"Differential privacy\")."
+            "pretrain the LM, then DP-SGD), lm (DP-SGD only). auto: marginal, or lm for tables with free text "
+            "when rows x epsilon >= 50,000; lm with data.groupBy, where marginal is refused (it writes rows "
+            "independently) and hybrid fits the marginal model per entity (README, \"Differential privacy\")."
         ),
     )
     domains: Annotated[dict[ColumnName, ColumnDomain], Field(max_length=MAX_COLUMNS)] = Field(
