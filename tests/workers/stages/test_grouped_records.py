@@ -265,6 +265,12 @@ def test_dp_with_group_by_trains_on_the_hybrid_route(tmp_path: Path, monkeypatch
     assert summary["epsilonSpent"] == pytest.approx(parts, abs=1e-3) and summary["epsilonSpent"] <= 8
     assert budget["aimDelta"] + budget["trainDelta"] + budget["schemaDelta"] == pytest.approx(budget["deltaTotal"])
     assert summary["entities"] == df["id"].nunique()
+    # The marginal model is not kept on this route: its round log is, so the ledger can be checked from artifacts.
+    log = json.loads(Path(store.url("train/model/safesynth.json")).read_text())["aimRounds"]
+    recomputed = aim.rho_spent(aim.rounds_from_log(log))
+    assert log["contribution"] == 4 and {r["sensitivity"] for r in log["rounds"]} == {4.0}
+    assert recomputed == pytest.approx(log["rhoSpent"]) and recomputed <= log["rhoBudget"] + 1e-9
+    assert zcdp.epsilon_of(recomputed, budget["aimDelta"]) <= budget["aimEpsilon"] + 1e-6
 
 
 def test_the_forced_context_is_read_but_not_learned() -> None:

@@ -456,6 +456,22 @@ def _mbi() -> Any:
 # ------------------------------------------------------------------ saving and sampling
 
 
+def round_log(result: AimResult) -> dict[str, Any]:
+    """What the ledger needs to be checked from the artifacts alone: every round (clique, sigma, sensitivities,
+    selection epsilon), the rho budget and spent, and the rows one unit adds. The hybrid route keeps no
+    marginal model, so the LM bundle's meta carries this (`aimRounds`); the marginal route's marginal.json
+    holds the same keys in `save_model`'s manifest."""
+    return {"rounds": [r.to_json() for r in result.rounds], "rhoBudget": result.rho_budget,
+            "rhoSpent": rho_spent(result.rounds), "contribution": result.contribution}
+
+
+def rounds_from_log(log: dict[str, Any]) -> list[Round]:
+    """The Rounds of a `round_log` (or of marginal.json's `aim` manifest), for recomputing rho (`rho_spent`)."""
+    return [Round(tuple(r["clique"]), float(r["sigma"]), float(r.get("selectEpsilon", 0.0)),
+                  float(r.get("selectSensitivity", 0.0)), int(r.get("refineLevel", 0)),
+                  float(r.get("sensitivity", 1.0))) for r in log["rounds"]]
+
+
 def save_model(result: AimResult) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(manifest, arrays): the attributes, the round log and the model's potentials; all DP (post-processing)."""
     pots = result.model.potentials
@@ -465,11 +481,8 @@ def save_model(result: AimResult) -> tuple[dict[str, Any], dict[str, np.ndarray]
     manifest = {
         "attributes": [a.to_json() for a in result.attrs],
         "cliques": [list(cl) for cl in pots.cliques],
-        "rounds": [r.to_json() for r in result.rounds],
         "total": result.total,
-        "contribution": result.contribution,
-        "rhoBudget": result.rho_budget,
-        "rhoSpent": rho_spent(result.rounds),
+        **round_log(result),
     }
     return manifest, arrays
 

@@ -73,6 +73,7 @@ class Corpus:
     fields: list[list[Field]]
     public_fields: Optional[list[list[Field]]] = None  # DP only: rows made from the released schema, no private value
     budget: Optional[dp.BudgetPlan] = None  # DP only
+    aim_log: Optional[dict[str, Any]] = None  # hybrid route: the marginal model's round log (aim.round_log)
 
 
 @dataclass
@@ -157,6 +158,8 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
 
     meta = bundle_meta(len(df), spec, encoded.max_len, seed)
     rules = [] if pv.enabled or grouped is not None else derived.find_rules(df, kinds)
+    if corpus.aim_log is not None:  # the hybrid route's marginal model: its rounds, so its rho can be recomputed
+        meta["aimRounds"] = corpus.aim_log
     if rules:  # not under DP: finding them reads the rows
         meta["derivedRules"] = [r.to_json() for r in rules]
     if grouped is not None:
@@ -300,7 +303,7 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
     (lag columns too, so the public rows carry lag-1 structure) with `contribution` = maxGroupRows.
     """
     n = len(df)
-    plan, marginals, aim_rows = None, None, None
+    plan, marginals, aim_rows, aim_log = None, None, None, None
     if pv.enabled:
         released_df = df.drop(columns=[c for c in df.columns if str(c).startswith(E.PREV)])
         units, contribution = n, 1
@@ -318,6 +321,7 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
             plan.aim_epsilon = check_aim_spent(fitted, plan)
             public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
             aim_rows = aim.decode(aim.sample_indices(fitted.model, public_n, seed), fitted.attrs, cols, seed)
+            aim_log = aim.round_log(fitted)
     else:
         cols = C.describe_columns(df, kinds)
         if grouped is not None:
@@ -331,7 +335,7 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
     fields = fold_unreleased(fields, cols, marginals or {})
     public_n = min(max(n, PUBLIC_ROWS_MIN), PUBLIC_ROWS_MAX)
     public_fields = aim_rows if aim_rows is not None else public.public_rows(cols, public_n, seed, marginals)
-    return Corpus(cols, fields, public_fields, plan)
+    return Corpus(cols, fields, public_fields, plan, aim_log)
 
 
 def check_aim_spent(fitted: aim.AimResult, plan: dp.BudgetPlan) -> float:
