@@ -78,6 +78,15 @@ WARNING_TEXT = {
                         "entity are left in the table (generate's entityCopies counts the entities)",
     "ambiguousDayMonth": "dates are written both day-first and month-first, so values like 01/02 are read "
                          "month-first; declare the format in spec.data.columns",
+    "dpUndeclaredKind": "under DP its kind was read from the table, outside the guarantee; declare kind in "
+                        "spec.data.columns (privacy.requireDeclaredSchema refuses to train without it)",
+    "dpUndeclaredFormat": "under DP the date format the CSV is written in was read from the values, outside the "
+                          "guarantee; declare format in spec.data.columns",
+    "dpUndeclaredSpelling": "under DP the decimal mark, thousands separator or unit the CSV is written with was "
+                            "read from the values, outside the guarantee; declare decimal or thousands in "
+                            "spec.data.columns (a unit cannot be declared: write the numbers without it)",
+    "dpUndeclaredFake": "under DP the PII stage's detection on the table made it a column of fresh fakes, outside "
+                        "the guarantee; name it in spec.pii.columns with action fake and its entity",
 }
 
 

@@ -23,7 +23,7 @@ def test_defaults_come_from_one_place_and_wire_is_camel_case() -> None:
     assert wire["data"]["holdoutFraction"] == 0.1
     assert wire["privacy"] == {
         "enabled": False, "epsilon": None, "delta": None, "maxGradNorm": 1.0, "accountant": "prv", "publicPretrain": True,
-        "route": "auto", "domains": {}, "schemaEpsilon": None, "marginalEpsilon": None,
+        "route": "auto", "domains": {}, "schemaEpsilon": None, "marginalEpsilon": None, "requireDeclaredSchema": False,
     }
     assert wire["training"]["lora"]["targetModules"] == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert SafeSynthJobSpec.model_validate(wire) == spec  # round-trips through the wire form

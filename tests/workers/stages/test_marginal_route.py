@@ -85,5 +85,7 @@ def test_filler_text_is_a_warning_of_the_run(run) -> None:  # type: ignore[no-un
 
     _, s, _ = run
     assert {(w["column"], w["code"]) for w in s["warnings"]} >= {("note", "dpTextFiller")}
+    # nothing in spec.data.columns: every kind was read from the table, outside the guarantee, and said so
+    assert {(w["column"], w["code"]) for w in s["warnings"]} >= {(c, "dpUndeclaredKind") for c in ("age", "visit")}
     status = JobStatus(stages=[StageStatus(name="train", summary=s)])
     assert any("'note'" in line and "filler" in line for line in column_warnings(status))

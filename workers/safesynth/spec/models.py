@@ -562,6 +562,15 @@ class PrivacySpec(SpecModel):
             "is smaller; unspent when publicPretrain is off."
         ),
     )
+    require_declared_schema: bool = Field(
+        False,
+        description=(
+            "Under DP, refuse to train when a column's kind, a date column's format, a number column's spelling "
+            "(decimal mark, thousands separator, unit) or a faked column (spec.pii.columns) is read from the data "
+            "instead of declared; then nothing written by train or generate depends on a raw-table fact outside "
+            "the guarantee. Off: the train summary warns once per undeclared fact."
+        ),
+    )
 
     CEL_RULES = (
         CelRule(

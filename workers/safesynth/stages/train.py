@@ -37,6 +37,7 @@ from safesynth.contract import summary_key
 from safesynth.errors import BadInputError
 from safesynth.generator import columns as C
 from safesynth.generator import aim, derived, dp, lora, marginal_bundle, public, training, zcdp
+from safesynth.generator import undeclared as U
 from safesynth.generator import device as D
 from safesynth.generator import entities as E
 from safesynth.generator import model as M
@@ -47,11 +48,13 @@ from safesynth.generator.route import choose_route, dp_warnings
 from safesynth.generator.serialize import frame_to_fields
 from safesynth.pii import refake
 from safesynth.progress import Progress
-from safesynth.spec.models import PrivacySpec, SafeSynthJobSpec, StageName, TrainingSpec
+from safesynth.spec.models import ColumnDeclaration, PrivacySpec, SafeSynthJobSpec, StageName, TrainingSpec
 from safesynth.stages.inputs import TRAIN_TABLE, input_prefix, read_json_if_present
 from safesynth.store import ArtifactStore
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
     from safesynth.generator.serialize import Field
@@ -63,6 +66,7 @@ WRITES = ("train/model/", summary_key(NAME.value))
 PUBLIC_ROWS_MIN, PUBLIC_ROWS_MAX = 1000, 5000  # public pretraining rows: as many as the private ones, within these
 PUBLIC_EPOCHS = 2.0
 DP_DEFAULT_MAX_LEN = 512  # with DP the length limit cannot come from the private rows
+TIME_CODES = ("%H", "%I", "%M", "%S", "%f", "%z", "%p", "%X", "%c", "%T", "%R")  # strptime codes of a time
 
 
 @dataclass
@@ -121,18 +125,22 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     schema = read_json_if_present(store, f"{src}/schema.json")
     kinds = C.kinds_from_schema(schema) if schema is not None else C.infer_kinds(df)
     seed = training_seed(spec)
+    schema_kinds = kinds
     kinds, refaked = refaked_kinds(store, src, pv, kinds)  # DP: the PII stage's fakes are not learned
+    undeclared = check_declared(spec, schema, schema_kinds, refaked, progress)  # DP: layout facts read from data
     grouped = group_rows(df, kinds, spec) if spec.data.group_by else None
     if grouped is not None:
         df, kinds = grouped.table, grouped.kinds
     route, why = choose_route(pv.route.value, len(df), float(pv.epsilon or 0.0), list(kinds.values()),
                               grouped=grouped is not None)  # grouped: lm or hybrid (group_rows refuses marginal)
     if pv.enabled and route == "marginal":  # no language model: the DP marginal model is the generator
-        return train_marginal(df, kinds, spec, store, src, seed, why)
+        summary = train_marginal(df, kinds, spec, store, src, seed, why)
+        warnings = [*undeclared, *summary.pop("warnings", [])]
+        return {**({"warnings": warnings} if warnings else {}), **summary}
     device = D.pick_device(tr.device.value)
     threads = D.configure_threads(tr.threads)
     torch.manual_seed(seed)
-    corpus = build_corpus(df, kinds, pv, seed, src, route if pv.enabled else "lm", grouped)
+    corpus = build_corpus(df, kinds, pv, seed, src, route if pv.enabled else "lm", grouped, spec.data.columns)
     mark_refaked(corpus.columns, refaked)
     check_feasible(corpus, spec)
     laps.lap("load")
@@ -179,7 +187,7 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
     if fitted.private is not None:  # the budget the summary reports must be the budget asked for
         dp.check_within_target(summary["epsilonSpent"], pv.epsilon or 0.0, "the job's total")
     # Under DP the timings are left out: time spent on private batches depends on their token counts.
-    warnings = dp_warnings(corpus.columns, route) if pv.enabled else []
+    warnings = [*undeclared, *dp_warnings(corpus.columns, route)] if pv.enabled else []
     if grouped is not None:
         warnings += grouped.warnings
         summary.update(grouped.summary())
@@ -273,6 +281,37 @@ def refaked_kinds(store: ArtifactStore, src: str, pv: PrivacySpec,
     return {c: ("empty" if c in refaked else k) for c, k in kinds.items()}, refaked
 
 
+def check_declared(spec: SafeSynthJobSpec, schema: Optional[dict[str, Any]], kinds: dict[str, str],
+                   refaked: dict[str, str], progress: Progress) -> list[dict[str, str]]:
+    """Under DP, the column layout's facts read from the table rather than declared (`undeclared.py`): with
+    privacy.requireDeclaredSchema a BadInputError naming them, before anything is trained or written; else one
+    summary warning per fact, and the declarations to paste in the log. [] without DP or when all is declared.
+    `kinds` are the schema's (or, without schema.json, inferred here), before refaked columns are emptied."""
+    pv = spec.privacy
+    if not pv.enabled:
+        return []
+    layout = schema if schema is not None else {"columns": [{"name": c, "kind": k} for c, k in kinds.items()]}
+    found = U.undeclared_facts(layout, spec.data.columns, refaked, spec.pii.columns)
+    if not found:
+        return []
+    if pv.require_declared_schema:
+        raise BadInputError(U.refusal(found, spec.data.columns, spec.pii.columns))
+    progress.note(f"{len(found.facts)} fact(s) of the column layout were read from the table, outside the DP "
+                  "guarantee (declare them, or set privacy.requireDeclaredSchema to refuse):\n"
+                  + found.snippet(spec.data.columns, spec.pii.columns).rstrip())
+    return found.warnings()
+
+
+def declared_date_styles(cols: list[C.ColumnInfo], declared: Mapping[str, ColumnDeclaration]) -> None:
+    """Under DP a date column's style cannot come from its values ("date" would need every value at midnight),
+    so it is ISO; a declared format without a time code says the values are dates: written YYYY-MM-DD, the
+    declared spelling's content, rather than with a time no value had."""
+    for col in cols:
+        fmt = (declared.get(col.name) or ColumnDeclaration()).format
+        if col.kind == "datetime" and col.style == C.ISO and fmt and not any(t in fmt for t in TIME_CODES):
+            col.style = C.DATE
+
+
 def mark_refaked(columns: list[C.ColumnInfo], refaked: dict[str, str]) -> None:
     """Record on each refaked column, stored with the model, the entity generate draws for it."""
     for col in columns:
@@ -287,7 +326,8 @@ def training_seed(spec: SafeSynthJobSpec) -> int:
 
 
 def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed: int, source: str,
-                 route: str = "lm", grouped: Optional[Grouped] = None) -> Corpus:
+                 route: str = "lm", grouped: Optional[Grouped] = None,
+                 declared: Optional[Mapping[str, ColumnDeclaration]] = None) -> Corpus:
     """The rows as fields, and the columns' categories and bounds.
 
     Without DP the columns are described from the rows. With DP they come from
@@ -301,6 +341,7 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
     own), position and row count have public ranges, and under DP every release counts an entity's rows
     (maxGroupRows) as what one unit can add; on the hybrid route that includes AIM, fitted on the context rows
     (lag columns too, so the public rows carry lag-1 structure) with `contribution` = maxGroupRows.
+    `declared` (spec.data.columns): under DP a declared date-only format makes a date column's style date.
     """
     n = len(df)
     plan, marginals, aim_rows, aim_log = None, None, None, None
@@ -313,6 +354,7 @@ def build_corpus(df: pd.DataFrame, kinds: dict[str, str], pv: PrivacySpec, seed:
         probe = [C.ColumnInfo(str(c), kinds[c], str(released_df[c].dtype)) for c in released_df.columns]
         plan = dp.plan_budget(pv, units, probe, route=route, contribution=contribution)
         cols = dp.dp_safe_columns(released_df, kinds, pv, plan)
+        declared_date_styles(cols, declared or {})
         if grouped is not None:
             cols = E.lag_infos(E.with_lag_columns(cols, df.columns), grouped.layout)
         marginals = release_marginals(df, cols, plan.marginal_epsilon, public.public_bounds(cols), contribution)
@@ -354,6 +396,7 @@ def train_marginal(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSp
     probe = [C.ColumnInfo(str(c), kinds[c], str(df[c].dtype)) for c in df.columns]
     plan = dp.plan_budget(pv, n, probe, route="marginal")
     cols = dp.dp_safe_columns(df, kinds, pv, plan)
+    declared_date_styles(cols, spec.data.columns)
     mark_refaked(cols, refaked_kinds(store, src, pv, kinds)[1])
     if not any(c.modeled for c in cols):
         raise BadInputError(f"{src}/schema.json: every column is an identifier or empty, so there is nothing for "
