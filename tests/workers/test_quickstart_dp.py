@@ -48,7 +48,7 @@ def test_the_independent_accountant_agrees_with_opacus_rdp() -> None:
 @pytest.mark.slow  # ~1 min on 2 cores: every stage, PII detection included, on 200 rows
 def test_quickstart_dp_runs_end_to_end_within_its_budget(tmp_path: Path) -> None:
     spec = load_spec_file(EXAMPLE)
-    assert spec.privacy.enabled and spec.privacy.epsilon == 8
+    assert spec.privacy.enabled and spec.privacy.epsilon == 8 and spec.privacy.require_declared_schema
     real = pd.read_csv(REPO / spec.data.uri).sample(200, random_state=0).reset_index(drop=True)
     # The LM route (DP-SGD) explicitly: its accounting is what this test recomputes; the marginal route that
     # `auto` picks for this table has its own end-to-end test (tests/workers/stages/test_marginal_route.py).
@@ -63,6 +63,9 @@ def test_quickstart_dp_runs_end_to_end_within_its_budget(tmp_path: Path) -> None
     train = json.loads((run / "train" / "summary.json").read_text())
     generate = json.loads((run / "generate" / "summary.json").read_text())
     assert 0 < train["epsilonSpent"] <= 8 and train["delta"] <= min(1e-5, 1 / (10 * train["trainRows"]))
+    # every kind, date format and faked column is declared: nothing of the layout was read off the table
+    assert not [w for w in train.get("warnings", []) if w["code"].startswith("dpUndeclared")]
+    assert set(train["columnsRefaked"]) == set(spec.pii.columns)
     # recompute DP-SGD's epsilon from the recorded parameters with an accountant independent of opacus: the PRV
     # figure reported must sit below that RDP bound (PRV is tighter) and not far from it
     budget = train["privacyBudget"]
@@ -76,6 +79,10 @@ def test_quickstart_dp_runs_end_to_end_within_its_budget(tmp_path: Path) -> None
     assert len(in_status) == 2 and not PRIVATE_BATCH_KEYS & {k for summary in in_status for k in summary}
 
     columns = {c["name"]: c for c in json.loads((run / "train" / "model" / "safesynth.json").read_text())["columns"]}
+    csv = pd.read_csv(run / "generate" / "synthetic.csv", dtype=str)
+    for name in ("date_of_birth", "test_date"):  # declared '%Y-%m-%d': the CSV's spelling, never with a time
+        assert columns[name]["style"] == "date"
+        assert csv[name].dropna().str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
     for name in ("date_of_birth", "test_date", "ct_value"):
         col = columns[name]
         assert col["minimum"] is not None and col["maximum"] is not None  # released bounds are enforced
