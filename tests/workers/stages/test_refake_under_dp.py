@@ -88,6 +88,7 @@ def test_under_dp_generate_fakes_them_again_one_person_per_row(tmp_path: Path) -
     spec = tiny_spec(tmp_path, privacy={**DP, "route": "marginal"}, generation={"numRecords": 50})
     s = execute_stage(train, spec, store, LogProgress()).summary
     assert not set(FAKED) & set(s["privacyBudget"]["releasedCategories"])  # no epsilon booked for them
+    assert s["columnsRefaked"] == sorted(FAKED)  # the marginal route's summary says so too, as the LM route's
     manifest = store.read_json("train/model/marginal.json")
     assert {c["name"]: c["extra"].get("refake") for c in manifest["columns"] if c["name"] in FAKED} == FAKED
     (tmp_path / "run" / "pii" / "train.parquet").unlink()  # generate reads no training row

@@ -397,7 +397,8 @@ def train_marginal(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSp
     plan = dp.plan_budget(pv, n, probe, route="marginal")
     cols = dp.dp_safe_columns(df, kinds, pv, plan)
     declared_date_styles(cols, spec.data.columns)
-    mark_refaked(cols, refaked_kinds(store, src, pv, kinds)[1])
+    refaked = refaked_kinds(store, src, pv, kinds)[1]
+    mark_refaked(cols, refaked)
     if not any(c.modeled for c in cols):
         raise BadInputError(f"{src}/schema.json: every column is an identifier or empty, so there is nothing for "
                             "the generator to learn; check the column kinds in the prepare stage's schema")
@@ -418,6 +419,7 @@ def train_marginal(df: pd.DataFrame, kinds: dict[str, str], spec: SafeSynthJobSp
         "model": {"kind": "marginal", "attributes": len(fitted.attrs), "cliques": len(fitted.model.cliques)},
         "rounds": len(fitted.rounds), "epsilonSpent": round(total, 4), "aimEpsilon": round(aim_eps, 4),
         "aimRho": aim.rho_spent(fitted.rounds), "delta": plan.delta, "privacyBudget": plan.to_json(),
+        **({"columnsRefaked": sorted(refaked)} if refaked else {}),
     }
 
 
