@@ -318,3 +318,17 @@ def test_entity_lengths_follow_the_histogram_without_sampling_noise() -> None:
     assert E.draw_lengths([0.0, 0.0], 3, np.random.default_rng(0)).tolist() == [1, 1, 1]
     ids = E.entity_ids(pd.DataFrame({"k": [1, 1, 2, 3, 3, 3]}), ["k"])
     assert E.length_histogram(ids, 4) == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_new_layouts_put_the_row_count_before_the_entity_columns_old_bundles_keep_their_order() -> None:
+    """The model writes entity-level columns (follow-up time, outcome) knowing the row count that generation
+    forces; a bundle saved before the change (no `rows_first` in its JSON) reads back in its own order."""
+    table = pd.DataFrame({"k": [1, 1, 2, 2, 2], "t": [0, 5, 0, 3, 9], "sex": ["f", "f", "m", "m", "m"],
+                          "bp": [120, 125, 130, 128, 131]})
+    layout = E.plan_layout(table, {"k": "integer", "t": "integer", "sex": "categorical", "bp": "integer"},
+                           ["k"], "t", 16, private=False)
+    cols = layout.context_columns
+    assert cols[:3] == [E.POS, E.ROWS, "sex"] and cols.index(E.ROWS) < cols.index(E.START)
+    old = {k: v for k, v in layout.to_json().items() if k != "rows_first"}
+    assert E.EntityLayout.from_json(old).context_columns[:2] == [E.POS, "sex"]
+    assert E.EntityLayout.from_json(layout.to_json()).context_columns == cols
