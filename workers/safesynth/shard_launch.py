@@ -15,7 +15,6 @@ CLI maps it, so a bad-input shard (2) is still not retried.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import multiprocessing
 import os
 import signal
@@ -66,12 +65,12 @@ def die_with_parent(parent: int) -> None:
     """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG), and exit now if the
     parent is already gone. A parent killed with SIGKILL (an OOM kill, `kill -9` of `safesynth run`) runs no
     handler, so without this its forked shards would go on sampling and writing into the run's artifacts
-    after the run was stopped. Nothing happens where prctl is missing (not Linux)."""
-    libc_name = ctypes.util.find_library("c")
-    if libc_name is None or not sys.platform.startswith("linux"):
+    after the run was stopped. Nothing happens off Linux (no prctl; fork is used on Linux only)."""
+    if not sys.platform.startswith("linux"):
         return
     pr_set_pdeathsig = 1
-    ctypes.CDLL(libc_name, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    # CDLL(None): the symbols already loaded in this process, libc among them (find_library would run ldconfig)
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # died between fork and prctl: the signal was never armed
         os._exit(EXIT_RETRYABLE)
 
