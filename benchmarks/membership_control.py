@@ -21,7 +21,7 @@ SAFESYNTH_PII_KEY now; its fingerprint is checked against pii/report.json):
    against pii/report.json column by column) and apply it, with the run's key and spec, to prepare's train
    and holdout rows and the extra rows concatenated (the stage applies it to train + holdout together),
    with the table-wide state (original names and values that fakes must avoid) taken from the run's rows
-   only (`run_rows_only`; without it most train names came out differently, and extra rows got names the
+   only (`apply_plan(..., reference_rows=...)`; without it most train names came out differently, and extra rows got names the
    synthetic rows never use). The train and holdout parts must equal the run's pii/ tables (the cells
    that differ are printed);
 3. align every table as the evaluate stage does and run its MembershipInference metric (distance to
@@ -151,49 +151,6 @@ def _differing(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, int]:
     return out
 
 
-_ORIGINALS_LINE = "originals = {_fold(v) for v in vals}"
-
-
-@contextlib.contextmanager
-def run_rows_only(n_run: int) -> Iterator[None]:
-    """apply_plan, on a table whose first `n_run` rows are the run's train + holdout, replacing every row as
-    the run did: the table-wide state the PII code keeps is built from those rows only.
-
-    Two pieces of it depend on the whole table: the name book never draws a fake equal to an ORIGINAL name
-    token (`_name_book` learns them), and a faked, tokenized or date-shifted value is redrawn while it equals
-    an original value of its column (`_structured`'s `originals`). The quickstart's originals are Faker names
-    and dates, so 4,000 more rows forbid many more draws: most train names (and the emails and notes made
-    from them) and a quarter of the birth dates came out differently than in the run. Here `_name_book` sees
-    the run's rows only, and `_structured` runs with that one line restricted to them (its source, checked
-    to hold the line once, is compiled again); rows after `n_run` then get what the run's code would have
-    given a new value. Injective draws (tokens) go in row order, so the run's rows keep theirs.
-    """
-    import inspect
-
-    from safesynth.pii import replace
-
-    source = inspect.getsource(replace._structured)
-    if source.count(_ORIGINALS_LINE) != 1:
-        raise RuntimeError("safesynth.pii.replace._structured changed: update benchmarks/membership_control.py")
-    namespace = dict(vars(replace))
-    namespace["_RUN_ROWS"] = n_run
-    patched = source.replace(_ORIGINALS_LINE,
-                             "originals = {_fold(v) for v, p in zip(vals, positions) if p < _RUN_ROWS}")
-    exec(compile(patched, replace.__file__ or "replace.py", "exec"), namespace)
-    structured, name_book = replace._structured, replace._name_book
-
-    def run_name_book(table: pd.DataFrame, plan: Any, fakes: Any) -> Any:
-        return name_book(table.iloc[:n_run], plan, fakes)
-
-    replace._structured = namespace["_structured"]  # type: ignore[attr-defined]
-    replace._name_book = run_name_book  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        replace._structured = structured  # type: ignore[attr-defined]
-        replace._name_book = name_book  # type: ignore[attr-defined]
-
-
 def replay_pii(run_dir: Path, spec: Any, extra_prepared: pd.DataFrame) -> PiiReplay:
     """The run's PII replacement applied to the extra rows, as the PII stage applies it to its holdout."""
     from safesynth.pii.classify import classify_table
@@ -228,9 +185,10 @@ def replay_pii(run_dir: Path, spec: Any, extra_prepared: pd.DataFrame) -> PiiRep
         raise SystemExit(f"the re-derived PII plan differs from the run's (run, now): {diff}")
     extra = extra_prepared[list(train.columns)]
     full = pd.concat([train, holdout, extra], ignore_index=True)
-    with run_rows_only(len(train) + len(holdout)):
-        applied = apply_plan(full, plan, keys, spec.pii, schema=schema, ner=get_engine,
-                             entity_keys=spec.data.group_by)
+    # The table-wide state of the draws from the run's rows only (apply_plan's reference_rows): the run's
+    # rows come out as in the run, the extra rows as the run would have replaced new values.
+    applied = apply_plan(full, plan, keys, spec.pii, schema=schema, ner=get_engine,
+                         entity_keys=spec.data.group_by, reference_rows=len(train) + len(holdout))
     _, replaced = output_schema(schema, applied, plan)
     n_t, n_h = len(train), len(holdout)
     parts = {"train": (train, slice(0, n_t)), "holdout": (holdout, slice(n_t, n_t + n_h)),

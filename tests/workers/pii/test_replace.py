@@ -87,3 +87,27 @@ def test_integer_identifier_stays_an_integer_column(keys: KeyRing) -> None:
     assert not set(out["subject_id"]) & set(df["subject_id"])
     assert (out.groupby(df["subject_id"])["subject_id"].nunique() == 1).all()
     assert out["subject_id"].nunique() == 4
+
+
+def test_reference_rows_replay_a_run_on_new_rows(keys: KeyRing) -> None:
+    """A finished run's rows first, new rows after, `reference_rows` = the run's: the run's rows come out as
+    the run replaced them (the draws' table-wide state is the run's), and the new rows are replaced too."""
+    df, schema = table()
+    pii = PiiSpec.model_validate({})
+    plan = build_plan(schema, classify_table(df, schema, pii), pii)
+    run_out = apply_plan(df, plan, keys, pii, schema=schema).table
+    # New people whose real names are the fakes the run drew: fakes avoid every original of the table, so
+    # replacing the whole table would redraw the run's own rows.
+    fakes = run_out[["first_name", "last_name"]].drop_duplicates().head(2)
+    extra = pd.DataFrame({"patient_id": ["B-101", "B-102"] * 3, "first_name": list(fakes["first_name"]) * 3,
+                          "last_name": list(fakes["last_name"]) * 3, "email": ["ab@x.org", "pq@y.org"] * 3,
+                          "dob": ["1970-03-03", "1985-08-08"] * 3, "admitted": ["2020-01-01", "2021-02-02"] * 3,
+                          "score": [7, 8] * 3})
+    full = pd.concat([df, coerce_to_schema(extra, schema)], ignore_index=True)
+    replayed = apply_plan(full, plan, keys, pii, schema=schema, reference_rows=len(df)).table
+    pd.testing.assert_frame_equal(replayed.iloc[: len(df)].reset_index(drop=True), run_out.reset_index(drop=True))
+    whole = apply_plan(full, plan, keys, pii, schema=schema).table.iloc[: len(df)].reset_index(drop=True)
+    assert not whole["first_name"].equals(run_out["first_name"].reset_index(drop=True))  # why reference_rows
+    new = replayed.iloc[len(df):]
+    for col in ("first_name", "last_name", "email"):
+        assert not set(new[col]) & set(extra[col])  # replaced, not passed through

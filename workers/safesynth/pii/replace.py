@@ -181,14 +181,15 @@ def _output_series(present: list[Any], mask: np.ndarray, like: pd.Series) -> pd.
 
 
 def _structured(table: pd.DataFrame, c: ColumnPlan, base: ValueContext, subjects: Optional[pd.Series],
-                persons: Callable[[int], Optional[tuple[str, str]]]) -> tuple[pd.Series, dict[Any, Any], ColumnResult]:
+                persons: Callable[[int], Optional[tuple[str, str]]],
+                reference_rows: Optional[int] = None) -> tuple[pd.Series, dict[Any, Any], ColumnResult]:
     action = get_action(c.action)
     s = table[c.column]
     mask = s.notna().to_numpy()
     vals = s[mask].tolist()
     positions = np.flatnonzero(mask)
     subj = subjects[mask].tolist() if (action.per_subject and subjects is not None) else [None] * len(vals)
-    originals = {_fold(v) for v in vals}
+    originals = {_fold(v) for v, p in zip(vals, positions) if reference_rows is None or p < reference_rows}
     used: set[Any] = set()
     mapping: dict[tuple[Any, Any], Any] = {}
     result = ColumnResult()
@@ -270,13 +271,20 @@ def apply_plan(
     ner: Optional[Callable[[], "NerEngine"]] = None,
     progress: Optional[Progress] = None,
     entity_keys: Sequence[str] = (),
+    reference_rows: Optional[int] = None,
 ) -> Applied:
     """Replace every acting column of `table` (a copy is returned); `ner` builds the NER engine when free
     text needs it. `entity_keys` (spec.data.groupBy): those columns are the subject of every per-subject action
     and are themselves replaced by keyed pseudonyms (never dropped), consistently across all of an entity's
-    rows."""
+    rows.
+
+    `reference_rows`: the table-wide state that decides the draws (the name book, and per column the original
+    values a fake must not equal) comes from the first `reference_rows` rows only. A finished run's rows put
+    first with new rows after them are then replaced exactly as the run replaced them, and the new rows as
+    that run would have replaced a new value (benchmarks/membership_control.py replays a run's PII on extra
+    non-members this way). Unset: the whole table, as the PII stage runs."""
     fakes = Fakes(pii.locale, keys)
-    names = _name_book(table, plan, fakes)
+    names = _name_book(table if reference_rows is None else table.iloc[:reference_rows], plan, fakes)
     subjects = entity_subjects(table, entity_keys, keys) if entity_keys else subject_keys(table, plan, keys)
     persons = _persons(table, plan, names)
     out = table.copy()
@@ -300,7 +308,7 @@ def apply_plan(
                 results[c.column] = ColumnResult(changed=table[c.column].notna().to_numpy(), dropped=True)
                 advance(1)
                 continue
-            new, mapping, result = _structured(table, c, context(c), subjects, persons)
+            new, mapping, result = _structured(table, c, context(c), subjects, persons, reference_rows)
             out[c.column] = new
             results[c.column] = result
             if c.action == PiiAction.TOKENIZE:
