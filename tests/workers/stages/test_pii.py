@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -201,3 +202,24 @@ def test_faked_columns_keep_prepares_kind_whatever_the_key(tmp_path: Path, monke
                 assert after[name] == prepared[name], name
         kinds.append(after)
     assert kinds[0] == kinds[1] == kinds[2]
+
+
+def test_a_date_shifted_column_keeps_its_spelling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shifting dates changes the values, not how the file writes them: pii/schema.json keeps the column's
+    format (declared or read by prepare), so generate renders the CSV in the source's spelling."""
+    monkeypatch.setenv(KEY_ENV, KEY)
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, 120), unit="D")
+    data = tmp_path / "visits.csv"
+    pd.DataFrame({"visit": days.strftime("%d.%m.%Y"), "score": rng.integers(0, 9, 120)}).to_csv(data, index=False)
+    spec = parse_spec({"data": {"uri": str(data), "holdoutRows": 20, "minHoldoutRows": 10, "minTrainRows": 20,
+                                "columns": {"visit": {"format": "%d.%m.%Y"}}},
+                       "pii": {"columns": {"visit": {"action": "dateShift"}}}})
+    store = LocalStore(tmp_path / "run")
+    execute_stage(prepare, spec, store, LogProgress())
+    execute_stage(pii, spec, store, LogProgress())
+    before = {c["name"]: c for c in store.read_json("prepare/schema.json")["columns"]}["visit"]
+    after = {c["name"]: c for c in store.read_json("pii/schema.json")["columns"]}["visit"]
+    assert before["format"] == "%d.%m.%Y" and after["kind"] == "datetime"
+    assert after["format"] == "%d.%m.%Y"
+    assert not store.read_table("pii/train.parquet")["visit"].equals(store.read_table("prepare/train.parquet")["visit"])

@@ -33,7 +33,7 @@ from safesynth.pii.plan import Plan, build_plan, check_columns
 from safesynth.pii.replace import Applied, apply_plan
 from safesynth.pii.report import build_report, summarize
 from safesynth.progress import Progress
-from safesynth.schema import TableSchema, coerce_to_schema, infer_column
+from safesynth.schema import ColumnSchema, TableSchema, coerce_to_schema, infer_column
 from safesynth.spec.models import (
     ColumnDeclaration,
     ColumnKind,
@@ -93,6 +93,15 @@ def run(spec: SafeSynthJobSpec, store: ArtifactStore, progress: Progress) -> dic
 _FAKE_KEEPS_KIND = frozenset({ColumnKind.TEXT, ColumnKind.CATEGORICAL, ColumnKind.IDENTIFIER})
 
 
+def _keep_spelling(new: ColumnSchema, before: Optional[ColumnSchema]) -> ColumnSchema:
+    """A date column that stays a date column keeps prepare's formats (declared or read off the file): the
+    replaced values are timestamps, which carry no spelling, and without this a shifted `%d.%m.%Y` column came
+    out of generate in pandas' default spelling, a declared format lost."""
+    if before is None or before.kind != ColumnKind.DATETIME or new.kind != ColumnKind.DATETIME or new.format:
+        return new
+    return new.model_copy(update={"format": before.format, "formats": before.formats, "declared": before.declared})
+
+
 def output_schema(schema: TableSchema, applied: Applied, plan: Optional[Plan] = None) -> tuple[TableSchema, pd.DataFrame]:
     """(schema of pii/'s tables, the changed columns coerced to it).
 
@@ -114,7 +123,8 @@ def output_schema(schema: TableSchema, applied: Applied, plan: Optional[Plan] = 
 
     if changed:
         inferred = TableSchema(n_rows=len(applied.table),
-                               columns=[infer_column(c, replaced[c], declared(c)) for c in changed])
+                               columns=[_keep_spelling(infer_column(c, replaced[c], declared(c)), by_name.get(c))
+                                        for c in changed])
         replaced = coerce_to_schema(replaced, inferred)
         by_name.update({c.name: c for c in inferred.columns})
     kept = [by_name[c] for c in schema.names if c in applied.table.columns]
