@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 from safesynth.contract import EXIT_RETRYABLE, MESSAGE_MAX, PERMANENT_EXIT_CODES, STATUS_KEY, summary_key
 from safesynth.errors import SafeSynthError
 from safesynth.progress import Advance, LogProgress, Progress
-from safesynth.shard_launch import FORK, fork_shards, launch_mode
+from safesynth.shard_launch import FORK, fork_shards, launch_mode, oversubscribed
 from safesynth.spec import status_rules as rules
 from safesynth.spec.models import SafeSynthJob, SafeSynthJobSpec, StageName
 from safesynth.spec.status import JobPhase, JobStatus, StagePhase, StageProgress, StageStatus, now_iso
@@ -324,6 +324,11 @@ def run_shards(module: ModuleType, spec: SafeSynthJobSpec, store: ArtifactStore,
         return
     stage: StageName = module.NAME
     mode = shard_launch_mode(module, spec)
+    threads = spec.training.threads or 1
+    if spec.training.device.value != "cuda" and oversubscribed(len(todo), threads, os.cpu_count()):
+        progress.note(f"warning: {stage.value}: {len(todo)} shards x {threads} CPU threads (spec.training.threads) "
+                      f"on {os.cpu_count()} cores: the shards will contend; set spec.training.threads: 1 to run "
+                      "local shards on one thread each (forked from this process, the model loaded once)")
     progress.note(f"{stage.value}: running shard(s) {', '.join(map(str, todo))} of {count} as "
                   f"{'processes forked from this one' if mode == FORK else 'processes'}")
     if mode == FORK:

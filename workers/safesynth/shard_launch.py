@@ -21,7 +21,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 from safesynth.contract import DEBUG_ENV, EXIT_RETRYABLE
 from safesynth.errors import SafeSynthError
@@ -34,6 +34,13 @@ def launch_mode(platform: str, start_methods: Sequence[str], forkable: bool) -> 
     """FORK on Linux when the stage says a forked shard can sample (`forkable`: on the CPU, one thread per
     shard), else PROCESS. macOS offers fork but its system libraries are not fork-safe; Windows has none."""
     return FORK if forkable and platform.startswith("linux") and "fork" in start_methods else PROCESS
+
+
+def oversubscribed(shards: int, threads: int, cores: Optional[int]) -> bool:
+    """True when local shards would ask for more CPU threads than the machine has cores: `threads` torch
+    threads in each of `shards` processes. They then contend (two 2-thread shards on a 2-core box sampled at a
+    third of one shard's rate) and the driver says so; one thread per shard also lets them fork."""
+    return cores is not None and shards * threads > cores
 
 
 def fork_shards(run_one: Callable[[int], None], indexes: Sequence[int]) -> list[tuple[int, int]]:

@@ -267,3 +267,13 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state != "Z"
+
+
+@pytest.mark.parametrize(("shards", "threads", "cores", "expected"),
+                         [(2, 1, 2, False), (2, 2, 2, True), (4, 2, 8, False), (3, 1, 2, True), (2, 2, None, False)])
+def test_local_shards_oversubscribe_when_shards_times_threads_exceed_the_cores(shards: int, threads: int,
+                                                                                 cores: int | None,
+                                                                                 expected: bool) -> None:
+    from safesynth.shard_launch import oversubscribed
+
+    assert oversubscribed(shards, threads, cores) is expected
